@@ -1,0 +1,125 @@
+"""Reading what members type: country codes, phone numbers, codes and PINs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import phonenumbers
+from phonenumbers import PhoneNumberFormat, region_code_for_country_code
+
+__all__ = [
+    "E164_MAX_DIGITS",
+    "ParsedPhone",
+    "PhoneProblem",
+    "format_number",
+    "parse_code",
+    "parse_ddi",
+    "parse_international",
+    "parse_phone",
+    "parse_pin",
+]
+
+E164_MAX_DIGITS = 15
+MIN_NATIONAL_DIGITS = 6
+_MASK_CHARACTERS = re.compile(r"[\s\-().\u00a0/]")
+
+
+def _strip_mask(text: str) -> str:
+    return _MASK_CHARACTERS.sub("", text.strip())
+
+
+def parse_ddi(text: str) -> str | None:
+    """`55`, `+55`, `055`, `00 55` → "55" when it is a real country calling code."""
+    cleaned = _strip_mask(text).lstrip("+")
+    if not cleaned.isdigit() or not cleaned.isascii():
+        return None
+    cleaned = cleaned.lstrip("0")
+    if not 1 <= len(cleaned) <= 3:
+        return None
+    return cleaned if region_code_for_country_code(int(cleaned)) != "ZZ" else None
+
+
+def parse_international(text: str) -> tuple[str, str] | None:
+    """A whole number pasted with its `+` (`+55 44 99999-9999`) → ("55", "44999999999")."""
+    stripped = text.strip()
+    if not (stripped.startswith("+") or stripped.startswith("00")):
+        return None
+    digits = _strip_mask(stripped).lstrip("+")
+    if digits.startswith("00"):
+        digits = digits[2:]
+    if not digits.isascii() or not digits.isdigit() or len(digits) > E164_MAX_DIGITS:
+        return None
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return None
+    ddi, national = str(number.country_code), str(number.national_number)
+    if len(national) < MIN_NATIONAL_DIGITS or parse_ddi(ddi) is None:
+        return None
+    return ddi, national
+
+
+class PhoneProblem(Enum):
+    NOT_DIGITS = "not_digits"
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPhone:
+    digits: str
+    # False: phonenumbers does not know this number; Z-API may still take it (its own docs use
+    # 55 + 4499999999, which phonenumbers rejects), so the member confirms it instead.
+    valid: bool
+
+
+def parse_phone(ddi: str, text: str) -> ParsedPhone | PhoneProblem:
+    """Area code + number, masks removed; the country code is stripped if typed again."""
+    cleaned = _strip_mask(text)
+    if cleaned.startswith("+"):
+        international = parse_international(cleaned)
+        if international is None or international[0] != ddi:
+            return PhoneProblem.NOT_DIGITS
+        cleaned = international[1]
+    if not cleaned.isascii() or not cleaned.isdigit():
+        return PhoneProblem.NOT_DIGITS
+    cleaned = cleaned.lstrip("0")
+    if len(cleaned) < MIN_NATIONAL_DIGITS:
+        return PhoneProblem.TOO_SHORT
+    if len(ddi) + len(cleaned) > E164_MAX_DIGITS:
+        return PhoneProblem.TOO_LONG
+    try:
+        number = phonenumbers.parse(f"+{ddi}{cleaned}", None)
+        valid = phonenumbers.is_valid_number(number)
+    except phonenumbers.NumberParseException:
+        valid = False
+    return ParsedPhone(digits=cleaned, valid=valid)
+
+
+def format_number(ddi: str, phone: str) -> str:
+    """How a number is shown to members: +55 44 99999-9999 when known, else +55 4499999999."""
+    try:
+        number = phonenumbers.parse(f"+{ddi}{phone}", None)
+    except phonenumbers.NumberParseException:
+        return f"+{ddi} {phone}"
+    if phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL)
+    return f"+{ddi} {phone}"
+
+
+_CODE = re.compile(r"(\d{3})[\s\-.]?(\d{3})")
+_PIN = re.compile(r"\d{6}")
+
+
+def parse_code(text: str) -> str | None:
+    """`123456`, `123-456`, `123 456` → "123456"."""
+    match = _CODE.fullmatch(text.strip())
+    return match.group(1) + match.group(2) if match and text.isascii() else None
+
+
+def parse_pin(text: str) -> str | None:
+    """WhatsApp's two-step PIN: six digits (spaces allowed between them)."""
+    cleaned = re.sub(r"\s", "", text)
+    return cleaned if _PIN.fullmatch(cleaned) and cleaned.isascii() else None

@@ -1,0 +1,18 @@
+"""User-facing texts: one catalog per language, picked from Telegram's language_code."""
+
+from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.en import ENGLISH
+from bot.conversation.texts.pt import PORTUGUESE
+
+__all__ = ["CATALOGS", "ENGLISH", "PORTUGUESE", "Catalog", "catalog_for", "language_of"]
+
+CATALOGS: dict[str, Catalog] = {"en": ENGLISH, "pt": PORTUGUESE}
+
+
+def language_of(language_code: str | None) -> str:
+    """`pt`, `pt-BR`, `pt-br` → "pt"; anything else (or nothing) → "en"."""
+    return "pt" if (language_code or "").lower().startswith("pt") else "en"
+
+
+def catalog_for(language: str | None) -> Catalog:
+    return CATALOGS.get(language_of(language), ENGLISH)

@@ -1,0 +1,153 @@
+"""The shape of a text catalog: one instance per language, complete by construction (mypy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Catalog"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Catalog:
+    language: str
+
+    # commands, as published with setMyCommands
+    command_start: str
+    command_register: str
+    command_status: str
+    command_cancel: str
+    command_back: str
+    command_help: str
+
+    # general
+    start: str
+    help: str
+    not_member: str
+    private_only: str
+    no_flow: str
+    stale_button: str
+    cancelled: str
+    nothing_to_cancel: str
+    idle_timeout: str
+    resumed: str
+    text_only: str
+    too_long: str
+    command_here: str
+    first_step: str
+    step_indicator: str
+    unexpected_error: str
+
+    # buttons
+    button_back: str
+    button_cancel: str
+    button_try_again: str
+    button_yes: str
+    button_no: str
+    button_appeal: str
+    button_change_number: str
+    button_didnt_get_it: str
+    button_forgot_pin: str
+    button_device_accepted: str
+    button_busy: str
+    button_wait: str
+    button_unavailable: str
+
+    # instance
+    ask_instance: str
+    instance_busy: str
+    all_instances_busy: str
+    unknown_instance: str
+
+    # country code and phone
+    ask_ddi: str
+    bad_ddi: str
+    ask_phone: str
+    phone_not_digits: str
+    phone_too_short: str
+    phone_too_long: str
+    phone_confirm: str
+    phone_confirm_hint: str
+    banned_appeal: str
+    banned_no_appeal: str
+    banned_hint: str
+    unavailable: str
+    ask_appeal: str
+    appeal_length: str
+    appeal_in_review: str
+    appeal_unbanned: str
+    appeal_refused: str
+
+    # method
+    method_names: dict[str, str]
+    method_words: dict[str, str]
+    ask_method: str
+    popup_note: str
+    method_unknown: str
+    method_blocked: str
+    method_not_eligible: str
+    method_waiting: str
+    waits_header: str
+    wait_line: str
+    wait_over: str
+    code_sent: dict[str, str]
+    code_maybe_sent: str
+    request_failed: str
+
+    # captcha
+    captcha_caption: str
+    captcha_bad_input: str
+    captcha_wrong: str
+    captcha_ok: str
+
+    # code, PIN, device transfer
+    ask_code: str
+    bad_code: str
+    wrong_code: str
+    wrong_code_many: str
+    ask_pin: str
+    bad_pin: str
+    wrong_pin: str
+    pin_recovery_sent: str
+    pin_recovery_failed: str
+    device_confirm: str
+    device_hint: str
+    device_not_yet: str
+    connected: str
+
+    # status
+    step_names: dict[str, str]
+    step_hints: dict[str, str]
+    status_none: str
+    status: str
+    status_waits_none: str
+
+    # Z-API failures (mapped from the exception family in bot/conversation/errors.py)
+    error_timeout: str
+    error_network: str
+    error_server: str
+    error_rate_limited: str
+    error_rejected: str
+    error_auth: str
+    error_bad_response: str
+    error_retry_hint: str
+
+    # time
+    seconds: str
+    minutes_seconds: str
+    hours_minutes: str
+
+    # admin
+    admin_only: str
+    allow_usage: str
+    allowed: str
+    deny_usage: str
+    denied: str
+    deny_admin: str
+    members_header: str
+    members_line: str
+    members_none: str
+    history_header: str
+    history_line: str
+    history_none: str
+    history_usage: str
+    admin_alert: str

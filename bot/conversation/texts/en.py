@@ -1,0 +1,227 @@
+"""English texts."""
+
+from bot.conversation.texts.catalog import Catalog
+
+ENGLISH = Catalog(
+    language="en",
+    command_start="What this bot does",
+    command_register="Register a number on a Z-API instance",
+    command_status="Where your registration stands",
+    command_cancel="End the registration and free the instance",
+    command_back="Go back one step",
+    command_help="How to use the bot",
+    start=(
+        "👋 I register phone numbers as WhatsApp accounts on the team's Z-API mobile instances.\n\n"
+        "Send /register and I'll walk you through it: country code, number, how WhatsApp should "
+        "send the code, then the code itself. It takes about a minute.\n\n"
+        "/help lists everything I understand."
+    ),
+    help=(
+        "/register — start a registration, or pick up the one in progress\n"
+        "/status — the current step, instance, number and waits\n"
+        "/back — go back one step (also the ⬅ Back button)\n"
+        "/cancel — end the registration and free the instance\n\n"
+        "Buttons are shortcuts: you can always type the answer instead. "
+        "If the bot restarts, just carry on where you were."
+    ),
+    not_member=(
+        "🔒 This bot is for team members only. Ask an admin to add you with:\n/allow {user_id}"
+    ),
+    private_only="Please talk to me in a private chat: registrations carry codes and PINs.",
+    no_flow="No registration in progress. Send /register to start one.",
+    stale_button="That button belongs to an earlier step.",
+    cancelled="Registration cancelled, and the instance is free again. /register starts over.",
+    nothing_to_cancel="Nothing to cancel: no registration in progress.",
+    idle_timeout=(
+        "⌛ No answer for {minutes} min, so I ended the registration and freed the instance. "
+        "Send /register to start again."
+    ),
+    resumed="Picking up where you left off.",
+    text_only="I can only read text here. {expected}",
+    too_long="That message is too long for this step. {expected}",
+    command_here="That command doesn't work in the middle of a registration. {expected}",
+    first_step="This is already the first step.",
+    step_indicator="Step {n}/{total} · {name}",
+    unexpected_error="Something went wrong on my side. Your place is kept: please try again.",
+    button_back="⬅ Back",
+    button_cancel="✖ Cancel",
+    button_try_again="🔁 Try again",
+    button_yes="Yes, use it",
+    button_no="No, retype it",
+    button_appeal="📝 Appeal the ban",
+    button_change_number="✏ Change number",
+    button_didnt_get_it="🔁 Didn't get it",
+    button_forgot_pin="🔑 Forgot the PIN",
+    button_device_accepted="✅ I accepted it",
+    button_busy="{name} (busy)",
+    button_wait="{method} — wait {wait}",
+    button_unavailable="{method} — unavailable",
+    ask_instance="Which instance should the number go on?",
+    instance_busy="{instance} is busy with another member's registration. Pick another one.",
+    all_instances_busy=(
+        "Every instance is busy with another member's registration right now. "
+        "Try /register again in a few minutes."
+    ),
+    unknown_instance="Tap one of the instance buttons, or type its name.",
+    ask_ddi=(
+        "Send the country code (DDI), e.g. 55 for Brazil or 1 for the USA.\n"
+        "You can also paste the whole number with its + (e.g. +55 44 99999-9999)."
+    ),
+    bad_ddi="That is not a country calling code. Send digits like 55 or +55.",
+    ask_phone="Now the number for +{ddi}: area code and number, e.g. 44 99999-9999.",
+    phone_not_digits="A phone number has only digits (spaces, dashes and brackets are fine).",
+    phone_too_short="That is too short for a phone number: include the area code.",
+    phone_too_long="That is longer than any phone number can be (15 digits with the country code).",
+    phone_confirm="{number} doesn't look like a valid number for +{ddi}. Use it anyway?",
+    phone_confirm_hint="Answer yes or no.",
+    banned_appeal=(
+        "🚫 {number} is banned by WhatsApp. You can appeal: tap the button (or type appeal) "
+        "and say why it should not be banned."
+    ),
+    banned_no_appeal=(
+        "🚫 {number} is banned by WhatsApp, and no appeal is possible for it. "
+        "Try another number with Change number."
+    ),
+    banned_hint="Tap Appeal (or type appeal), or Change number.",
+    unavailable=(
+        "{number} cannot be registered right now{reason}. The registration has ended; "
+        "send /register to try another number."
+    ),
+    ask_appeal=(
+        "Describe in a sentence or two why this number should not be banned (10 to 500 characters)."
+    ),
+    appeal_length="The description must be 10 to 500 characters long.",
+    appeal_in_review=(
+        "📨 Appeal sent: WhatsApp is reviewing it. The registration has ended; "
+        "try /register again once the ban is lifted."
+    ),
+    appeal_unbanned="🎉 The number is no longer banned. Checking it again…",
+    appeal_refused="WhatsApp did not accept the appeal. The registration has ended.",
+    method_names={"sms": "SMS", "voice": "Voice call", "wa_old": "WhatsApp pop-up"},
+    method_words={
+        "sms": "sms",
+        "text": "sms",
+        "voice": "voice",
+        "call": "voice",
+        "voice call": "voice",
+        "wa_old": "wa_old",
+        "whatsapp": "wa_old",
+        "popup": "wa_old",
+        "pop-up": "wa_old",
+    },
+    ask_method="How should WhatsApp send the code to {number}?",
+    popup_note=(
+        "WhatsApp pop-up: the code appears in WhatsApp on the phone that holds this number now. "
+        "Choose it only if you have that phone at hand."
+    ),
+    method_unknown="Tap a button, or type sms, voice or wa_old.",
+    method_blocked="{method} is not available for this number. Choose another way.",
+    method_not_eligible="{method} can't be used for this number. Choose another way.",
+    method_waiting="{method} can be used again in {wait}. I'll tell you when it's ready.",
+    waits_header="WhatsApp asks you to wait before requesting again:",
+    wait_line="• {method}: {wait}",
+    wait_over="⏰ You can request the code by {methods} now.",
+    code_sent={
+        "sms": "📩 Code sent by SMS to {number}. Send it here when it arrives (6 digits).",
+        "voice": "📞 WhatsApp is calling {number} to read out the code. Send it here (6 digits).",
+        "wa_old": (
+            "📲 Look for the WhatsApp pop-up on the phone that holds {number}. "
+            "Send the code here (6 digits)."
+        ),
+    },
+    code_maybe_sent=(
+        "Z-API didn't answer in time, but the code may still be on its way. If it arrives, "
+        "send it here; if not, tap Didn't get it."
+    ),
+    request_failed="WhatsApp could not send the code by {method}{reason}. Choose another way.",
+    captcha_caption=(
+        "🧩 WhatsApp wants a captcha first. Type the characters you see in this picture."
+    ),
+    captcha_bad_input="Type just the characters you see in the picture (letters and digits).",
+    captcha_wrong="That's not it. Look at the picture again and type the characters.",
+    captcha_ok="✅ Captcha accepted. The code is on its way by {method}: send it here.",
+    ask_code="Send the 6-digit code WhatsApp sent to {number}.",
+    bad_code="Send the 6-digit code, like 123456 or 123-456.",
+    wrong_code="That code was not accepted. Check it and send it again.",
+    wrong_code_many=(
+        "That code was refused {count} times. Codes expire: tap Didn't get it to request a new one."
+    ),
+    ask_pin=(
+        "🔐 This number has two-step verification. Send its 6-digit PIN; "
+        "I'll delete your message right away."
+    ),
+    bad_pin="The two-step PIN is 6 digits.",
+    wrong_pin="Wrong PIN. Try again, or tap Forgot the PIN.",
+    pin_recovery_sent=(
+        "📧 WhatsApp is emailing a reset link to the address registered on this account. "
+        "Follow it, then send the new PIN here."
+    ),
+    pin_recovery_failed="WhatsApp could not send the reset email. Try again in a while.",
+    device_confirm=(
+        "📱 Open WhatsApp on the phone that holds {number} now and accept the transfer. "
+        "Then tap I accepted it (or type done)."
+    ),
+    device_hint="Accept the transfer on the old phone, then tap I accepted it (or type done).",
+    device_not_yet=(
+        "The transfer hasn't been accepted yet. Accept it on the old phone, then tap the button "
+        "again."
+    ),
+    connected="✅ Connected! Instance {instance} now runs WhatsApp for {number}.",
+    step_names={
+        "instance": "Instance",
+        "ddi": "Country code",
+        "phone": "Phone number",
+        "phone_confirm": "Phone number",
+        "banned": "Banned number",
+        "appeal": "Appeal",
+        "method": "How to get the code",
+        "captcha": "Captcha",
+        "code": "Code",
+        "device": "Device transfer",
+        "pin": "Two-step PIN",
+    },
+    step_hints={
+        "instance": "Tap an instance, or type its name.",
+        "ddi": "Send the country code, e.g. 55.",
+        "phone": "Send the phone number with its area code.",
+        "phone_confirm": "Answer yes or no.",
+        "banned": "Tap Appeal (or type appeal), or Change number.",
+        "appeal": "Send a short description for the appeal.",
+        "method": "Tap a button, or type sms, voice or wa_old.",
+        "captcha": "Type the characters from the picture.",
+        "code": "Send the 6-digit code.",
+        "device": "Accept the transfer on the old phone, then tap I accepted it.",
+        "pin": "Send the 6-digit two-step PIN.",
+    },
+    status_none="No registration in progress. /register starts one.",
+    status="📋 {step}\nInstance: {instance}\nNumber: {number}\nWaits: {waits}",
+    status_waits_none="none",
+    error_timeout="⚠ Z-API didn't answer within {seconds} s.",
+    error_network="⚠ I couldn't reach Z-API.",
+    error_server="⚠ Z-API is having trouble right now.",
+    error_rate_limited="⚠ Z-API is getting too many requests right now.",
+    error_rejected="⚠ Z-API refused the request{detail}.",
+    error_auth=(
+        "⚠ Z-API refused this bot's credentials. An admin must check the Client-Token and the "
+        "instance settings."
+    ),
+    error_bad_response="⚠ Z-API sent an answer I couldn't read.",
+    error_retry_hint="Your place is kept: tap Try again, or send your answer again.",
+    seconds="{s} s",
+    minutes_seconds="{m} min {s} s",
+    hours_minutes="{h} h {m} min",
+    admin_only="Only admins can do that.",
+    allow_usage="Usage: /allow USER_ID (a number; the stranger's message shows it).",
+    allowed="✅ {user_id} can use the bot now.",
+    deny_usage="Usage: /deny USER_ID",
+    denied="🚫 {user_id} can no longer use the bot.",
+    deny_admin="{user_id} is an admin (ADMIN_USER_IDS) and cannot be denied here.",
+    members_header="Members:",
+    members_line="• {user_id} ({source})",
+    members_none="No members yet. Add one with /allow USER_ID.",
+    history_header="Recent registrations:",
+    history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
+    history_none="No registrations yet.",
+    history_usage="Usage: /history [N] with N from 1 to 100.",
+    admin_alert="⚠ Unexpected error in the bot: {error}",
+)

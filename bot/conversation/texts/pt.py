@@ -1,0 +1,230 @@
+"""Textos em português do Brasil."""
+
+from bot.conversation.texts.catalog import Catalog
+
+PORTUGUESE = Catalog(
+    language="pt",
+    command_start="O que este bot faz",
+    command_register="Registrar um número numa instância Z-API",
+    command_status="Em que ponto está o seu registro",
+    command_cancel="Encerrar o registro e liberar a instância",
+    command_back="Voltar um passo",
+    command_help="Como usar o bot",
+    start=(
+        "👋 Eu registro números de telefone como contas de WhatsApp nas instâncias mobile da "
+        "Z-API da equipe.\n\n"
+        "Envie /register e eu guio você: DDI, número, como o WhatsApp deve enviar o código e "
+        "depois o próprio código. Leva cerca de um minuto.\n\n"
+        "/help mostra tudo o que eu entendo."
+    ),
+    help=(
+        "/register — começar um registro, ou retomar o que está em andamento\n"
+        "/status — passo atual, instância, número e esperas\n"
+        "/back — voltar um passo (também o botão ⬅ Voltar)\n"
+        "/cancel — encerrar o registro e liberar a instância\n\n"
+        "Os botões são atalhos: você sempre pode digitar a resposta. "
+        "Se o bot reiniciar, é só continuar de onde parou."
+    ),
+    not_member=(
+        "🔒 Este bot é só para membros da equipe. Peça a um admin para adicionar você com:\n"
+        "/allow {user_id}"
+    ),
+    private_only="Fale comigo numa conversa privada: registros envolvem códigos e PINs.",
+    no_flow="Nenhum registro em andamento. Envie /register para começar.",
+    stale_button="Esse botão é de um passo anterior.",
+    cancelled="Registro cancelado, e a instância está livre de novo. /register recomeça.",
+    nothing_to_cancel="Nada para cancelar: não há registro em andamento.",
+    idle_timeout=(
+        "⌛ Sem resposta por {minutes} min, então encerrei o registro e liberei a instância. "
+        "Envie /register para começar de novo."
+    ),
+    resumed="Continuando de onde você parou.",
+    text_only="Aqui eu só consigo ler texto. {expected}",
+    too_long="Essa mensagem é longa demais para este passo. {expected}",
+    command_here="Esse comando não funciona no meio de um registro. {expected}",
+    first_step="Este já é o primeiro passo.",
+    step_indicator="Passo {n}/{total} · {name}",
+    unexpected_error="Algo deu errado do meu lado. Seu lugar está guardado: tente de novo.",
+    button_back="⬅ Voltar",
+    button_cancel="✖ Cancelar",
+    button_try_again="🔁 Tentar de novo",
+    button_yes="Sim, usar",
+    button_no="Não, redigitar",
+    button_appeal="📝 Recorrer do banimento",
+    button_change_number="✏ Trocar número",
+    button_didnt_get_it="🔁 Não recebi",
+    button_forgot_pin="🔑 Esqueci o PIN",
+    button_device_accepted="✅ Já aceitei",
+    button_busy="{name} (ocupada)",
+    button_wait="{method} — aguarde {wait}",
+    button_unavailable="{method} — indisponível",
+    ask_instance="Em qual instância o número deve ficar?",
+    instance_busy="{instance} está ocupada com o registro de outro membro. Escolha outra.",
+    all_instances_busy=(
+        "Todas as instâncias estão ocupadas com registros de outros membros agora. "
+        "Tente /register de novo em alguns minutos."
+    ),
+    unknown_instance="Toque num dos botões de instância, ou digite o nome dela.",
+    ask_ddi=(
+        "Envie o código do país (DDI), por exemplo 55 para o Brasil ou 1 para os EUA.\n"
+        "Você também pode colar o número inteiro com o + (ex.: +55 44 99999-9999)."
+    ),
+    bad_ddi="Isso não é um código de país. Envie dígitos como 55 ou +55.",
+    ask_phone="Agora o número para +{ddi}: DDD e número, por exemplo 44 99999-9999.",
+    phone_not_digits="Um número de telefone só tem dígitos (espaços, traços e parênteses podem).",
+    phone_too_short="Curto demais para um número de telefone: inclua o DDD.",
+    phone_too_long="Mais longo do que qualquer número pode ser (15 dígitos com o DDI).",
+    phone_confirm="{number} não parece um número válido para +{ddi}. Usar mesmo assim?",
+    phone_confirm_hint="Responda sim ou não.",
+    banned_appeal=(
+        "🚫 {number} está banido pelo WhatsApp. Você pode recorrer: toque no botão (ou digite "
+        "recorrer) e diga por que ele não deveria estar banido."
+    ),
+    banned_no_appeal=(
+        "🚫 {number} está banido pelo WhatsApp, e não é possível recorrer. "
+        "Tente outro número com Trocar número."
+    ),
+    banned_hint="Toque em Recorrer (ou digite recorrer), ou em Trocar número.",
+    unavailable=(
+        "{number} não pode ser registrado agora{reason}. O registro foi encerrado; "
+        "envie /register para tentar outro número."
+    ),
+    ask_appeal=(
+        "Descreva em uma ou duas frases por que este número não deveria estar banido "
+        "(de 10 a 500 caracteres)."
+    ),
+    appeal_length="A descrição precisa ter de 10 a 500 caracteres.",
+    appeal_in_review=(
+        "📨 Recurso enviado: o WhatsApp está analisando. O registro foi encerrado; "
+        "tente /register de novo quando o banimento for retirado."
+    ),
+    appeal_unbanned="🎉 O número não está mais banido. Verificando de novo…",
+    appeal_refused="O WhatsApp não aceitou o recurso. O registro foi encerrado.",
+    method_names={"sms": "SMS", "voice": "Ligação", "wa_old": "Pop-up do WhatsApp"},
+    method_words={
+        "sms": "sms",
+        "mensagem": "sms",
+        "voice": "voice",
+        "voz": "voice",
+        "ligação": "voice",
+        "ligacao": "voice",
+        "chamada": "voice",
+        "wa_old": "wa_old",
+        "whatsapp": "wa_old",
+        "popup": "wa_old",
+        "pop-up": "wa_old",
+    },
+    ask_method="Como o WhatsApp deve enviar o código para {number}?",
+    popup_note=(
+        "Pop-up do WhatsApp: o código aparece no WhatsApp do celular que está com este número "
+        "agora. Escolha só se você tiver esse celular em mãos."
+    ),
+    method_unknown="Toque num botão, ou digite sms, voz ou wa_old.",
+    method_blocked="{method} não está disponível para este número. Escolha outra forma.",
+    method_not_eligible="{method} não pode ser usado para este número. Escolha outra forma.",
+    method_waiting="{method} poderá ser usado de novo em {wait}. Eu aviso quando liberar.",
+    waits_header="O WhatsApp pede para esperar antes de pedir de novo:",
+    wait_line="• {method}: {wait}",
+    wait_over="⏰ Você já pode pedir o código por {methods}.",
+    code_sent={
+        "sms": "📩 Código enviado por SMS para {number}. Envie-o aqui quando chegar (6 dígitos).",
+        "voice": "📞 O WhatsApp está ligando para {number} para ditar o código. Envie-o aqui.",
+        "wa_old": (
+            "📲 Procure o pop-up do WhatsApp no celular que está com {number}. "
+            "Envie o código aqui (6 dígitos)."
+        ),
+    },
+    code_maybe_sent=(
+        "A Z-API não respondeu a tempo, mas o código ainda pode chegar. Se chegar, envie-o "
+        "aqui; se não, toque em Não recebi."
+    ),
+    request_failed="O WhatsApp não conseguiu enviar o código por {method}{reason}. Escolha outra.",
+    captcha_caption="🧩 O WhatsApp pede um captcha antes. Digite os caracteres desta imagem.",
+    captcha_bad_input="Digite só os caracteres da imagem (letras e números).",
+    captcha_wrong="Não é isso. Olhe a imagem de novo e digite os caracteres.",
+    captcha_ok="✅ Captcha aceito. O código está a caminho por {method}: envie-o aqui.",
+    ask_code="Envie o código de 6 dígitos que o WhatsApp mandou para {number}.",
+    bad_code="Envie o código de 6 dígitos, como 123456 ou 123-456.",
+    wrong_code="Esse código não foi aceito. Confira e envie de novo.",
+    wrong_code_many=(
+        "O código foi recusado {count} vezes. Códigos expiram: toque em Não recebi para pedir "
+        "outro."
+    ),
+    ask_pin=(
+        "🔐 Este número tem verificação em duas etapas. Envie o PIN de 6 dígitos; "
+        "eu apago a sua mensagem na hora."
+    ),
+    bad_pin="O PIN da verificação em duas etapas tem 6 dígitos.",
+    wrong_pin="PIN errado. Tente de novo, ou toque em Esqueci o PIN.",
+    pin_recovery_sent=(
+        "📧 O WhatsApp está enviando um link de redefinição para o e-mail cadastrado nesta "
+        "conta. Siga o link e envie o novo PIN aqui."
+    ),
+    pin_recovery_failed="O WhatsApp não conseguiu enviar o e-mail. Tente daqui a pouco.",
+    device_confirm=(
+        "📱 Abra o WhatsApp no celular que está com {number} agora e aceite a transferência. "
+        "Depois toque em Já aceitei (ou digite pronto)."
+    ),
+    device_hint="Aceite a transferência no celular antigo e toque em Já aceitei (ou: pronto).",
+    device_not_yet=(
+        "A transferência ainda não foi aceita. Aceite no celular antigo e toque no botão de novo."
+    ),
+    connected="✅ Conectado! A instância {instance} agora roda o WhatsApp de {number}.",
+    step_names={
+        "instance": "Instância",
+        "ddi": "Código do país",
+        "phone": "Número",
+        "phone_confirm": "Número",
+        "banned": "Número banido",
+        "appeal": "Recurso",
+        "method": "Como receber o código",
+        "captcha": "Captcha",
+        "code": "Código",
+        "device": "Transferência de aparelho",
+        "pin": "PIN de duas etapas",
+    },
+    step_hints={
+        "instance": "Toque numa instância, ou digite o nome dela.",
+        "ddi": "Envie o código do país, por exemplo 55.",
+        "phone": "Envie o número com DDD.",
+        "phone_confirm": "Responda sim ou não.",
+        "banned": "Toque em Recorrer (ou digite recorrer), ou em Trocar número.",
+        "appeal": "Envie uma descrição curta para o recurso.",
+        "method": "Toque num botão, ou digite sms, voz ou wa_old.",
+        "captcha": "Digite os caracteres da imagem.",
+        "code": "Envie o código de 6 dígitos.",
+        "device": "Aceite a transferência no celular antigo e toque em Já aceitei.",
+        "pin": "Envie o PIN de 6 dígitos.",
+    },
+    status_none="Nenhum registro em andamento. /register começa um.",
+    status="📋 {step}\nInstância: {instance}\nNúmero: {number}\nEsperas: {waits}",
+    status_waits_none="nenhuma",
+    error_timeout="⚠ A Z-API não respondeu em {seconds} s.",
+    error_network="⚠ Não consegui falar com a Z-API.",
+    error_server="⚠ A Z-API está com problemas agora.",
+    error_rate_limited="⚠ A Z-API está recebendo pedidos demais agora.",
+    error_rejected="⚠ A Z-API recusou o pedido{detail}.",
+    error_auth=(
+        "⚠ A Z-API recusou as credenciais deste bot. Um admin precisa conferir o Client-Token e "
+        "as instâncias."
+    ),
+    error_bad_response="⚠ A Z-API mandou uma resposta que não consegui ler.",
+    error_retry_hint="Seu lugar está guardado: toque em Tentar de novo, ou reenvie a resposta.",
+    seconds="{s} s",
+    minutes_seconds="{m} min {s} s",
+    hours_minutes="{h} h {m} min",
+    admin_only="Só admins podem fazer isso.",
+    allow_usage="Uso: /allow ID_DO_USUARIO (um número; a mensagem do desconhecido mostra).",
+    allowed="✅ {user_id} agora pode usar o bot.",
+    deny_usage="Uso: /deny ID_DO_USUARIO",
+    denied="🚫 {user_id} não pode mais usar o bot.",
+    deny_admin="{user_id} é admin (ADMIN_USER_IDS) e não pode ser bloqueado aqui.",
+    members_header="Membros:",
+    members_line="• {user_id} ({source})",
+    members_none="Nenhum membro ainda. Adicione com /allow ID_DO_USUARIO.",
+    history_header="Registros recentes:",
+    history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
+    history_none="Nenhum registro ainda.",
+    history_usage="Uso: /history [N] com N de 1 a 100.",
+    admin_alert="⚠ Erro inesperado no bot: {error}",
+)

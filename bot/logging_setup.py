@@ -1,0 +1,91 @@
+"""Logging: one line per event (text or JSON), with every secret masked wherever it appears."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["RedactingFilter", "setup_logging"]
+
+MASK = "[redacted]"
+# Shorter values would mask ordinary words and numbers; real tokens are far longer.
+_MIN_SECRET_LENGTH = 6
+# Telegram bot tokens that are not ours (e.g. in a URL) are masked by shape too.
+_BOT_TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_\-]{30,}\b")
+_INSTANCE_TOKEN_IN_URL = re.compile(r"(/token/)[^/\s?#]+")
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's final message (arguments and exception text included)."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        values = sorted(
+            {secret for secret in secrets if len(secret) >= _MIN_SECRET_LENGTH},
+            key=len,
+            reverse=True,
+        )
+        self._pattern = (
+            re.compile("|".join(re.escape(value) for value in values)) if values else None
+        )
+
+    def redact(self, text: str) -> str:
+        if self._pattern is not None:
+            text = self._pattern.sub(MASK, text)
+        text = _INSTANCE_TOKEN_IN_URL.sub(rf"\1{MASK}", text)
+        return _BOT_TOKEN_SHAPE.sub(MASK, text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = self.redact(record.getMessage())
+        if record.exc_info:
+            formatted = logging.Formatter().formatException(record.exc_info)
+            message = f"{message}\n{self.redact(formatted)}"
+            record.exc_info = None
+        if record.stack_info:
+            message = f"{message}\n{self.redact(record.stack_info)}"
+            record.stack_info = None
+        record.msg, record.args, record.exc_text = message, None, None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Keeps tracebacks on the event's line so each event is one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", " ⏎ ")
+
+
+def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter(secrets))
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request URL, which carries the instance token and the bot token.
+    for noisy in ("httpx", "httpcore", "hpack", "apscheduler", "aiosqlite", "asyncio"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+    # At DEBUG, python-telegram-bot logs whole updates and call parameters: members' codes and
+    # PINs would land in the log.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))

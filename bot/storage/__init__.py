@@ -1,0 +1,1 @@
+"""Storage: schema, engine, queries and migrations."""

@@ -1,0 +1,231 @@
+"""Queries, one function per question the bot asks its database. Each takes an open session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import AuditEvent, InstanceLease, Member, Registration, WaitTimer, utcnow
+
+__all__ = [
+    "acquire_lease",
+    "active_registrations",
+    "claim_due_timers",
+    "delete_registration",
+    "get_registration",
+    "held_instances",
+    "member_overrides",
+    "pending_timers",
+    "recent_events",
+    "record_event",
+    "refresh_lease",
+    "release_leases",
+    "set_member",
+    "set_timer",
+    "timers_for_number",
+]
+
+
+# -- registration state ----------------------------------------------------------------------
+
+
+async def get_registration(session: AsyncSession, chat_id: int) -> Registration | None:
+    return await session.get(Registration, chat_id, populate_existing=True)
+
+
+async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
+    return (await session.scalars(select(Registration).order_by(Registration.chat_id))).all()
+
+
+async def delete_registration(session: AsyncSession, chat_id: int) -> bool:
+    result = await session.execute(delete(Registration).where(Registration.chat_id == chat_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# -- instance leases -------------------------------------------------------------------------
+
+
+async def acquire_lease(
+    session: AsyncSession, instance: str, chat_id: int, *, until: datetime
+) -> bool:
+    """Take `instance` for `chat_id` unless another chat holds an unexpired lease on it.
+
+    Any other lease of the chat is released: a chat works on one instance at a time.
+    """
+    now = utcnow()
+    await session.execute(
+        delete(InstanceLease).where(
+            InstanceLease.chat_id == chat_id, InstanceLease.instance != instance
+        )
+    )
+    taken = await session.execute(
+        update(InstanceLease)
+        .where(
+            InstanceLease.instance == instance,
+            or_(InstanceLease.chat_id == chat_id, InstanceLease.expires_at <= now),
+        )
+        .values(chat_id=chat_id, expires_at=until, acquired_at=now)
+    )
+    if taken.rowcount:  # type: ignore[attr-defined]
+        return True
+    try:
+        async with session.begin_nested():
+            session.add(
+                InstanceLease(instance=instance, chat_id=chat_id, acquired_at=now, expires_at=until)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def refresh_lease(session: AsyncSession, chat_id: int, *, until: datetime) -> None:
+    await session.execute(
+        update(InstanceLease).where(InstanceLease.chat_id == chat_id).values(expires_at=until)
+    )
+
+
+async def release_leases(session: AsyncSession, chat_id: int) -> None:
+    await session.execute(delete(InstanceLease).where(InstanceLease.chat_id == chat_id))
+
+
+async def held_instances(session: AsyncSession) -> dict[str, int]:
+    """Instance name → chat holding it, for leases not yet expired."""
+    rows = await session.execute(
+        select(InstanceLease.instance, InstanceLease.chat_id).where(
+            InstanceLease.expires_at > utcnow()
+        )
+    )
+    return {instance: chat_id for instance, chat_id in rows.tuples()}
+
+
+# -- wait timers -----------------------------------------------------------------------------
+
+
+async def set_timer(
+    session: AsyncSession,
+    *,
+    instance: str,
+    ddi: str,
+    phone: str,
+    method: str,
+    chat_id: int,
+    ready_at: datetime,
+) -> WaitTimer:
+    """Create or move the timer for (instance, number, method); it will be announced again."""
+    timer = await session.scalar(
+        select(WaitTimer).where(
+            WaitTimer.instance == instance,
+            WaitTimer.ddi == ddi,
+            WaitTimer.phone == phone,
+            WaitTimer.method == method,
+        )
+    )
+    if timer is None:
+        timer = WaitTimer(instance=instance, ddi=ddi, phone=phone, method=method, chat_id=chat_id)
+        session.add(timer)
+    timer.chat_id = chat_id
+    timer.ready_at = ready_at
+    timer.notified = False
+    await session.flush()
+    return timer
+
+
+async def timers_for_number(
+    session: AsyncSession, instance: str, ddi: str, phone: str
+) -> Sequence[WaitTimer]:
+    return (
+        await session.scalars(
+            select(WaitTimer).where(
+                WaitTimer.instance == instance, WaitTimer.ddi == ddi, WaitTimer.phone == phone
+            )
+        )
+    ).all()
+
+
+async def pending_timers(session: AsyncSession) -> Sequence[WaitTimer]:
+    return (
+        await session.scalars(
+            select(WaitTimer).where(WaitTimer.notified.is_(False)).order_by(WaitTimer.ready_at)
+        )
+    ).all()
+
+
+async def claim_due_timers(
+    session: AsyncSession, chat_id: int, *, now: datetime
+) -> Sequence[WaitTimer]:
+    """Mark the chat's ended, unannounced waits as announced and return them (exactly once)."""
+    due = (
+        await session.scalars(
+            select(WaitTimer).where(
+                WaitTimer.chat_id == chat_id,
+                WaitTimer.notified.is_(False),
+                WaitTimer.ready_at <= now,
+            )
+        )
+    ).all()
+    claimed: list[WaitTimer] = []
+    for timer in due:
+        result = await session.execute(
+            update(WaitTimer)
+            .where(WaitTimer.id == timer.id, WaitTimer.notified.is_(False))
+            .values(notified=True)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount:  # type: ignore[attr-defined]
+            claimed.append(timer)
+    return claimed
+
+
+# -- members ---------------------------------------------------------------------------------
+
+
+async def set_member(session: AsyncSession, user_id: int, *, allowed: bool, by: int) -> None:
+    member = await session.get(Member, user_id)
+    if member is None:
+        session.add(Member(user_id=user_id, allowed=allowed, changed_by=by, changed_at=utcnow()))
+    else:
+        member.allowed, member.changed_by, member.changed_at = allowed, by, utcnow()
+
+
+async def member_overrides(session: AsyncSession) -> dict[int, bool]:
+    rows = await session.execute(select(Member.user_id, Member.allowed))
+    return {user_id: allowed for user_id, allowed in rows.tuples()}
+
+
+# -- audit -----------------------------------------------------------------------------------
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    chat_id: int,
+    action: str,
+    outcome: str,
+    instance: str | None = None,
+    number: str | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            user_id=user_id,
+            chat_id=chat_id,
+            instance=instance,
+            number=number,
+            action=action,
+            outcome=outcome,
+            created_at=utcnow(),
+        )
+    )
+
+
+async def recent_events(
+    session: AsyncSession, limit: int, *, actions: Sequence[str] | None = None
+) -> Sequence[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    if actions:
+        query = query.where(AuditEvent.action.in_(actions))
+    return (await session.scalars(query.limit(limit))).all()

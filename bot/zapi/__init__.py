@@ -1,0 +1,51 @@
+"""Z-API mobile registration: client, typed results and the exception family."""
+
+from bot.zapi._exceptions import (
+    ZapiAuthError,
+    ZapiBadResponse,
+    ZapiError,
+    ZapiHTTPError,
+    ZapiNetworkError,
+    ZapiRateLimited,
+    ZapiRejected,
+    ZapiServerError,
+    ZapiTimeout,
+    ZapiTransportError,
+)
+from bot.zapi.client import ZapiClient
+from bot.zapi.models import (
+    AvailabilityResult,
+    CaptchaImage,
+    CodeConfirmation,
+    CodeRequestResult,
+    DeliveryMethod,
+    InstanceStatus,
+    MethodWaits,
+    OperationResult,
+    UnbanResult,
+    decode_captcha,
+)
+
+__all__ = [
+    "AvailabilityResult",
+    "CaptchaImage",
+    "CodeConfirmation",
+    "CodeRequestResult",
+    "DeliveryMethod",
+    "InstanceStatus",
+    "MethodWaits",
+    "OperationResult",
+    "UnbanResult",
+    "ZapiAuthError",
+    "ZapiBadResponse",
+    "ZapiClient",
+    "ZapiError",
+    "ZapiHTTPError",
+    "ZapiNetworkError",
+    "ZapiRateLimited",
+    "ZapiRejected",
+    "ZapiServerError",
+    "ZapiTimeout",
+    "ZapiTransportError",
+    "decode_captcha",
+]

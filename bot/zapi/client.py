@@ -1,0 +1,259 @@
+"""Async client for the Z-API mobile registration endpoints (see shared/zapi-mobile-api.md)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from pydantic import SecretStr
+
+from bot.config import InstanceConfig
+from bot.zapi._exceptions import (
+    ZapiAuthError,
+    ZapiBadResponse,
+    ZapiNetworkError,
+    ZapiRateLimited,
+    ZapiRejected,
+    ZapiServerError,
+    ZapiTimeout,
+)
+from bot.zapi.models import (
+    AvailabilityResult,
+    CaptchaImage,
+    CodeConfirmation,
+    CodeRequestResult,
+    DeliveryMethod,
+    InstanceStatus,
+    OperationResult,
+    UnbanResult,
+    decode_captcha,
+)
+
+__all__ = ["ZapiClient"]
+
+logger = logging.getLogger(__name__)
+
+_DIGITS = re.compile(r"\d{1,15}")
+_AUTH_HINTS = ("client-token", "null not allowed", "instance not found", "invalid token")
+_MAX_MESSAGE = 200
+
+
+def _zapi_message(body: Any) -> str | None:
+    """Z-API's own words from an error body: `error`, then `message`, trimmed."""
+    if not isinstance(body, Mapping):
+        return None
+    parts = [str(body[key]) for key in ("error", "message") if body.get(key)]
+    text = " — ".join(parts).strip()
+    return text[:_MAX_MESSAGE] or None
+
+
+def _require_digits(name: str, value: str) -> str:
+    if not _DIGITS.fullmatch(value):
+        raise ValueError(f"{name} must be 1-15 digits")
+    return value
+
+
+class ZapiClient:
+    """One pooled HTTP client per process; every call is bounded by `timeout` seconds.
+
+    request-registration-code and the confirm calls are never retried: a timeout may already have
+    sent the code. Any call may be retried once after a connect error, when nothing was sent.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        client_token: SecretStr,
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 100,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def __aenter__(self) -> ZapiClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    async def registration_available(
+        self, instance: InstanceConfig, ddi: str, phone: str
+    ) -> AvailabilityResult:
+        body = await self._call(
+            instance,
+            "POST",
+            "mobile/registration-available",
+            {"ddi": _require_digits("ddi", ddi), "phone": _require_digits("phone", phone)},
+        )
+        return AvailabilityResult.from_body(body)
+
+    async def request_code(
+        self, instance: InstanceConfig, ddi: str, phone: str, method: DeliveryMethod
+    ) -> CodeRequestResult:
+        endpoint = "mobile/request-registration-code"
+        body = await self._call(
+            instance,
+            "POST",
+            endpoint,
+            {
+                "ddi": _require_digits("ddi", ddi),
+                "phone": _require_digits("phone", phone),
+                "method": DeliveryMethod(method).value,
+            },
+        )
+        captcha: CaptchaImage | None = None
+        raw_captcha = body.get("captcha")
+        if isinstance(raw_captcha, str) and raw_captcha.strip():
+            try:
+                captcha = decode_captcha(raw_captcha)
+            except ValueError as exc:
+                raise ZapiBadResponse(str(exc), endpoint=endpoint) from None
+        return CodeRequestResult.from_body(body, captcha)
+
+    async def respond_captcha(self, instance: InstanceConfig, answer: str) -> OperationResult:
+        body = await self._call(instance, "POST", "mobile/respond-captcha", {"captcha": answer})
+        return OperationResult.from_body(body)
+
+    async def confirm_code(self, instance: InstanceConfig, code: str) -> CodeConfirmation:
+        body = await self._call(
+            instance,
+            "POST",
+            "mobile/confirm-registration-code",
+            {"code": _require_digits("code", code)},
+        )
+        return CodeConfirmation.from_body(body)
+
+    async def confirm_pin(self, instance: InstanceConfig, pin: str) -> OperationResult:
+        body = await self._call(
+            instance, "POST", "mobile/confirm-pin-code", {"code": _require_digits("pin", pin)}
+        )
+        return OperationResult.from_body(body)
+
+    async def recover_pin(self, instance: InstanceConfig) -> OperationResult:
+        body = await self._call(instance, "POST", "mobile/recovery-pin-code", {})
+        return OperationResult.from_body(body)
+
+    async def device_transfer_confirmed(self, instance: InstanceConfig) -> OperationResult:
+        """`success` false while the transfer was not accepted on the old phone (Z-API says 400)."""
+        try:
+            body = await self._call(instance, "GET", "mobile/device-transfer-confirmed", None)
+        except ZapiRejected as exc:
+            if exc.status_code == 400:
+                return OperationResult(success=False)
+            raise
+        return OperationResult.from_body(body)
+
+    async def request_unbanning(
+        self, instance: InstanceConfig, appeal_token: str, description: str
+    ) -> UnbanResult:
+        body = await self._call(
+            instance,
+            "POST",
+            "mobile/request-unbanning",
+            {"appealToken": appeal_token, "description": description},
+        )
+        return UnbanResult.from_body(body)
+
+    async def status(self, instance: InstanceConfig) -> InstanceStatus:
+        body = await self._call(instance, "GET", "status", None, error_is_failure=False)
+        return InstanceStatus.from_body(body)
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        instance: InstanceConfig,
+        method: Literal["GET", "POST"],
+        endpoint: str,
+        payload: Mapping[str, str] | None,
+        *,
+        error_is_failure: bool = True,
+    ) -> Mapping[str, Any]:
+        path = f"/instances/{instance.instance_id}/token/{instance.token.get_secret_value()}/"
+        started = time.perf_counter()
+        response = await self._send(method, path + endpoint, endpoint, payload)
+        logger.debug(
+            "Z-API %s on %s: HTTP %s in %.0f ms",
+            endpoint,
+            instance.name,
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return self._read(response, endpoint, error_is_failure=error_is_failure)
+
+    async def _send(
+        self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None
+    ) -> httpx.Response:
+        for attempt in (1, 2):
+            try:
+                if payload is None:
+                    return await self._client.request(method, url)
+                return await self._client.request(method, url, json=dict(payload))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                # Nothing reached Z-API: one more try is safe for every endpoint.
+                if attempt == 1:
+                    logger.info("Z-API %s: connect failed, retrying once", endpoint)
+                    continue
+                if isinstance(exc, httpx.ConnectTimeout):
+                    raise ZapiTimeout("connecting timed out", endpoint=endpoint) from None
+                raise ZapiNetworkError("could not connect", endpoint=endpoint) from None
+            except httpx.TimeoutException:
+                raise ZapiTimeout("no answer in time", endpoint=endpoint) from None
+            except httpx.TransportError as exc:
+                raise ZapiNetworkError(
+                    f"connection failed ({type(exc).__name__})", endpoint=endpoint
+                ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _read(
+        response: httpx.Response, endpoint: str, *, error_is_failure: bool
+    ) -> Mapping[str, Any]:
+        try:
+            body: Any = json.loads(response.content) if response.content else None
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        status = response.status_code
+        message = _zapi_message(body)
+        failed = status >= 400 or (
+            error_is_failure and isinstance(body, Mapping) and bool(body.get("error"))
+        )
+        if failed:
+            lowered = (message or "").lower()
+            kwargs: dict[str, Any] = {
+                "endpoint": endpoint,
+                "status_code": status,
+                "zapi_message": message,
+            }
+            if status in (401, 403) or any(hint in lowered for hint in _AUTH_HINTS):
+                raise ZapiAuthError("credentials refused", **kwargs)
+            if status == 429:
+                raise ZapiRateLimited("too many requests", **kwargs)
+            if status >= 500:
+                raise ZapiServerError("Z-API failed", **kwargs)
+            raise ZapiRejected("request refused", **kwargs)
+        if not isinstance(body, Mapping):
+            raise ZapiBadResponse(
+                f"HTTP {status} with a body that is not a JSON object", endpoint=endpoint
+            )
+        return body

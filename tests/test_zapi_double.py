@@ -1,0 +1,454 @@
+"""Self-test of the Z-API double (tests/doubles/zapi.py), through a real HTTP client."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import time
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.doubles.zapi import CaptchaFormat, NumberProfile, Reply, ZapiDouble
+
+CLIENT_TOKEN = "ct-secret"
+DDI, PHONE = "55", "4499999999"
+NUMBER = {"ddi": DDI, "phone": PHONE}
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[ZapiDouble]:
+    async with ZapiDouble(
+        client_token=CLIENT_TOKEN, instances={"inst1": "tok1", "inst2": "tok2"}
+    ) as server:
+        yield server
+
+
+def http_client(
+    base_url: str = "", *, client_token: str | None = CLIENT_TOKEN
+) -> httpx.AsyncClient:
+    headers = {"Client-Token": client_token} if client_token else {}
+    # The double speaks plain HTTP: not loading the CA bundle saves ~50 ms per client.
+    return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=2.0, verify=False)  # noqa: S501
+
+
+@pytest.fixture
+async def client(double: ZapiDouble) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(double.instance_url("inst1")) as http:
+        yield http
+
+
+async def post(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+    response = await http.post(path, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def check_and_request(http: httpx.AsyncClient, method: str = "sms") -> Any:
+    await post(http, "mobile/registration-available", NUMBER)
+    return await post(http, "mobile/request-registration-code", {**NUMBER, "method": method})
+
+
+async def test_happy_flow(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    assert (await client.get("status")).json() == {
+        "connected": False,
+        "error": "You are not connected.",
+        "smartphoneConnected": False,
+    }
+    assert await post(client, "mobile/registration-available", NUMBER) == {
+        "available": True,
+        "smsWaitSeconds": 0,
+        "voiceWaitSeconds": 0,
+        "waOldWaitSeconds": 0,
+        "waOldEligible": True,
+    }
+    assert double.checked_number("inst1") == (DDI, PHONE)
+    sent = await post(client, "mobile/request-registration-code", {**NUMBER, "method": "sms"})
+    assert sent == {
+        "success": True,
+        "retryAfter": 0,
+        "smsWaitSeconds": 0,
+        "voiceWaitSeconds": 0,
+        "waOldWaitSeconds": 0,
+        "method": "sms",
+    }
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": True
+    }
+    assert double.connected("inst1")
+    assert not double.connected("inst2")
+    assert (await client.get("status")).json() == {
+        "connected": True,
+        "error": "You are already connected.",
+        "smartphoneConnected": True,
+    }
+
+    (recorded,) = double.requests_to("mobile/request-registration-code")
+    assert recorded.instance_id == "inst1"
+    assert recorded.instance_token == "tok1"
+    assert recorded.http_method == "POST"
+    assert recorded.headers["client-token"] == CLIENT_TOKEN
+    assert recorded.json == {**NUMBER, "method": "sms"}
+    assert recorded.body.startswith(b"{")
+    assert double.requests[0].path == "status"
+    assert double.requests_to("/status/", instance_id="inst2") == []
+
+
+async def test_waits_grow_after_a_request_and_count_down(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(waits={"voice": 30}, after_request_wait=165))
+    available = await post(client, "mobile/registration-available", NUMBER)
+    assert available["voiceWaitSeconds"] == 30
+    sent = await post(client, "mobile/request-registration-code", {**NUMBER, "method": "sms"})
+    assert sent["success"] is True
+    assert (sent["retryAfter"], sent["smsWaitSeconds"], sent["voiceWaitSeconds"]) == (165, 165, 30)
+
+    again = await post(client, "mobile/request-registration-code", {**NUMBER, "method": "sms"})
+    assert again["success"] is False
+    assert again["retryAfter"] == 165
+
+    double.advance(100)
+    waits = await post(client, "mobile/registration-available", NUMBER)
+    assert (waits["smsWaitSeconds"], waits["voiceWaitSeconds"]) == (65, 0)
+
+
+async def test_blocked_method_and_wa_old_eligibility(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(waits={"voice": -1}, wa_old_eligible=False))
+    available = await post(client, "mobile/registration-available", NUMBER)
+    assert (available["voiceWaitSeconds"], available["waOldEligible"]) == (-1, False)
+    voice = await post(client, "mobile/request-registration-code", {**NUMBER, "method": "voice"})
+    assert voice["success"] is False
+    assert voice["reason"] == "no_routes"
+    wa_old = await post(client, "mobile/request-registration-code", {**NUMBER, "method": "wa_old"})
+    assert wa_old["success"] is False
+    assert "reason" in wa_old
+
+
+async def test_retry_after_as_string(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(after_request_wait=60, retry_after_as_string=True))
+    assert (await check_and_request(client))["retryAfter"] == "60"
+
+
+async def test_client_token_checks(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    url = "mobile/registration-available"
+    missing = await client.post(url, json=NUMBER, headers={"Client-Token": ""})
+    assert (missing.status_code, missing.json()) == (400, {"error": "null not allowed"})
+    async with http_client(double.instance_url("inst1"), client_token=None) as bare:
+        missing = await bare.post(url, json=NUMBER)
+    assert (missing.status_code, missing.json()) == (400, {"error": "null not allowed"})
+    wrong = await client.post(url, json=NUMBER, headers={"Client-Token": "nope"})
+    assert wrong.status_code == 403
+    assert "error" in wrong.json()
+    assert len(double.requests_to(url)) == 3
+    assert double.checked_number("inst1") is None
+
+
+async def test_instance_and_token_checks(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    unknown = await client.get(f"{double.base_url}/instances/nope/token/tok1/status")
+    assert (unknown.status_code, unknown.json()) == (404, {"error": "Instance not found"})
+    wrong = await client.get(f"{double.base_url}/instances/inst1/token/tok2/status")
+    assert (wrong.status_code, wrong.json()) == (401, {"error": "Invalid token"})
+
+
+async def test_no_client_token_configured(double: ZapiDouble) -> None:
+    double.client_token = None
+    async with http_client(double.instance_url("inst2"), client_token=None) as bare:
+        assert (await bare.get("status")).status_code == 200
+
+
+async def test_content_type_and_method_checks(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    url = "mobile/registration-available"
+    no_type = await client.post(url, content=b'{"ddi": "55", "phone": "4499999999"}')
+    assert no_type.status_code == 415
+    wrong_type = await client.post(url, data={"ddi": "55", "phone": "4499999999"})
+    assert wrong_type.status_code == 415
+    with_charset = await client.post(
+        url,
+        content=b'{"ddi": "55", "phone": "4499999999"}',
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert with_charset.status_code == 200
+    assert (await client.get(url)).status_code == 405
+    assert (await client.post("status", json={})).status_code == 405
+    assert (await client.post("mobile/device-transfer-confirmed", json={})).status_code == 405
+    recovery = await client.post("mobile/recovery-pin-code")
+    assert (recovery.status_code, recovery.json()) == (200, {"success": False})
+    assert double.requests_to(url)[2].json == NUMBER
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"ddi": "55"}',
+        b'{"ddi": 55, "phone": "4499999999"}',
+        b'{"ddi": "+55", "phone": "4499999999"}',
+    ],
+)
+async def test_malformed_bodies(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await client.post(
+        "mobile/registration-available",
+        content=body,
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "error" in response.json()
+
+
+async def test_unknown_method_value(client: httpx.AsyncClient) -> None:
+    await post(client, "mobile/registration-available", NUMBER)
+    response = await client.post(
+        "mobile/request-registration-code", json={**NUMBER, "method": "carrier-pigeon"}
+    )
+    assert response.status_code == 400
+
+
+async def test_unknown_path_answers_200_with_error(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    expected = {"error": "NOT_FOUND", "message": "Unable to find matching target resource method"}
+    for response in (
+        await client.post("mobile/registration-availabel", json=NUMBER),
+        await client.get("mobile/status"),
+        await client.get(f"{double.base_url}/somewhere/else"),
+    ):
+        assert (response.status_code, response.json()) == (200, expected)
+    assert double.requests_to("somewhere/else")[0].instance_id is None
+
+
+async def test_request_code_needs_the_checked_number(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    unchecked = await client.post(
+        "mobile/request-registration-code", json={**NUMBER, "method": "sms"}
+    )
+    assert unchecked.status_code == 400
+    assert "error" in unchecked.json()
+    await post(client, "mobile/registration-available", NUMBER)
+    other = await client.post(
+        "mobile/request-registration-code",
+        json={"ddi": DDI, "phone": "4488888888", "method": "sms"},
+    )
+    assert other.status_code == 400
+    assert "error" in other.json()
+    async with http_client(double.instance_url("inst2")) as inst2:
+        elsewhere = await inst2.post(
+            "mobile/request-registration-code", json={**NUMBER, "method": "sms"}
+        )
+    assert elsewhere.status_code == 400
+
+
+async def test_confirm_before_request_and_wrong_code(client: httpx.AsyncClient) -> None:
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": False
+    }
+    await check_and_request(client)
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123-456"}) == {
+        "success": False
+    }
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": True
+    }
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, offset = [], 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
+        payload = data[offset + 8 : offset + 8 + length]
+        (crc,) = struct.unpack(">I", data[offset + 8 + length : offset + 12 + length])
+        assert crc == zlib.crc32(kind + payload)
+        chunks.append((kind, payload))
+        offset += 12 + length
+    return chunks
+
+
+def test_captcha_png_is_a_valid_png() -> None:
+    chunks = png_chunks(ZapiDouble.CAPTCHA_PNG)
+    assert [kind for kind, _ in chunks] == [b"IHDR", b"IDAT", b"IEND"]
+    width, height, depth, colour, *_ = struct.unpack(">IIBBBBB", chunks[0][1])
+    assert (depth, colour) == (8, 0)
+    assert len(zlib.decompress(chunks[1][1])) == height * (width + 1)
+
+
+@pytest.mark.parametrize("captcha_format", ["data_uri", "base64", "garbage"])
+async def test_captcha_flow(
+    double: ZapiDouble, client: httpx.AsyncClient, captcha_format: CaptchaFormat
+) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(captcha="x7k2", captcha_format=captcha_format))
+    first = await check_and_request(client)
+    assert first["success"] is False
+    image: str = first["captcha"]
+    if captcha_format == "data_uri":
+        assert image.startswith("data:image/png;base64,")
+        assert base64.b64decode(image.split(",", 1)[1]) == ZapiDouble.CAPTCHA_PNG
+    elif captcha_format == "base64":
+        assert base64.b64decode(image, validate=True) == ZapiDouble.CAPTCHA_PNG
+    else:
+        assert not base64.b64decode(image, validate=True).startswith(b"\x89PNG")
+
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": False
+    }
+    assert await post(client, "mobile/respond-captcha", {"captcha": "wrong"}) == {"success": False}
+    assert await post(client, "mobile/respond-captcha", {"captcha": "x7k2"}) == {"success": True}
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": True
+    }
+    assert double.connected("inst1")
+
+
+async def test_pin_then_device_transfer(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(code="654321", pin="1111", device_confirm=True))
+    await check_and_request(client, "voice")
+    assert await post(client, "mobile/confirm-registration-code", {"code": "654321"}) == {
+        "success": False,
+        "confirmSecurityCode": True,
+    }
+    assert await post(client, "mobile/recovery-pin-code", {}) == {"success": True}
+    assert await post(client, "mobile/confirm-pin-code", {"code": "0000"}) == {"success": False}
+    assert await post(client, "mobile/confirm-pin-code", {"code": "1111"}) == {
+        "success": False,
+        "deviceConfirm": True,
+    }
+    assert (await client.get("mobile/device-transfer-confirmed")).status_code == 400
+    assert not double.connected("inst1")
+    double.accept_device_transfer("inst1")
+    confirmed = await client.get("mobile/device-transfer-confirmed")
+    assert (confirmed.status_code, confirmed.json()) == (200, {"success": True})
+    assert double.connected("inst1")
+
+
+async def test_banned_and_appeal(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(banned=True, unban_status="UNBANNED"))
+    banned = await post(client, "mobile/registration-available", NUMBER)
+    assert banned["available"] is False
+    assert banned["blocked"] is True
+    token = banned["appealToken"]
+    assert token == double.appeal_token(DDI, PHONE)
+    assert len(token) == 200
+    blocked = await post(client, "mobile/request-registration-code", {**NUMBER, "method": "sms"})
+    assert blocked == {"success": False, "blocked": True}
+
+    bad = await client.post(
+        "mobile/request-unbanning", json={"appealToken": "nope", "description": "mine"}
+    )
+    assert bad.status_code == 400
+    appeal = {"appealToken": token, "description": "It is my number."}
+    assert await post(client, "mobile/request-unbanning", appeal) == {
+        "success": True,
+        "status": "UNBANNED",
+    }
+    assert (await check_and_request(client))["success"] is True
+
+
+async def test_hidden_ban_and_unavailable(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.add_number(DDI, PHONE, NumberProfile(hidden_ban=True))
+    available = await post(client, "mobile/registration-available", NUMBER)
+    assert available["available"] is True
+    assert await post(client, "mobile/request-registration-code", {**NUMBER, "method": "sms"}) == {
+        "success": False,
+        "blocked": True,
+    }
+    double.add_number(DDI, PHONE, NumberProfile(unavailable=True, reason="temporarily_unavailable"))
+    assert await post(client, "mobile/registration-available", NUMBER) == {
+        "available": False,
+        "blocked": False,
+        "reason": "temporarily_unavailable",
+    }
+
+
+async def test_scripted_500_then_simulator(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.script(
+        "mobile/registration-available",
+        Reply(status=500, body=b"<html>Internal error</html>", content_type="text/html"),
+        Reply(json={"error": "your client-token is not configured"}, status=400),
+        instance_id="inst1",
+    )
+    first = await client.post("mobile/registration-available", json=NUMBER)
+    assert (first.status_code, first.text) == (500, "<html>Internal error</html>")
+    assert first.headers["content-type"].startswith("text/html")
+    second = await client.post("mobile/registration-available", json=NUMBER)
+    assert second.status_code == 400
+    third = await client.post("mobile/registration-available", json=NUMBER)
+    assert third.json()["available"] is True
+    assert len(double.requests_to("mobile/registration-available", "inst1")) == 3
+
+
+async def test_script_for_other_instance_or_unknown_path(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    double.script("status", Reply(status=503), instance_id="inst2")
+    double.script("security/two-fa-code", Reply(json={"success": True, "hasCode": True}))
+    assert (await client.get("status")).status_code == 200
+    assert (await client.get("security/two-fa-code")).json() == {"success": True, "hasCode": True}
+    # Requests the double rejects do not consume scripts.
+    double.script("status", Reply(status=502))
+    assert (await client.get("status", headers={"Client-Token": "bad"})).status_code == 403
+    assert (await client.get("status")).status_code == 502
+
+
+async def test_delayed_reply(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.script("status", Reply(json={"connected": False}, delay=0.3))
+    started = time.monotonic()
+    response = await client.get("status")
+    assert time.monotonic() - started >= 0.3
+    assert response.json() == {"connected": False}
+
+
+async def test_client_giving_up_on_a_hang(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    await post(client, "mobile/registration-available", NUMBER)
+    double.hang("mobile/request-registration-code", simulate=True)
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post(
+            "mobile/request-registration-code", json={**NUMBER, "method": "sms"}, timeout=0.2
+        )
+    # The code went out although the client never saw the answer.
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": True
+    }
+    double.hang("status")
+    with pytest.raises(httpx.ReadTimeout):
+        await client.get("status", timeout=0.1)
+    started = time.monotonic()
+    await double.stop()
+    assert time.monotonic() - started < 1.5
+
+
+async def test_set_delay(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    double.set_delay(0.2)
+    started = time.monotonic()
+    assert (await client.get("status")).status_code == 200
+    assert time.monotonic() - started >= 0.2
+    double.set_delay(0)
+
+
+async def test_start_stop_and_free_ports() -> None:
+    first = ZapiDouble()
+    second = ZapiDouble()
+    await first.start()
+    await second.start()
+    try:
+        assert first.base_url != second.base_url
+        assert first.base_url.startswith("http://127.0.0.1:")
+        async with http_client(client_token="client-token") as http:
+            response = await http.get(first.instance_url("instance") + "status")
+        assert response.json()["connected"] is False
+    finally:
+        await first.stop()
+        await second.stop()
+    await first.stop()
+    with pytest.raises(httpx.ConnectError):
+        async with http_client() as http:
+            await http.get(first.base_url)
