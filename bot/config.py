@@ -44,6 +44,7 @@ SETTING_SOURCES: dict[str, str] = {
     "ALLOWED_USER_IDS": "comma-separated Telegram user ids (ask @userinfobot for yours)",
     "ADMIN_USER_IDS": "comma-separated Telegram user ids (ask @userinfobot for yours)",
     "CONVERSATION_TIMEOUT_SECONDS": "a number of seconds, e.g. 900",
+    "TELEGRAM_MAX_MESSAGES_PER_SECOND": "a number, e.g. 30 (0 turns the limiter off)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "LOG_FORMAT": "text or json",
     "WEBHOOK_URL": "the public https URL Telegram should call, e.g. https://my-bot.example.com",
@@ -140,6 +141,7 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
     conversation_timeout_seconds: float = Field(default=900.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"

@@ -94,7 +94,7 @@ async def test_happy_flow(double: ZapiDouble, client: httpx.AsyncClient) -> None
     assert recorded.json == {**NUMBER, "method": "sms"}
     assert recorded.body.startswith(b"{")
     assert double.requests[0].path == "status"
-    assert double.requests_to("/status/", instance_id="inst2") == []
+    assert double.requests_to("/status", instance_id="inst2") == []
 
 
 async def test_waits_grow_after_a_request_and_count_down(
@@ -219,6 +219,7 @@ async def test_unknown_path_answers_200_with_error(
     for response in (
         await client.post("mobile/registration-availabel", json=NUMBER),
         await client.get("mobile/status"),
+        await client.get("status/"),
         await client.get(f"{double.base_url}/somewhere/else"),
     ):
         assert (response.status_code, response.json()) == (200, expected)

@@ -99,7 +99,7 @@ async def held_instances(session: AsyncSession) -> dict[str, int]:
             InstanceLease.expires_at > utcnow()
         )
     )
-    return {instance: chat_id for instance, chat_id in rows.tuples()}
+    return {instance: chat_id for instance, chat_id in rows}
 
 
 # -- wait timers -----------------------------------------------------------------------------
@@ -193,7 +193,7 @@ async def set_member(session: AsyncSession, user_id: int, *, allowed: bool, by: 
 
 async def member_overrides(session: AsyncSession) -> dict[int, bool]:
     rows = await session.execute(select(Member.user_id, Member.allowed))
-    return {user_id: allowed for user_id, allowed in rows.tuples()}
+    return {user_id: allowed for user_id, allowed in rows}
 
 
 # -- audit -----------------------------------------------------------------------------------

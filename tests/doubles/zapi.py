@@ -40,6 +40,7 @@ __all__ = [
     "Reply",
     "UnbanStatus",
     "ZapiDouble",
+    "make_png",
 ]
 
 CaptchaFormat = Literal["data_uri", "base64", "garbage"]
@@ -80,7 +81,7 @@ def make_png(width: int, height: int, pixel: Callable[[int, int], int]) -> bytes
 
 
 def _normalize_path(path: str) -> str:
-    return path.strip("/")
+    return path.lstrip("/")
 
 
 @dataclass

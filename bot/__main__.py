@@ -1,0 +1,79 @@
+"""`python -m bot [run|migrate|check]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.logging_setup import setup_logging
+
+__all__ = ["main"]
+
+logger = logging.getLogger("bot")
+
+EXIT_SETTINGS = 2
+
+
+async def migrate_database(settings: Settings) -> None:
+    from bot.storage.database import Database
+    from bot.storage.migrate import upgrade
+
+    database = Database(settings.database_url)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+
+
+def run(settings: Settings) -> int:
+    from telegram import Update
+
+    from bot.app import build_application
+    from bot.webhook import run_webhook
+
+    asyncio.run(migrate_database(settings))
+    application = build_application(settings)
+    if settings.webhook_url is not None:
+        run_webhook(application, settings)
+    else:
+        logger.info("Long polling")
+        application.run_polling(
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], drop_pending_updates=False
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot", description="Z-API registration bot for Telegram."
+    )
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="run",
+        choices=["run", "migrate", "check"],
+        help="run the bot (default), upgrade the database, or check settings and services",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return EXIT_SETTINGS
+    setup_logging(settings.log_level, settings.secrets(), json_lines=settings.log_format == "json")
+    if args.command == "migrate":
+        asyncio.run(migrate_database(settings))
+        logger.info("Database is at the latest revision")
+        return 0
+    if args.command == "check":
+        from bot.check import run_checks
+
+        return asyncio.run(run_checks(settings))
+    return run(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Updates of different chats run concurrently; updates of one chat run strictly in order."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+
+from telegram import Update
+from telegram.ext import BaseUpdateProcessor
+
+__all__ = ["PerChatUpdateProcessor"]
+
+
+@dataclass
+class _ChatQueue:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """A lock per chat (asyncio locks wake waiters first-in, first-out).
+
+    The ConversationHandler and the write-through state both rely on one chat's updates being
+    handled one after the other; a member stuck on a slow Z-API call holds only their own chat.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 512) -> None:
+        super().__init__(max_concurrent_updates)
+        self._chats: dict[int, _ChatQueue] = {}
+
+    @staticmethod
+    def _key(update: object) -> int | None:
+        if not isinstance(update, Update):
+            return None
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        return update.effective_user.id if update.effective_user is not None else None
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
+        key = self._key(update)
+        if key is None:
+            await coroutine
+            return
+        queue = self._chats.setdefault(key, _ChatQueue())
+        queue.waiting += 1
+        try:
+            async with queue.lock:
+                await coroutine
+        finally:
+            queue.waiting -= 1
+            if queue.waiting == 0:
+                del self._chats[key]
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None

@@ -1,0 +1,829 @@
+"""The registration flow as a service: checks input, calls Z-API, writes state, says what to reply.
+
+Every step's state is committed to the database *before* the reply is returned (write-through), so
+a crash between two messages never loses a step. Z-API is never called inside a transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import delete
+from sqlalchemy.orm.exc import StaleDataError
+from telegram import InlineKeyboardMarkup
+
+from bot.config import InstanceConfig, Settings
+from bot.conversation.errors import zapi_error_text
+from bot.conversation.keyboards import Keyboards, format_wait
+from bot.conversation.phone import (
+    PhoneProblem,
+    format_number,
+    parse_code,
+    parse_ddi,
+    parse_international,
+    parse_phone,
+    parse_pin,
+)
+from bot.conversation.states import RegistrationStep
+from bot.conversation.texts import CATALOGS, Catalog, catalog_for
+from bot.storage import repositories as repo
+from bot.storage.database import Database
+from bot.storage.models import Registration, WaitTimer, utcnow
+from bot.zapi import (
+    AvailabilityResult,
+    DeliveryMethod,
+    MethodWaits,
+    ZapiClient,
+    ZapiError,
+    ZapiTimeout,
+)
+
+__all__ = ["FlowGone", "Outcome", "RegistrationFlow", "Reply", "TimerScheduler"]
+
+logger = logging.getLogger(__name__)
+
+Step = RegistrationStep
+BusySignal = Callable[[], None]
+MAX_WRONG_CODES = 3
+APPEAL_LENGTH = range(10, 501)
+_CAPTCHA_ANSWER = re.compile(r"[A-Za-z0-9]{1,20}")
+_YES = {"yes", "y", "sim", "s", "ok"}
+_NO = {"no", "n", "não", "nao"}
+_DEVICE_DONE = {"done", "ok", "accepted", "yes", "pronto", "aceitei", "sim", "feito"}
+_APPEAL_WORDS = {"appeal", "recorrer", "recurso"}
+
+
+def _no_signal() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    keyboard: InlineKeyboardMarkup | None = None
+    photo: bytes | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What to tell the member, and the step the flow is now at (None: no flow any more)."""
+
+    replies: list[Reply]
+    step: RegistrationStep | None
+    delete_message: bool = False
+    language: str = "en"
+    events: list[str] = field(default_factory=list)
+
+
+class FlowGone(Exception):
+    """The flow ended (cancelled, timed out) while this update was being handled."""
+
+
+class TimerScheduler(Protocol):
+    def schedule(self, timer_id: int, chat_id: int, ready_at: datetime) -> None: ...
+
+
+class RegistrationFlow:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        zapi: ZapiClient,
+        scheduler: TimerScheduler,
+    ) -> None:
+        self.settings = settings
+        self.db = database
+        self.zapi = zapi
+        self.scheduler = scheduler
+
+    # -- reading state ---------------------------------------------------------------------
+
+    @property
+    def several_instances(self) -> bool:
+        return len(self.settings.instances) > 1
+
+    @property
+    def idle_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.conversation_timeout_seconds)
+
+    async def load(self, chat_id: int) -> Registration | None:
+        async with self.db.session() as session:
+            return await repo.get_registration(session, chat_id)
+
+    @staticmethod
+    def texts(reg: Registration) -> Catalog:
+        return catalog_for(reg.language)
+
+    def _instance(self, reg: Registration) -> InstanceConfig:
+        instance = self.settings.instance(reg.instance or "")
+        if instance is None:
+            # The instance was removed from ZAPI_INSTANCES while this flow was open.
+            raise FlowGone(reg.chat_id)
+        return instance
+
+    def _number(self, reg: Registration) -> str:
+        return format_number(reg.ddi or "", reg.phone or "")
+
+    def _keyboards(self, reg: Registration) -> Keyboards:
+        return Keyboards(self.texts(reg), reg.flow_id)
+
+    def _outcome(
+        self, reg: Registration, replies: list[Reply], *, delete_message: bool = False
+    ) -> Outcome:
+        return Outcome(
+            replies, Step(reg.step), delete_message=delete_message, language=reg.language
+        )
+
+    def _error(self, reg: Registration, error: ZapiError) -> str:
+        logger.warning("Z-API call failed for chat %s: %s", reg.chat_id, error)
+        return zapi_error_text(
+            error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
+        )
+
+    # -- writing state ---------------------------------------------------------------------
+
+    async def _save(self, reg: Registration, **changes: object) -> Registration:
+        """Commit `changes` if nobody else changed or ended the flow meanwhile."""
+        for name, value in changes.items():
+            setattr(reg, name, value)
+        reg.updated_at = utcnow()
+        try:
+            async with self.db.session() as session:
+                merged = await session.merge(reg)
+                await session.flush()
+                await repo.refresh_lease(
+                    session, reg.chat_id, until=reg.updated_at + self.idle_timeout
+                )
+        except StaleDataError:
+            raise FlowGone(reg.chat_id) from None
+        if merged is None:  # pragma: no cover - merge always returns an instance
+            raise FlowGone(reg.chat_id)
+        return merged
+
+    async def _end(self, reg: Registration, action: str, outcome: str) -> None:
+        async with self.db.session() as session:
+            result = await session.execute(
+                delete(Registration).where(
+                    Registration.chat_id == reg.chat_id, Registration.version == reg.version
+                )
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                raise FlowGone(reg.chat_id)
+            await repo.release_leases(session, reg.chat_id)
+            await self._audit(session, reg, action, outcome)
+
+    async def _audit(self, session: object, reg: Registration, action: str, outcome: str) -> None:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(session, AsyncSession)
+        number = f"{reg.ddi}{reg.phone}" if reg.ddi and reg.phone else None
+        await repo.record_event(
+            session,
+            user_id=reg.user_id,
+            chat_id=reg.chat_id,
+            instance=reg.instance,
+            number=number,
+            action=action,
+            outcome=outcome,
+        )
+
+    async def _record(self, reg: Registration, action: str, outcome: str) -> None:
+        async with self.db.session() as session:
+            await self._audit(session, reg, action, outcome)
+
+    async def _store_waits(
+        self,
+        reg: Registration,
+        waits: MethodWaits,
+        retry_after: int | None = None,
+        method: DeliveryMethod | None = None,
+    ) -> None:
+        """Turn Z-API's waits into timers; 0 clears a timer, -1 marks the method blocked."""
+        now = utcnow()
+        seconds = dict(waits.seconds)
+        if method is not None and retry_after is not None and retry_after > 0:
+            seconds[method] = max(seconds.get(method, 0), retry_after)
+        blocked = set(filter(None, reg.blocked_methods.split(",")))
+        scheduled: list[WaitTimer] = []
+        async with self.db.session() as session:
+            for item, wait in seconds.items():
+                if wait < 0:
+                    blocked.add(item.value)
+                    continue
+                blocked.discard(item.value)
+                ready_at = now + timedelta(seconds=wait)
+                timer = await repo.set_timer(
+                    session,
+                    instance=reg.instance or "",
+                    ddi=reg.ddi or "",
+                    phone=reg.phone or "",
+                    method=item.value,
+                    chat_id=reg.chat_id,
+                    ready_at=ready_at,
+                )
+                if wait > 0:
+                    scheduled.append(timer)
+                else:
+                    timer.notified = True
+        reg.blocked_methods = ",".join(sorted(blocked))
+        for timer in scheduled:
+            self.scheduler.schedule(timer.id, timer.chat_id, timer.ready_at)
+
+    async def _remaining_waits(self, reg: Registration) -> dict[DeliveryMethod, int]:
+        if not (reg.instance and reg.ddi and reg.phone):
+            return {}
+        async with self.db.session() as session:
+            timers = await repo.timers_for_number(session, reg.instance, reg.ddi, reg.phone)
+        now = utcnow()
+        remaining: dict[DeliveryMethod, int] = {}
+        for timer in timers:
+            left = int((timer.ready_at - now).total_seconds() + 0.999)
+            if left > 0:
+                remaining[DeliveryMethod(timer.method)] = left
+        return remaining
+
+    # -- questions -------------------------------------------------------------------------
+
+    def _indicator(self, reg: Registration, step: RegistrationStep) -> str:
+        order = [Step.INSTANCE] if self.several_instances else []
+        order += [Step.DDI, Step.PHONE, Step.METHOD, Step.CODE]
+        grouped = {
+            Step.PHONE_CONFIRM: Step.PHONE,
+            Step.BANNED: Step.PHONE,
+            Step.APPEAL: Step.PHONE,
+            Step.CAPTCHA: Step.METHOD,
+            Step.DEVICE: Step.CODE,
+            Step.PIN: Step.CODE,
+        }
+        position = order.index(grouped.get(step, step)) + 1
+        texts = self.texts(reg)
+        return texts.step_indicator.format(
+            n=position, total=len(order), name=texts.step_names[step.value]
+        )
+
+    def _question(
+        self, reg: Registration, body: str, keyboard: InlineKeyboardMarkup | None = None
+    ) -> Reply:
+        return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
+
+    async def _busy_instances(self) -> dict[str, int]:
+        async with self.db.session() as session:
+            return await repo.held_instances(session)
+
+    async def prompt(self, reg: Registration) -> list[Reply]:
+        """The question of the step the flow is at (to resume, go back, or repeat)."""
+        texts, keyboards, step = self.texts(reg), self._keyboards(reg), Step(reg.step)
+        number = self._number(reg)
+        if step is Step.INSTANCE:
+            held = await self._busy_instances()
+            busy = [name for name, chat in held.items() if chat != reg.chat_id]
+            names = [instance.name for instance in self.settings.instances]
+            return [self._question(reg, texts.ask_instance, keyboards.instances(names, busy))]
+        if step is Step.DDI:
+            return [
+                self._question(
+                    reg, texts.ask_ddi, keyboards.navigation(back=self.several_instances)
+                )
+            ]
+        if step is Step.PHONE:
+            return [
+                self._question(reg, texts.ask_phone.format(ddi=reg.ddi), keyboards.navigation())
+            ]
+        if step is Step.PHONE_CONFIRM:
+            body = texts.phone_confirm.format(number=number, ddi=reg.ddi)
+            return [self._question(reg, body, keyboards.yes_no())]
+        if step is Step.BANNED:
+            template = texts.banned_appeal if reg.appeal_token else texts.banned_no_appeal
+            keyboard = keyboards.banned(can_appeal=bool(reg.appeal_token))
+            return [self._question(reg, template.format(number=number), keyboard)]
+        if step is Step.APPEAL:
+            return [self._question(reg, texts.ask_appeal, keyboards.navigation())]
+        if step is Step.METHOD:
+            return [await self._method_question(reg)]
+        if step is Step.CAPTCHA:
+            # The picture is not stored; a new request brings a new one.
+            return [self._question(reg, texts.captcha_wrong, keyboards.navigation())]
+        if step is Step.CODE:
+            return [self._question(reg, texts.ask_code.format(number=number), keyboards.code())]
+        if step is Step.DEVICE:
+            return [
+                self._question(reg, texts.device_confirm.format(number=number), keyboards.device())
+            ]
+        return [self._question(reg, texts.ask_pin, keyboards.pin())]
+
+    def _blocked(self, reg: Registration) -> set[DeliveryMethod]:
+        return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
+
+    async def _method_keyboard(self, reg: Registration) -> InlineKeyboardMarkup:
+        return self._keyboards(reg).methods(
+            await self._remaining_waits(reg),
+            blocked=self._blocked(reg),
+            wa_old_eligible=reg.wa_old_eligible,
+        )
+
+    async def _method_question(self, reg: Registration, lead: str | None = None) -> Reply:
+        texts = self.texts(reg)
+        body = texts.ask_method.format(number=self._number(reg))
+        if reg.wa_old_eligible is not False:
+            body += f"\n\n{texts.popup_note}"
+        if lead:
+            body = f"{lead}\n\n{body}"
+        return self._question(reg, body, await self._method_keyboard(reg))
+
+    def _waits_text(self, reg: Registration, waits: dict[DeliveryMethod, int]) -> str:
+        texts = self.texts(reg)
+        lines = [
+            texts.wait_line.format(
+                method=texts.method_names[method.value], wait=format_wait(seconds, texts)
+            )
+            for method, seconds in waits.items()
+            if seconds > 0
+        ]
+        return "\n".join([texts.waits_header, *lines])
+
+    # -- entry, exit, navigation -----------------------------------------------------------
+
+    async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
+        reg = await self.load(chat_id)
+        texts = catalog_for(language_code)
+        if reg is not None:
+            return self._outcome(reg, [Reply(texts.resumed), *await self.prompt(reg)])
+        reg = Registration(
+            chat_id=chat_id,
+            user_id=user_id,
+            flow_id=secrets.token_hex(4),
+            language=texts.language,
+            step=Step.INSTANCE.value if self.several_instances else Step.DDI.value,
+            blocked_methods="",
+            captcha_pending=False,
+            wrong_code_count=0,
+        )
+        now = utcnow()
+        reg.created_at = reg.updated_at = now
+        async with self.db.session() as session:
+            if not self.several_instances:
+                name = self.settings.instances[0].name
+                if not await repo.acquire_lease(
+                    session, name, chat_id, until=now + self.idle_timeout
+                ):
+                    return Outcome([Reply(texts.all_instances_busy)], None)
+                reg.instance = name
+            session.add(reg)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
+        reg = await self.load(chat_id)
+        if reg is None:
+            return Outcome([Reply(catalog_for(language_code).nothing_to_cancel)], None)
+        await self._end(reg, "cancel", "cancelled")
+        return Outcome([Reply(self.texts(reg).cancelled)], None, language=reg.language)
+
+    async def status(self, chat_id: int, language_code: str | None) -> Outcome:
+        reg = await self.load(chat_id)
+        if reg is None:
+            return Outcome([Reply(catalog_for(language_code).status_none)], None)
+        texts = self.texts(reg)
+        waits = await self._remaining_waits(reg)
+        wait_text = (
+            ", ".join(
+                f"{texts.method_names[m.value]} {format_wait(s, texts)}" for m, s in waits.items()
+            )
+            or texts.status_waits_none
+        )
+        body = texts.status.format(
+            step=self._indicator(reg, Step(reg.step)),
+            instance=reg.instance or "—",
+            number=self._number(reg) if reg.phone else (f"+{reg.ddi}" if reg.ddi else "—"),
+            waits=wait_text,
+        )
+        return self._outcome(reg, [Reply(body)])
+
+    async def back(self, reg: Registration) -> Outcome:
+        previous = Step(reg.step).previous(several_instances=self.several_instances)
+        if previous is None:
+            return self._outcome(reg, [Reply(self.texts(reg).first_step), *await self.prompt(reg)])
+        if previous is Step.INSTANCE:
+            async with self.db.session() as session:
+                await repo.release_leases(session, reg.chat_id)
+            reg = await self._save(reg, step=previous.value, instance=None)
+        elif previous in (Step.PHONE, Step.DDI):
+            reg = await self._save(
+                reg, step=previous.value, appeal_token=None, captcha_pending=False
+            )
+        else:
+            reg = await self._save(reg, step=previous.value, captcha_pending=False)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def repeat(self, reg: Registration, hint: str | None = None) -> Outcome:
+        """Keep the member where they are, with a hint of what the step expects."""
+        texts = self.texts(reg)
+        message = hint if hint is not None else texts.step_hints[reg.step]
+        return self._outcome(reg, [Reply(message, await self._current_keyboard(reg))])
+
+    async def _current_keyboard(self, reg: Registration) -> InlineKeyboardMarkup | None:
+        replies = await self.prompt(reg)
+        return replies[-1].keyboard if replies else None
+
+    async def expire_idle(self) -> list[Registration]:
+        """End flows idle for longer than the timeout; returns them so their chats are told."""
+        cutoff = utcnow() - self.idle_timeout
+        async with self.db.session() as session:
+            idle = [
+                reg for reg in await repo.active_registrations(session) if reg.updated_at < cutoff
+            ]
+        ended = []
+        for reg in idle:
+            try:
+                await self._end(reg, "timeout", "timed_out")
+            except FlowGone:
+                continue
+            ended.append(reg)
+        return ended
+
+    # -- steps -----------------------------------------------------------------------------
+
+    async def choose_instance(self, reg: Registration, name: str) -> Outcome:
+        texts = self.texts(reg)
+        wanted = name.strip().casefold()
+        instance = next(
+            (item for item in self.settings.instances if item.name.casefold() == wanted), None
+        )
+        if instance is None:
+            return await self.repeat(reg, texts.unknown_instance)
+        async with self.db.session() as session:
+            taken = await repo.acquire_lease(
+                session, instance.name, reg.chat_id, until=utcnow() + self.idle_timeout
+            )
+        if not taken:
+            replies = await self.prompt(reg)
+            busy = Reply(texts.instance_busy.format(instance=instance.name), replies[0].keyboard)
+            return self._outcome(reg, [busy])
+        reg = await self._save(reg, step=Step.DDI.value, instance=instance.name)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def receive_ddi(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        whole = parse_international(text)
+        if whole is not None:
+            ddi, national = whole
+            return await self.receive_phone(
+                await self._save(reg, ddi=ddi, step=Step.PHONE.value), national, busy
+            )
+        parsed_ddi = parse_ddi(text)
+        if parsed_ddi is None:
+            return await self.repeat(reg, self.texts(reg).bad_ddi)
+        reg = await self._save(reg, ddi=parsed_ddi, step=Step.PHONE.value)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def receive_phone(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        parsed = parse_phone(reg.ddi or "", text)
+        if isinstance(parsed, PhoneProblem):
+            hint = {
+                PhoneProblem.NOT_DIGITS: texts.phone_not_digits,
+                PhoneProblem.TOO_SHORT: texts.phone_too_short,
+                PhoneProblem.TOO_LONG: texts.phone_too_long,
+            }[parsed]
+            return await self.repeat(reg, hint)
+        if not parsed.valid:
+            reg = await self._save(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
+            return self._outcome(reg, await self.prompt(reg))
+        reg = await self._save(reg, phone=parsed.digits, step=Step.PHONE.value)
+        return await self.check_availability(reg, busy)
+
+    async def confirm_phone(self, reg: Registration, answer: str, busy: BusySignal) -> Outcome:
+        word = answer.strip().casefold()
+        if word in _YES:
+            return await self.check_availability(reg, busy)
+        if word in _NO:
+            reg = await self._save(reg, step=Step.PHONE.value, phone=None)
+            return self._outcome(reg, await self.prompt(reg))
+        return await self.repeat(reg, self.texts(reg).phone_confirm_hint)
+
+    async def check_availability(self, reg: Registration, busy: BusySignal) -> Outcome:
+        """registration-available: mandatory before a code can be requested for the number."""
+        keyboards = self._keyboards(reg)
+        instance = self._instance(reg)
+        busy()
+        try:
+            result = await self.zapi.registration_available(
+                instance, reg.ddi or "", reg.phone or ""
+            )
+        except ZapiError as error:
+            reg = await self._save(reg, step=Step.PHONE.value)
+            return self._outcome(reg, [Reply(self._error(reg, error), keyboards.retry())])
+        return await self._after_availability(reg, result)
+
+    async def _after_availability(self, reg: Registration, result: AvailabilityResult) -> Outcome:
+        texts = self.texts(reg)
+        number = self._number(reg)
+        if result.blocked:
+            await self._record(reg, "check", "banned")
+            reg = await self._save(reg, step=Step.BANNED.value, appeal_token=result.appeal_token)
+            return self._outcome(reg, await self.prompt(reg))
+        if not result.available:
+            await self._end(reg, "check", "unavailable")
+            reason = f" ({result.reason})" if result.reason else ""
+            return Outcome(
+                [Reply(texts.unavailable.format(number=number, reason=reason))],
+                None,
+                language=reg.language,
+            )
+        await self._record(reg, "check", "available")
+        await self._store_waits(reg, result.waits)
+        reg = await self._save(
+            reg,
+            step=Step.METHOD.value,
+            wa_old_eligible=result.wa_old_eligible,
+            appeal_token=None,
+            wrong_code_count=0,
+            captcha_pending=False,
+            method=None,
+        )
+        return self._outcome(reg, await self.prompt(reg))
+
+    # banned → appeal
+
+    async def banned_reply(self, reg: Registration, text: str) -> Outcome:
+        if text.strip().casefold() in _APPEAL_WORDS:
+            return await self.start_appeal(reg)
+        return await self.repeat(reg, self.texts(reg).banned_hint)
+
+    async def start_appeal(self, reg: Registration) -> Outcome:
+        if not reg.appeal_token:
+            return self._outcome(reg, await self.prompt(reg))
+        reg = await self._save(reg, step=Step.APPEAL.value)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def receive_appeal(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        description = " ".join(text.split())
+        if len(description) not in APPEAL_LENGTH:
+            return await self.repeat(reg, texts.appeal_length)
+        busy()
+        try:
+            result = await self.zapi.request_unbanning(
+                self._instance(reg), reg.appeal_token or "", description
+            )
+        except ZapiError as error:
+            return await self.repeat(reg, self._error(reg, error))
+        if result.success and (result.status or "").upper() == "UNBANNED":
+            await self._record(reg, "appeal", "unbanned")
+            reg = await self._save(reg, step=Step.PHONE.value, appeal_token=None)
+            checked = await self.check_availability(reg, busy)
+            checked.replies.insert(0, Reply(texts.appeal_unbanned))
+            return checked
+        outcome = "in_review" if result.success else "refused"
+        await self._end(reg, "appeal", outcome)
+        message = texts.appeal_in_review if result.success else texts.appeal_refused
+        return Outcome([Reply(message)], None, language=reg.language)
+
+    async def change_number(self, reg: Registration) -> Outcome:
+        reg = await self._save(
+            reg,
+            step=Step.PHONE.value,
+            phone=None,
+            method=None,
+            appeal_token=None,
+            captcha_pending=False,
+            wrong_code_count=0,
+            blocked_methods="",
+            wa_old_eligible=None,
+        )
+        return self._outcome(reg, await self.prompt(reg))
+
+    # method → code request
+
+    def _parse_method(self, text: str) -> DeliveryMethod | None:
+        word = text.strip().casefold()
+        for catalog in CATALOGS.values():
+            if word in catalog.method_words:
+                return DeliveryMethod(catalog.method_words[word])
+            for value, name in catalog.method_names.items():
+                if word == name.casefold():
+                    return DeliveryMethod(value)
+        return None
+
+    async def resend(self, reg: Registration) -> Outcome:
+        """ "Didn't get it": back to the method choice, with the current waits."""
+        reg = await self._save(reg, step=Step.METHOD.value, captcha_pending=False)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def choose_method(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        method = self._parse_method(text)
+        if method is None:
+            return await self.repeat(reg, texts.method_unknown)
+        name = texts.method_names[method.value]
+        keyboard = await self._method_keyboard(reg)
+        if method in self._blocked(reg):
+            return self._outcome(reg, [Reply(texts.method_blocked.format(method=name), keyboard)])
+        if method is DeliveryMethod.WA_OLD and reg.wa_old_eligible is False:
+            return self._outcome(
+                reg, [Reply(texts.method_not_eligible.format(method=name), keyboard)]
+            )
+        left = (await self._remaining_waits(reg)).get(method, 0)
+        if left > 0:
+            message = texts.method_waiting.format(method=name, wait=format_wait(left, texts))
+            return self._outcome(reg, [Reply(message, keyboard)])
+        if Step(reg.step) is not Step.METHOD:
+            reg = await self._save(reg, step=Step.METHOD.value)
+        return await self._request_code(reg, method, busy)
+
+    async def _request_code(
+        self, reg: Registration, method: DeliveryMethod, busy: BusySignal
+    ) -> Outcome:
+        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        number = self._number(reg)
+        busy()
+        try:
+            result = await self.zapi.request_code(
+                self._instance(reg), reg.ddi or "", reg.phone or "", method
+            )
+        except ZapiTimeout as error:
+            # The code may have been sent anyway: let the member type it if it arrives.
+            await self._record(reg, "request_code", "timeout")
+            reg = await self._save(reg, step=Step.CODE.value, method=method.value)
+            lead = self._error(reg, error).split("\n")[0]
+            return self._outcome(reg, [Reply(f"{lead}\n{texts.code_maybe_sent}", keyboards.code())])
+        except ZapiError as error:
+            await self._record(reg, "request_code", "failed")
+            return self._outcome(
+                reg, [Reply(self._error(reg, error), await self._method_keyboard(reg))]
+            )
+        if result.captcha is not None:
+            await self._record(reg, "request_code", "captcha")
+            reg = await self._save(
+                reg, step=Step.CAPTCHA.value, method=method.value, captcha_pending=True
+            )
+            caption = f"{self._indicator(reg, Step.CAPTCHA)}\n{texts.captcha_caption}"
+            return self._outcome(
+                reg, [Reply(caption, keyboards.navigation(), photo=result.captcha.data)]
+            )
+        if result.blocked:
+            await self._record(reg, "request_code", "banned")
+            reg = await self._save(reg, step=Step.BANNED.value)
+            return self._outcome(reg, await self.prompt(reg))
+        await self._store_waits(reg, result.waits, result.retry_after, method)
+        if result.success:
+            await self._record(reg, "request_code", f"sent_{method.value}")
+            reg = await self._save(
+                reg, step=Step.CODE.value, method=method.value, wrong_code_count=0
+            )
+            body = texts.code_sent[method.value].format(number=number)
+            return self._outcome(reg, [self._question(reg, body, keyboards.code())])
+        reg = await self._save(reg)
+        waits = await self._remaining_waits(reg)
+        if waits:
+            await self._record(reg, "request_code", "wait")
+            lead = self._waits_text(reg, waits)
+        else:
+            await self._record(reg, "request_code", "refused")
+            reason = f" ({result.reason})" if result.reason else ""
+            lead = texts.request_failed.format(
+                method=texts.method_names[method.value], reason=reason
+            )
+        return self._outcome(reg, [await self._method_question(reg, lead)])
+
+    async def receive_captcha(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        answer = re.sub(r"\s", "", text)
+        if not _CAPTCHA_ANSWER.fullmatch(answer):
+            return await self.repeat(reg, texts.captcha_bad_input)
+        busy()
+        try:
+            result = await self.zapi.respond_captcha(self._instance(reg), answer)
+        except ZapiError as error:
+            return await self.repeat(reg, self._error(reg, error))
+        if not result.success:
+            await self._record(reg, "captcha", "wrong")
+            return await self.repeat(reg, texts.captcha_wrong)
+        await self._record(reg, "captcha", "solved")
+        reg = await self._save(reg, step=Step.CODE.value, captcha_pending=False)
+        method = texts.method_names.get(reg.method or "", reg.method or "")
+        return self._outcome(
+            reg, [self._question(reg, texts.captcha_ok.format(method=method), keyboards.code())]
+        )
+
+    # code → PIN / device transfer → connected
+
+    async def receive_code(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        code = parse_code(text)
+        if code is None:
+            return await self.repeat(reg, texts.bad_code)
+        busy()
+        try:
+            result = await self.zapi.confirm_code(self._instance(reg), code)
+        except ZapiError as error:
+            return await self.repeat(reg, self._error(reg, error))
+        if result.success:
+            return await self._connected(reg)
+        if result.confirm_security_code:
+            await self._record(reg, "confirm_code", "pin_required")
+            reg = await self._save(reg, step=Step.PIN.value)
+            return self._outcome(reg, await self.prompt(reg))
+        if result.device_confirm:
+            await self._record(reg, "confirm_code", "device_confirm")
+            reg = await self._save(reg, step=Step.DEVICE.value)
+            return self._outcome(reg, await self.prompt(reg))
+        await self._record(reg, "confirm_code", "wrong_code")
+        reg = await self._save(reg, wrong_code_count=reg.wrong_code_count + 1)
+        if reg.wrong_code_count >= MAX_WRONG_CODES:
+            message = texts.wrong_code_many.format(count=reg.wrong_code_count)
+        else:
+            message = texts.wrong_code
+        return self._outcome(reg, [Reply(message, keyboards.code())])
+
+    async def device_reply(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        if text.strip().casefold() in _DEVICE_DONE:
+            return await self.device_accepted(reg, busy)
+        return await self.repeat(reg, self.texts(reg).device_hint)
+
+    async def device_accepted(self, reg: Registration, busy: BusySignal) -> Outcome:
+        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        busy()
+        try:
+            result = await self.zapi.device_transfer_confirmed(self._instance(reg))
+        except ZapiError as error:
+            return self._outcome(reg, [Reply(self._error(reg, error), keyboards.device())])
+        if result.success:
+            return await self._connected(reg)
+        return self._outcome(reg, [Reply(texts.device_not_yet, keyboards.device())])
+
+    async def receive_pin(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        pin = parse_pin(text)
+        if pin is None:
+            outcome = await self.repeat(reg, texts.bad_pin)
+            outcome.delete_message = True
+            return outcome
+        busy()
+        try:
+            result = await self.zapi.confirm_pin(self._instance(reg), pin)
+        except ZapiError as error:
+            return self._outcome(
+                reg, [Reply(self._error(reg, error), keyboards.pin())], delete_message=True
+            )
+        if result.success:
+            outcome = await self._connected(reg)
+            outcome.delete_message = True
+            return outcome
+        await self._record(reg, "confirm_pin", "wrong_pin")
+        return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
+
+    async def forgot_pin(self, reg: Registration, busy: BusySignal) -> Outcome:
+        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        busy()
+        try:
+            result = await self.zapi.recover_pin(self._instance(reg))
+        except ZapiError as error:
+            return self._outcome(reg, [Reply(self._error(reg, error), keyboards.pin())])
+        await self._record(reg, "recover_pin", "sent" if result.success else "failed")
+        message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
+        return self._outcome(reg, [Reply(message, keyboards.pin())])
+
+    async def retry(self, reg: Registration, busy: BusySignal) -> Outcome:
+        """The "Try again" button: repeats the failed availability check, else re-asks."""
+        if Step(reg.step) is Step.PHONE and reg.phone:
+            return await self.check_availability(reg, busy)
+        return self._outcome(reg, await self.prompt(reg))
+
+    async def _connected(self, reg: Registration) -> Outcome:
+        texts = self.texts(reg)
+        await self._end(reg, "register", "connected")
+        message = texts.connected.format(instance=reg.instance, number=self._number(reg))
+        return Outcome([Reply(message)], None, language=reg.language)
+
+    # -- wait timers -----------------------------------------------------------------------
+
+    async def pending_timers(self) -> Sequence[WaitTimer]:
+        async with self.db.session() as session:
+            return await repo.pending_timers(session)
+
+    async def wait_over_notice(self, chat_id: int) -> Reply | None:
+        """Claim the chat's ended waits (exactly once) and say which methods are usable now."""
+        async with self.db.session() as session:
+            claimed = await repo.claim_due_timers(session, chat_id, now=utcnow())
+            reg = await repo.get_registration(session, chat_id)
+        if not claimed or reg is None or Step(reg.step) not in (Step.METHOD, Step.CODE):
+            return None
+        relevant = [
+            DeliveryMethod(timer.method)
+            for timer in claimed
+            if (timer.instance, timer.ddi, timer.phone) == (reg.instance, reg.ddi, reg.phone)
+        ]
+        blocked = self._blocked(reg)
+        usable = [m for m in DeliveryMethod if m in relevant and m not in blocked]
+        if DeliveryMethod.WA_OLD in usable and reg.wa_old_eligible is False:
+            usable.remove(DeliveryMethod.WA_OLD)
+        if not usable:
+            return None
+        texts = self.texts(reg)
+        names = " / ".join(texts.method_names[m.value] for m in usable)
+        return Reply(texts.wait_over.format(methods=names), await self._method_keyboard(reg))

@@ -1,0 +1,352 @@
+"""Telegram handlers: parse the update, call the flow, send its replies. Nothing else."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
+from telegram.warnings import PTBUserWarning
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.conversation.flow import FlowGone, Outcome, RegistrationFlow, Reply
+from bot.conversation.keyboards import Action, ButtonPress
+from bot.conversation.states import RegistrationStep
+from bot.conversation.texts import catalog_for
+from bot.storage.models import Registration
+
+__all__ = ["CONVERSATION_NAME", "RegistrationHandlers"]
+
+logger = logging.getLogger(__name__)
+
+CONVERSATION_NAME = "registration"
+Step = RegistrationStep
+Context = ContextTypes.DEFAULT_TYPE
+END = ConversationHandler.END
+# Longer texts are no answer to any step (the appeal, the longest, allows 500 characters).
+MAX_TEXT_LENGTH = 1000
+
+StepAction = Callable[[Registration, str, Callable[[], None]], Awaitable[Outcome]]
+
+
+def _text(update: Update) -> str:
+    message = update.effective_message
+    return (message.text or "") if message else ""
+
+
+class RegistrationHandlers:
+    """The /register conversation and the commands around it."""
+
+    def __init__(self, flow: RegistrationFlow) -> None:
+        self.flow = flow
+
+    # -- sending ---------------------------------------------------------------------------
+
+    @staticmethod
+    async def deliver_to(bot: Bot, chat_id: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            if reply.photo is not None:
+                await bot.send_photo(
+                    chat_id, photo=reply.photo, caption=reply.text, reply_markup=reply.keyboard
+                )
+            else:
+                await bot.send_message(chat_id, reply.text, reply_markup=reply.keyboard)
+
+    def _busy_signal(self, context: Context, chat_id: int) -> Callable[[], None]:
+        def signal() -> None:
+            context.application.create_task(
+                self._typing(context, chat_id), name=f"typing:{chat_id}"
+            )
+
+        return signal
+
+    @staticmethod
+    async def _typing(context: Context, chat_id: int) -> None:
+        with contextlib.suppress(TelegramError):  # cosmetic only
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+
+    async def _finish(self, update: Update, context: Context, outcome: Outcome) -> object:
+        chat_id = update.effective_chat.id if update.effective_chat else 0
+        message = update.effective_message
+        if outcome.delete_message and message is not None and update.callback_query is None:
+            try:
+                await message.delete()
+            except BadRequest:
+                logger.info("Could not delete a PIN message in chat %s", chat_id)
+        await self.deliver_to(context.bot, chat_id, outcome.replies)
+        return outcome.step if outcome.step is not None else END
+
+    async def _gone(self, update: Update, context: Context) -> object:
+        user = update.effective_user
+        texts = catalog_for(user.language_code if user else None)
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.stale_button)
+        elif update.effective_chat is not None:
+            await context.bot.send_message(update.effective_chat.id, texts.no_flow)
+        return END
+
+    # -- wrappers: load the flow's row, check it, run the step -----------------------------
+
+    def _on_text(self, expected: RegistrationStep, action: StepAction) -> Any:
+        async def callback(update: Update, context: Context) -> object:
+            chat = update.effective_chat
+            assert chat is not None
+            reg = await self.flow.load(chat.id)
+            if reg is None:
+                return await self._gone(update, context)
+            text = _text(update)
+            try:
+                if Step(reg.step) is not expected:
+                    outcome = Outcome(await self.flow.prompt(reg), Step(reg.step))
+                elif len(text) > MAX_TEXT_LENGTH:
+                    texts = self.flow.texts(reg)
+                    hint = texts.too_long.format(expected=texts.step_hints[reg.step])
+                    outcome = await self.flow.repeat(reg, hint)
+                else:
+                    outcome = await action(reg, text, self._busy_signal(context, chat.id))
+            except FlowGone:
+                return await self._gone(update, context)
+            return await self._finish(update, context, outcome)
+
+        return callback
+
+    def _on_button(
+        self, action: Callable[[Registration, ButtonPress, Callable[[], None]], Awaitable[Outcome]]
+    ) -> Any:
+        async def callback(update: Update, context: Context) -> object:
+            query = update.callback_query
+            chat = update.effective_chat
+            assert query is not None and chat is not None
+            press = ButtonPress.decode(query.data)
+            reg = await self.flow.load(chat.id)
+            if reg is None or press is None or press.flow_id != reg.flow_id:
+                await query.answer(catalog_for(reg.language if reg else None).stale_button)
+                return Step(reg.step) if reg is not None else END
+            await query.answer()
+            try:
+                outcome = await action(reg, press, self._busy_signal(context, chat.id))
+            except FlowGone:
+                return await self._gone(update, context)
+            return await self._finish(update, context, outcome)
+
+        return callback
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def register(self, update: Update, context: Context) -> object:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        outcome = await self.flow.start(chat.id, user.id, user.language_code)
+        return await self._finish(update, context, outcome)
+
+    async def cancel(self, update: Update, context: Context) -> object:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        try:
+            outcome = await self.flow.cancel(chat.id, user.language_code)
+        except FlowGone:
+            return await self._gone(update, context)
+        return await self._finish(update, context, outcome)
+
+    async def status(self, update: Update, context: Context) -> object:
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        outcome = await self.flow.status(chat.id, user.language_code)
+        await self.deliver_to(context.bot, chat.id, outcome.replies)
+        return None  # the conversation stays where it is
+
+    async def back_command(self, update: Update, context: Context) -> object:
+        chat = update.effective_chat
+        assert chat is not None
+        reg = await self.flow.load(chat.id)
+        if reg is None:
+            return await self._gone(update, context)
+        try:
+            outcome = await self.flow.back(reg)
+        except FlowGone:
+            return await self._gone(update, context)
+        return await self._finish(update, context, outcome)
+
+    async def start_command(self, update: Update, context: Context) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        assert chat is not None
+        await context.bot.send_message(
+            chat.id, catalog_for(user.language_code if user else None).start
+        )
+
+    async def help_command(self, update: Update, context: Context) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        assert chat is not None
+        await context.bot.send_message(
+            chat.id, catalog_for(user.language_code if user else None).help
+        )
+
+    async def outside_flow(self, update: Update, context: Context) -> None:
+        """Any message when no registration is in progress."""
+        user, chat = update.effective_user, update.effective_chat
+        assert chat is not None
+        texts = catalog_for(user.language_code if user else None)
+        if update.callback_query is not None:
+            await update.callback_query.answer(texts.stale_button)
+            return
+        await context.bot.send_message(chat.id, texts.no_flow)
+
+    async def not_text(self, update: Update, context: Context) -> object:
+        """Stickers, photos, voice notes… in the middle of a step: say what the step expects."""
+        chat = update.effective_chat
+        assert chat is not None
+        reg = await self.flow.load(chat.id)
+        if reg is None:
+            return await self._gone(update, context)
+        texts = self.flow.texts(reg)
+        hint = texts.text_only.format(expected=texts.step_hints[reg.step])
+        if Step(reg.step) is Step.PIN:
+            hint = texts.bad_pin
+        outcome = await self.flow.repeat(reg, hint)
+        return await self._finish(update, context, outcome)
+
+    async def other_command(self, update: Update, context: Context) -> object:
+        chat = update.effective_chat
+        assert chat is not None
+        reg = await self.flow.load(chat.id)
+        if reg is None:
+            return await self._gone(update, context)
+        texts = self.flow.texts(reg)
+        hint = texts.command_here.format(expected=texts.step_hints[reg.step])
+        outcome = await self.flow.repeat(reg, hint)
+        return await self._finish(update, context, outcome)
+
+    # -- button actions --------------------------------------------------------------------
+
+    async def _press(
+        self, reg: Registration, press: ButtonPress, busy: Callable[[], None]
+    ) -> Outcome:
+        step = Step(reg.step)
+        flow = self.flow
+        match press.action:
+            case Action.INSTANCE if step is Step.INSTANCE:
+                return await flow.choose_instance(reg, press.argument)
+            case Action.METHOD if step in (Step.METHOD, Step.CODE):
+                return await flow.choose_method(reg, press.argument, busy)
+            case Action.BACK:
+                return await flow.back(reg)
+            case Action.CANCEL:
+                return await flow.cancel(reg.chat_id, reg.language)
+            case Action.RETRY:
+                return await flow.retry(reg, busy)
+            case Action.YES if step is Step.PHONE_CONFIRM:
+                return await flow.confirm_phone(reg, "yes", busy)
+            case Action.NO if step is Step.PHONE_CONFIRM:
+                return await flow.confirm_phone(reg, "no", busy)
+            case Action.APPEAL if step is Step.BANNED:
+                return await flow.start_appeal(reg)
+            case Action.CHANGE_NUMBER if step in (Step.BANNED, Step.CODE, Step.METHOD):
+                return await flow.change_number(reg)
+            case Action.RESEND if step in (Step.CODE, Step.CAPTCHA):
+                return await flow.resend(reg)
+            case Action.DEVICE_ACCEPTED if step is Step.DEVICE:
+                return await flow.device_accepted(reg, busy)
+            case Action.FORGOT_PIN if step is Step.PIN:
+                return await flow.forgot_pin(reg, busy)
+        # A button of this flow, but from a step the member has left.
+        return Outcome([Reply(self.flow.texts(reg).stale_button), *await flow.prompt(reg)], step)
+
+    # -- the conversation ------------------------------------------------------------------
+
+    def _text_actions(self) -> dict[RegistrationStep, StepAction]:
+        flow = self.flow
+
+        async def instance(reg: Registration, text: str, busy: Callable[[], None]) -> Outcome:
+            return await flow.choose_instance(reg, text)
+
+        async def banned(reg: Registration, text: str, busy: Callable[[], None]) -> Outcome:
+            return await flow.banned_reply(reg, text)
+
+        return {
+            Step.INSTANCE: instance,
+            Step.DDI: flow.receive_ddi,
+            Step.PHONE: flow.receive_phone,
+            Step.PHONE_CONFIRM: flow.confirm_phone,
+            Step.BANNED: banned,
+            Step.APPEAL: flow.receive_appeal,
+            Step.METHOD: flow.choose_method,
+            Step.CAPTCHA: flow.receive_captcha,
+            Step.CODE: flow.receive_code,
+            Step.DEVICE: flow.device_reply,
+            Step.PIN: flow.receive_pin,
+        }
+
+    def conversation(self) -> ConversationHandler[Context]:
+        """The flow's steps as a ConversationHandler whose state mirrors the database row.
+
+        The row is the truth: every handler loads it first, and an update the conversation has
+        no state for (after a crash, say) is adopted by the step the row is at.
+        """
+        text = filters.TEXT & ~filters.COMMAND
+        actions = self._text_actions()
+        buttons = self._on_button(self._press)
+
+        async def adopt_text(update: Update, context: Context) -> object:
+            chat = update.effective_chat
+            assert chat is not None
+            reg = await self.flow.load(chat.id)
+            if reg is None:
+                await self.outside_flow(update, context)
+                return END
+            return await self._on_text(Step(reg.step), actions[Step(reg.step)])(update, context)
+
+        states: dict[object, list[BaseHandler[Update, Context, object]]] = {
+            step: [
+                MessageHandler(text, self._on_text(step, action)),
+                CallbackQueryHandler(buttons),
+            ]
+            for step, action in actions.items()
+        }
+        fallbacks: list[BaseHandler[Update, Context, object]] = [
+            CommandHandler("cancel", self.cancel),
+            CommandHandler("back", self.back_command),
+            CommandHandler("status", self.status),
+            CommandHandler("start", self.start_command),
+            CommandHandler("help", self.help_command),
+            MessageHandler(filters.COMMAND, self.other_command),
+            MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, self.not_text),
+        ]
+        # Buttons are tracked per chat on purpose (every keyboard carries its flow id), so PTB's
+        # hint about per_message=False does not apply.
+        warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("register", self.register),
+                MessageHandler(text, adopt_text),
+                CallbackQueryHandler(buttons),
+            ],
+            states=states,
+            fallbacks=fallbacks,
+            allow_reentry=True,
+            name=CONVERSATION_NAME,
+            persistent=True,
+        )
+
+    def outside_handlers(self) -> list[BaseHandler[Update, Context, Any]]:
+        """Updates the conversation does not take: commands and media with no flow."""
+        return [
+            CommandHandler("start", self.start_command),
+            CommandHandler("help", self.help_command),
+            CommandHandler("status", self.status),
+            CommandHandler("cancel", self.cancel),
+            CommandHandler("back", self.back_command),
+            MessageHandler(filters.ALL & ~filters.StatusUpdate.ALL, self.outside_flow),
+        ]

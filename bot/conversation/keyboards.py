@@ -1,0 +1,168 @@
+"""Inline keyboards and the callback data their buttons carry."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.conversation.texts import Catalog
+from bot.zapi import DeliveryMethod
+
+__all__ = ["Action", "ButtonPress", "Keyboards", "format_wait"]
+
+
+class Action(StrEnum):
+    INSTANCE = "i"
+    METHOD = "m"
+    BACK = "b"
+    RETRY = "r"
+    YES = "y"
+    NO = "n"
+    APPEAL = "a"
+    CHANGE_NUMBER = "c"
+    RESEND = "s"
+    DEVICE_ACCEPTED = "d"
+    FORGOT_PIN = "f"
+    CANCEL = "x"
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """`flow_id:action:argument`; the flow id makes buttons of older flows recognisable."""
+
+    flow_id: str
+    action: Action
+    argument: str = ""
+
+    def encode(self) -> str:
+        return f"{self.flow_id}:{self.action.value}:{self.argument}"
+
+    @classmethod
+    def decode(cls, data: str | None) -> ButtonPress | None:
+        parts = (data or "").split(":", 2)
+        if len(parts) != 3:
+            return None
+        try:
+            action = Action(parts[1])
+        except ValueError:
+            return None
+        return cls(parts[0], action, parts[2])
+
+    @staticmethod
+    def pattern(*actions: Action) -> str:
+        return rf"^[^:]+:({'|'.join(action.value for action in actions)}):"
+
+
+def format_wait(seconds: int, texts: Catalog) -> str:
+    seconds = max(0, seconds)
+    if seconds < 60:
+        return texts.seconds.format(s=seconds)
+    if seconds < 3600:
+        return texts.minutes_seconds.format(m=seconds // 60, s=seconds % 60)
+    return texts.hours_minutes.format(h=seconds // 3600, m=(seconds % 3600) // 60)
+
+
+class Keyboards:
+    """Builds the keyboards of one flow in one language."""
+
+    def __init__(self, texts: Catalog, flow_id: str) -> None:
+        self.texts = texts
+        self.flow_id = flow_id
+
+    def _button(self, text: str, action: Action, argument: str = "") -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            text, callback_data=ButtonPress(self.flow_id, action, argument).encode()
+        )
+
+    def _navigation(self, *, back: bool = True) -> list[InlineKeyboardButton]:
+        row = [self._button(self.texts.button_back, Action.BACK)] if back else []
+        return [*row, self._button(self.texts.button_cancel, Action.CANCEL)]
+
+    def instances(self, names: Iterable[str], busy: Iterable[str]) -> InlineKeyboardMarkup:
+        busy_names = set(busy)
+        rows = [
+            [
+                self._button(
+                    self.texts.button_busy.format(name=name) if name in busy_names else name,
+                    Action.INSTANCE,
+                    name,
+                )
+            ]
+            for name in names
+        ]
+        return InlineKeyboardMarkup([*rows, self._navigation(back=False)])
+
+    def navigation(self, *, back: bool = True) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup([self._navigation(back=back)])
+
+    def retry(self, *, back: bool = True) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [[self._button(self.texts.button_try_again, Action.RETRY)], self._navigation(back=back)]
+        )
+
+    def yes_no(self) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    self._button(self.texts.button_yes, Action.YES),
+                    self._button(self.texts.button_no, Action.NO),
+                ],
+                self._navigation(),
+            ]
+        )
+
+    def banned(self, *, can_appeal: bool) -> InlineKeyboardMarkup:
+        rows = [[self._button(self.texts.button_appeal, Action.APPEAL)]] if can_appeal else []
+        rows.append([self._button(self.texts.button_change_number, Action.CHANGE_NUMBER)])
+        return InlineKeyboardMarkup([*rows, self._navigation(back=False)])
+
+    def methods(
+        self,
+        waits: Mapping[DeliveryMethod, int],
+        *,
+        blocked: Iterable[DeliveryMethod],
+        wa_old_eligible: bool | None,
+    ) -> InlineKeyboardMarkup:
+        blocked_methods = set(blocked)
+        rows = []
+        for method in DeliveryMethod:
+            if method is DeliveryMethod.WA_OLD and wa_old_eligible is False:
+                continue
+            name = self.texts.method_names[method.value]
+            if method in blocked_methods:
+                label = self.texts.button_unavailable.format(method=name)
+            elif waits.get(method, 0) > 0:
+                label = self.texts.button_wait.format(
+                    method=name, wait=format_wait(waits[method], self.texts)
+                )
+            else:
+                label = name
+            rows.append([self._button(label, Action.METHOD, method.value)])
+        return InlineKeyboardMarkup([*rows, self._navigation()])
+
+    def code(self) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [
+                    self._button(self.texts.button_didnt_get_it, Action.RESEND),
+                    self._button(self.texts.button_change_number, Action.CHANGE_NUMBER),
+                ],
+                self._navigation(back=False),
+            ]
+        )
+
+    def device(self) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [
+                [self._button(self.texts.button_device_accepted, Action.DEVICE_ACCEPTED)],
+                self._navigation(),
+            ]
+        )
+
+    def pin(self) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [[self._button(self.texts.button_forgot_pin, Action.FORGOT_PIN)], self._navigation()]
+        )

@@ -1,0 +1,113 @@
+"""Webhook mode: Telegram posts updates to WEBHOOK_URL; `/healthz` reports on the bot's health."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import signal
+from typing import Any
+
+import tornado.httpserver
+import tornado.web
+from sqlalchemy import text
+from telegram import Update
+
+from bot.app import BotApplication, services_of
+from bot.config import Settings
+
+__all__ = ["WEBHOOK_PATH", "run_webhook", "webhook_secret"]
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+
+
+def webhook_secret(settings: Settings) -> str:
+    """WEBHOOK_SECRET, or one derived from the bot token so that it is stable across restarts."""
+    if settings.webhook_secret is not None:
+        return settings.webhook_secret.get_secret_value()
+    digest = hashlib.sha256(b"webhook:" + settings.telegram_bot_token.get_secret_value().encode())
+    return digest.hexdigest()[:48]
+
+
+class _UpdateReceiver(tornado.web.RequestHandler):
+    def initialize(self, application: BotApplication, secret: str) -> None:
+        self.application_ = application
+        self.secret = secret
+
+    async def post(self) -> None:
+        given = self.request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            self.set_status(403)
+            return
+        try:
+            data: Any = json.loads(self.request.body)
+            update = Update.de_json(data, self.application_.bot)
+        except (ValueError, TypeError, KeyError):
+            self.set_status(400)
+            return
+        await self.application_.update_queue.put(update)
+        self.set_status(200)
+
+
+class _Health(tornado.web.RequestHandler):
+    def initialize(self, application: BotApplication) -> None:
+        self.application_ = application
+
+    async def get(self) -> None:
+        healthy = self.application_.running
+        if healthy:
+            try:
+                database = services_of(self.application_).database
+                async with database.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+            except Exception:  # any database failure means unhealthy
+                healthy = False
+        self.set_status(200 if healthy else 503)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"ok": healthy}))
+
+
+async def serve_webhook(application: BotApplication, settings: Settings) -> None:
+    assert settings.webhook_url is not None
+    secret = webhook_secret(settings)
+    url = str(settings.webhook_url).rstrip("/") + WEBHOOK_PATH
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with application:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.bot.set_webhook(
+            url,
+            secret_token=secret,
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+        )
+        await application.start()
+        server = tornado.httpserver.HTTPServer(
+            tornado.web.Application(
+                [
+                    (WEBHOOK_PATH, _UpdateReceiver, {"application": application, "secret": secret}),
+                    ("/healthz", _Health, {"application": application}),
+                ]
+            )
+        )
+        server.listen(settings.port, address="0.0.0.0")  # noqa: S104 - the platform routes to it
+        logger.info("Webhook mode on port %s", settings.port)
+        await stop.wait()
+        logger.info("Stopping")
+        server.stop()
+        await application.stop()
+        if application.post_stop is not None:
+            await application.post_stop(application)
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
+
+
+def run_webhook(application: BotApplication, settings: Settings) -> None:
+    asyncio.run(serve_webhook(application, settings))

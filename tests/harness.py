@@ -1,0 +1,61 @@
+"""Runs the bot's real Application inside the test's event loop, long polling the Telegram double."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+
+from bot.__main__ import migrate_database
+from bot.app import build_application, services_of
+from bot.config import Settings
+from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
+
+
+class BotHarness:
+    def __init__(self, settings: Settings, telegram: TelegramDouble) -> None:
+        self.settings = settings
+        self.telegram = telegram
+        self.application: Any = None
+        self.running = False
+
+    async def start(self) -> None:
+        await migrate_database(self.settings)
+        self.application = build_application(self.settings)
+        app = self.application
+        await app.initialize()
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.updater.start_polling(
+            poll_interval=0.0,
+            timeout=1,
+            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+        )
+        await app.start()
+        self.running = True
+
+    async def stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        app = self.application
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        if app.post_shutdown is not None:
+            await app.post_shutdown(app)
+
+    @property
+    def services(self) -> Any:
+        return services_of(self.application)
+
+    async def say(self, user: TgUser, text: str, *, timeout: float = 10.0) -> ApiCall:
+        """Send text as `user` and return the bot's next visible reply in that chat."""
+        self.telegram.send_text(user, text)
+        return await self.telegram.next_reply(user.id, timeout=timeout)
+
+    async def tap(self, user: TgUser, label: str, *, timeout: float = 10.0) -> ApiCall:
+        """Press the newest button whose label contains `label`; return the next reply."""
+        message_id, data = self.telegram.button(user.id, label)
+        self.telegram.press(user, message_id, data)
+        return await self.telegram.next_reply(user.id, timeout=timeout)
