@@ -121,7 +121,7 @@ def make_settings(env: dict[str, str]) -> Settings:
 async def start_bot(
     zapi: ZapiDouble, telegram: TelegramDouble, sqlite_url: str
 ) -> AsyncIterator[Callable[..., Any]]:
-    """`await start_bot(**settings)` runs the real Application in this process until the test ends."""
+    """`await start_bot(**settings)` runs the real Application here until the test ends."""
     harnesses: list[BotHarness] = []
 
     async def start(database_url: str | None = None, **overrides: Any) -> BotHarness:

@@ -1,4 +1,4 @@
-"""Runs the bot's real Application inside the test's event loop, long polling the Telegram double."""
+"""Runs the real Application inside the test's event loop, long polling the Telegram double."""
 
 from __future__ import annotations
 

@@ -11,7 +11,6 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError
-from telegram.warnings import PTBUserWarning
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -21,6 +20,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.conversation.flow import FlowGone, Outcome, RegistrationFlow, Reply
 from bot.conversation.keyboards import Action, ButtonPress

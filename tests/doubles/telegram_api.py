@@ -1077,7 +1077,7 @@ class TelegramDouble:
     async def next_reply(
         self,
         chat_id: int | str,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> ApiCall:
         """Next successful user-visible call (send*/edit*/...) to ``chat_id`` not yet returned."""
         key = _norm_chat(chat_id)
@@ -1098,7 +1098,7 @@ class TelegramDouble:
         *,
         chat_id: int | str | None = None,
         predicate: Callable[[ApiCall], bool] | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109
+        timeout: float = 10.0,
     ) -> ApiCall:
         """First call of ``method`` matching the filters not returned by an earlier wait_for."""
         canonical = self._canonical_or_raise(method)
@@ -1120,7 +1120,7 @@ class TelegramDouble:
         where = "" if chat_id is None else f" to chat {chat_id}"
         return await self._wait_until(find, timeout, f"no matching {canonical} call{where}")
 
-    async def wait_polled(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_polled(self, timeout: float = 10.0) -> None:
         """Resolve once some client has called getUpdates."""
         try:
             await asyncio.wait_for(self._polled.wait(), timeout)
@@ -1205,7 +1205,7 @@ class TelegramDouble:
     async def _wait_until(
         self,
         find: Callable[[], _T | None],
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         failure: str,
     ) -> _T:
         loop = asyncio.get_running_loop()
