@@ -16,7 +16,7 @@ MASK = "[redacted]"
 # Shorter values would mask ordinary words and numbers; real tokens are far longer.
 _MIN_SECRET_LENGTH = 6
 # Telegram bot tokens that are not ours (e.g. in a URL) are masked by shape too.
-_BOT_TOKEN_SHAPE = re.compile(r"\b\d{5,}:[A-Za-z0-9_\-]{30,}\b")
+_BOT_TOKEN_SHAPE = re.compile(r"(?<!\d)\d{5,}:[A-Za-z0-9_\-]{30,}(?![A-Za-z0-9_\-])")
 _INSTANCE_TOKEN_IN_URL = re.compile(r"(/token/)[^/\s?#]+")
 
 

@@ -155,16 +155,16 @@ class RegistrationFlow:
         reg.updated_at = utcnow()
         try:
             async with self.db.session() as session:
-                merged = await session.merge(reg)
+                # The detached row carries its changes; the UPDATE checks its version, so a
+                # flow ended or changed meanwhile matches no row and raises StaleDataError.
+                session.add(reg)
                 await session.flush()
                 await repo.refresh_lease(
                     session, reg.chat_id, until=reg.updated_at + self.idle_timeout
                 )
         except StaleDataError:
             raise FlowGone(reg.chat_id) from None
-        if merged is None:  # pragma: no cover - merge always returns an instance
-            raise FlowGone(reg.chat_id)
-        return merged
+        return reg
 
     async def _end(self, reg: Registration, action: str, outcome: str) -> None:
         async with self.db.session() as session:
@@ -774,6 +774,10 @@ class RegistrationFlow:
             outcome = await self._connected(reg)
             outcome.delete_message = True
             return outcome
+        if result.device_confirm:
+            await self._record(reg, "confirm_pin", "device_confirm")
+            reg = await self._save(reg, step=Step.DEVICE.value)
+            return self._outcome(reg, await self.prompt(reg), delete_message=True)
         await self._record(reg, "confirm_pin", "wrong_pin")
         return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
 

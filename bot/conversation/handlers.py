@@ -316,6 +316,7 @@ class RegistrationHandlers:
             for step, action in actions.items()
         }
         fallbacks: list[BaseHandler[Update, Context, object]] = [
+            CommandHandler("register", self.register),
             CommandHandler("cancel", self.cancel),
             CommandHandler("back", self.back_command),
             CommandHandler("status", self.status),
@@ -335,7 +336,7 @@ class RegistrationHandlers:
             ],
             states=states,
             fallbacks=fallbacks,
-            allow_reentry=True,
+            allow_reentry=False,
             name=CONVERSATION_NAME,
             persistent=True,
         )

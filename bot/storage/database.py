@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -57,10 +58,18 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_writer = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session, session.begin():
+        if self._sqlite_writer is None:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        # SQLite has one writer at a time, and a writer that finds the database locked sleeps in
+        # growing steps (up to 100 ms) before it retries. Queueing this process's transactions
+        # here instead hands the lock over at once; busy_timeout still covers other processes.
+        async with self._sqlite_writer, self.sessions() as session, session.begin():
             yield session
 
     async def dispose(self) -> None:

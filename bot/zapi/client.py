@@ -41,14 +41,20 @@ logger = logging.getLogger(__name__)
 _DIGITS = re.compile(r"\d{1,15}")
 _AUTH_HINTS = ("client-token", "null not allowed", "instance not found", "invalid token")
 _MAX_MESSAGE = 200
+_URL_LIKE = re.compile(r"https?://\S+|\S*/instances/\S+|\S*/token/\S+")
 
 
-def _zapi_message(body: Any) -> str | None:
-    """Z-API's own words from an error body: `error`, then `message`, trimmed."""
+def _zapi_message(body: Any, secrets: tuple[str, ...]) -> str | None:
+    """Z-API's own words from an error body (`error`, then `message`), trimmed, with any URL or
+    secret it echoes removed: the text reaches logs and members."""
     if not isinstance(body, Mapping):
         return None
     parts = [str(body[key]) for key in ("error", "message") if body.get(key)]
     text = " — ".join(parts).strip()
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    text = _URL_LIKE.sub("[url]", text)
     return text[:_MAX_MESSAGE] or None
 
 
@@ -74,6 +80,7 @@ class ZapiClient:
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        self._client_token = client_token.get_secret_value()
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
@@ -143,11 +150,12 @@ class ZapiClient:
         )
         return CodeConfirmation.from_body(body)
 
-    async def confirm_pin(self, instance: InstanceConfig, pin: str) -> OperationResult:
+    async def confirm_pin(self, instance: InstanceConfig, pin: str) -> CodeConfirmation:
+        """Like confirm_code: a right PIN may still need the device transfer (`deviceConfirm`)."""
         body = await self._call(
             instance, "POST", "mobile/confirm-pin-code", {"code": _require_digits("pin", pin)}
         )
-        return OperationResult.from_body(body)
+        return CodeConfirmation.from_body(body)
 
     async def recover_pin(self, instance: InstanceConfig) -> OperationResult:
         body = await self._call(instance, "POST", "mobile/recovery-pin-code", {})
@@ -199,7 +207,8 @@ class ZapiClient:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
-        return self._read(response, endpoint, error_is_failure=error_is_failure)
+        secrets = (instance.token.get_secret_value(), self._client_token)
+        return self._read(response, endpoint, secrets, error_is_failure=error_is_failure)
 
     async def _send(
         self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None
@@ -227,16 +236,24 @@ class ZapiClient:
 
     @staticmethod
     def _read(
-        response: httpx.Response, endpoint: str, *, error_is_failure: bool
+        response: httpx.Response,
+        endpoint: str,
+        secrets: tuple[str, ...],
+        *,
+        error_is_failure: bool,
     ) -> Mapping[str, Any]:
         try:
             body: Any = json.loads(response.content) if response.content else None
         except (ValueError, UnicodeDecodeError):
             body = None
         status = response.status_code
-        message = _zapi_message(body)
+        message = _zapi_message(body, secrets)
+        # `status` uses `error` for information ("You are not connected."), but a body with
+        # `error` and no `connected` is a failure there too (e.g. NOT_FOUND with HTTP 200).
         failed = status >= 400 or (
-            error_is_failure and isinstance(body, Mapping) and bool(body.get("error"))
+            isinstance(body, Mapping)
+            and bool(body.get("error"))
+            and (error_is_failure or "connected" not in body)
         )
         if failed:
             lowered = (message or "").lower()

@@ -1,0 +1,394 @@
+"""Benchmarks for issue 5, against the Telegram and Z-API doubles on loopback.
+
+    python bench/run.py            # every scenario
+    python bench/run.py flows      # one: startup, flows, burst, timers
+
+Each scenario prints its numbers and the ratio it is judged by, measured in the same run:
+
+- startup: seconds from process start to the first getUpdates (median of 3 starts).
+- flows:   30 members on 30 instances, every Z-API call answered after 1 s; the 30 whole flows
+           (/register to code confirmed) against one member's flow alone. Target: ≤ 1.5×.
+- burst:   1,000 members send /register at the same moment; p50/p99 latency from the update
+           being offered to the bot to its reply, and the per-update cost against a bare
+           python-telegram-bot handler that replies without touching a database (bench/bare_bot.py).
+           Target: ≤ 1.3×. Then the bot's resident memory with those 1,000 open conversations.
+           Target: ≤ 100 MB.
+- timers:  500 wait timers ending at the same moment (flows seeded in the database, the bot
+           started on it); how late each "you can request now" notice is. Target: ≤ 1 s.
+
+The bot runs as a subprocess (`python -m bot`), as in production; the doubles run here.
+The outgoing rate limiter is off in every scenario (TELEGRAM_MAX_MESSAGES_PER_SECOND=0): Telegram's
+own limit (about 30 messages a second) would otherwise be what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bot.storage import repositories as repo  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
+from bot.storage.migrate import upgrade  # noqa: E402
+from bot.storage.models import Registration, WaitTimer, utcnow  # noqa: E402
+from tests.doubles.telegram_api import TelegramDouble, TgUser  # noqa: E402
+from tests.doubles.zapi import ZapiDouble  # noqa: E402
+
+BOT_TOKEN = "123456:BENCH-bot-token-ABCDEFGHIJKLMNOP"
+CLIENT_TOKEN = "bench-client-token-0123456789"
+
+
+def instance_names(count: int) -> dict[str, str]:
+    return {f"i{n:03d}": f"tok-{n:03d}-bench-token-xxxxxxxx" for n in range(count)}
+
+
+class BotProcess:
+    def __init__(self, env: dict[str, str], log: Path, module: str = "bot") -> None:
+        self.env = env
+        self.log = log
+        self.module = module
+        self.process: asyncio.subprocess.Process | None = None
+        self.started_at = 0.0
+
+    async def start(self) -> None:
+        self.started_at = time.monotonic()
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                self.module,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=log,
+            )
+
+    @property
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        return psutil.Process(self.process.pid).memory_info().rss / 2**20
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+def bot_env(
+    telegram: TelegramDouble, zapi: ZapiDouble, database: str, members: Sequence[int], **extra: str
+) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", str(ROOT)),
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "TELEGRAM_BASE_URL": telegram.base_url,
+        "ZAPI_BASE_URL": zapi.base_url,
+        "ZAPI_CLIENT_TOKEN": CLIENT_TOKEN,
+        "DATABASE_URL": database,
+        "ALLOWED_USER_IDS": ",".join(str(m) for m in members),
+        "TELEGRAM_MAX_MESSAGES_PER_SECOND": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update(extra)
+    return env
+
+
+async def first_poll_after(telegram: TelegramDouble, since: float, timeout: float = 60) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        polls = [c for c in telegram.calls_to("getUpdates") if c.timestamp >= since]
+        if polls:
+            return polls[0].timestamp
+        await asyncio.sleep(0.005)
+    raise TimeoutError("the bot never polled")
+
+
+def users(count: int, first_id: int = 10_000) -> list[TgUser]:
+    return [TgUser(id=first_id + n, first_name=f"M{n}", language_code="en") for n in range(count)]
+
+
+# -- scenarios -----------------------------------------------------------------------------
+
+
+async def bench_startup(workdir: Path) -> dict[str, float]:
+    async with (
+        TelegramDouble(token=BOT_TOKEN) as telegram,
+        ZapiDouble(client_token=CLIENT_TOKEN, instances=instance_names(1)) as zapi,
+    ):
+        times = []
+        for attempt in range(3):
+            database = f"sqlite+aiosqlite:///{workdir / f'startup{attempt}.sqlite3'}"
+            env = bot_env(
+                telegram,
+                zapi,
+                database,
+                [1],
+                ZAPI_INSTANCES="i000=i000:" + instance_names(1)["i000"],
+            )
+            process = BotProcess(env, workdir / "startup.log")
+            await process.start()
+            polled = await first_poll_after(telegram, process.started_at)
+            times.append(polled - process.started_at)
+            await process.stop()
+    result = {"startup_s_median": statistics.median(times), "startup_s_max": max(times)}
+    print(
+        f"startup: first poll after {result['startup_s_median']:.2f} s (median of 3; max "
+        f"{result['startup_s_max']:.2f} s); target ≤ 2 s"
+    )
+    return result
+
+
+async def _whole_flow(telegram: TelegramDouble, user: TgUser, instance: str, phone: str) -> float:
+    started = time.monotonic()
+
+    async def say(text: str) -> str:
+        telegram.send_text(user, text)
+        return (await telegram.next_reply(user.id, timeout=120)).text or ""
+
+    async def tap(label: str) -> str:
+        message_id, data = telegram.button(user.id, label)
+        telegram.press(user, message_id, data)
+        return (await telegram.next_reply(user.id, timeout=120)).text or ""
+
+    await say("/register")
+    await tap(instance)
+    await say("55")
+    await say(phone)
+    await tap("SMS")
+    final = await say("123456")
+    assert "Connected" in final, final
+    return time.monotonic() - started
+
+
+async def bench_flows(workdir: Path, count: int = 30, delay: float = 1.0) -> dict[str, float]:
+    instances = instance_names(count)
+    members = users(count)
+    async with (
+        TelegramDouble(token=BOT_TOKEN) as telegram,
+        ZapiDouble(client_token=CLIENT_TOKEN, instances=instances) as zapi,
+    ):
+        zapi.set_delay(delay)
+        env = bot_env(
+            telegram,
+            zapi,
+            f"sqlite+aiosqlite:///{workdir / 'flows.sqlite3'}",
+            [m.id for m in members],
+            ZAPI_INSTANCES=",".join(f"{n}={n}:{t}" for n, t in instances.items()),
+        )
+        process = BotProcess(env, workdir / "flows.log")
+        await process.start()
+        await first_poll_after(telegram, process.started_at)
+        names = list(instances)
+        single = await _whole_flow(telegram, members[0], names[0], "44 98888-0000")
+        started = time.monotonic()
+        await asyncio.gather(
+            *(
+                _whole_flow(telegram, member, name, f"44 98888-{n + 1:04d}")
+                for n, (member, name) in enumerate(zip(members, names, strict=True))
+            )
+        )
+        everyone = time.monotonic() - started
+        await process.stop()
+    ratio = everyone / single
+    print(
+        f"flows: one member alone {single:.2f} s; {count} members at once {everyone:.2f} s "
+        f"(Z-API answering after {delay:.0f} s) → ratio {ratio:.2f}; target ≤ 1.5"
+    )
+    return {"flow_single_s": single, "flow_all_s": everyone, "flow_ratio": ratio}
+
+
+async def _burst(telegram: TelegramDouble, members: Sequence[TgUser], text: str) -> list[float]:
+    offered: dict[int, float] = {}
+    for member in members:
+        telegram.send_text(member, text)
+        offered[member.id] = time.monotonic()
+    replies = await asyncio.gather(*(telegram.next_reply(m.id, timeout=300) for m in members))
+    return sorted(
+        reply.timestamp - offered[m.id] for m, reply in zip(members, replies, strict=True)
+    )
+
+
+def _percentile(values: Sequence[float], fraction: float) -> float:
+    index = min(len(values) - 1, max(0, round(fraction * (len(values) - 1))))
+    return sorted(values)[index]
+
+
+async def bench_burst(workdir: Path, count: int = 1000) -> dict[str, float]:
+    instances = instance_names(2)
+    members = users(count)
+    results: dict[str, float] = {}
+    async with (
+        TelegramDouble(token=BOT_TOKEN) as telegram,
+        ZapiDouble(client_token=CLIENT_TOKEN, instances=instances) as zapi,
+    ):
+        for label, module in (("bare", "bench.bare_bot"), ("bot", "bot")):
+            env = bot_env(
+                telegram,
+                zapi,
+                f"sqlite+aiosqlite:///{workdir / f'burst-{label}.sqlite3'}",
+                [m.id for m in members],
+                ZAPI_INSTANCES=",".join(f"{n}={n}:{t}" for n, t in instances.items()),
+            )
+            process = BotProcess(env, workdir / f"burst-{label}.log", module=module)
+            await process.start()
+            await first_poll_after(telegram, process.started_at)
+            await _burst(telegram, users(20, 80_000), "/start")  # warm-up, not counted
+            started = time.monotonic()
+            latencies = await _burst(telegram, members, "/register")
+            wall = time.monotonic() - started
+            results[f"{label}_p50_ms"] = _percentile(latencies, 0.5) * 1000
+            results[f"{label}_p99_ms"] = _percentile(latencies, 0.99) * 1000
+            results[f"{label}_per_update_ms"] = wall / count * 1000
+            if label == "bot":
+                results["bot_rss_mb"] = process.rss_mb
+            await process.stop()
+    ratio = results["bot_per_update_ms"] / results["bare_per_update_ms"]
+    results["burst_ratio"] = ratio
+    print(
+        f"burst: {count} members at once, all answered. bot p50 {results['bot_p50_ms']:.0f} ms, "
+        f"p99 {results['bot_p99_ms']:.0f} ms, {results['bot_per_update_ms']:.2f} ms/update; "
+        f"bare PTB p50 {results['bare_p50_ms']:.0f} ms, p99 {results['bare_p99_ms']:.0f} ms, "
+        f"{results['bare_per_update_ms']:.2f} ms/update → ratio {ratio:.2f}; target ≤ 1.3"
+    )
+    print(
+        f"memory: {results['bot_rss_mb']:.0f} MB resident with {count} open conversations; "
+        "target ≤ 100 MB"
+    )
+    return results
+
+
+async def _seed_waiting_flows(database_url: str, names: Sequence[str], ready_in: float) -> float:
+    database = Database(database_url)
+    await upgrade(database)
+    ready_at = utcnow() + timedelta(seconds=ready_in)
+    deadline_monotonic = time.monotonic() + ready_in
+    async with database.session() as session:
+        for n, name in enumerate(names):
+            chat_id = 20_000 + n
+            phone = f"4497777{n:04d}"
+            session.add(
+                Registration(
+                    chat_id=chat_id,
+                    user_id=chat_id,
+                    flow_id=f"f{n:07d}",
+                    language="en",
+                    step="method",
+                    instance=name,
+                    ddi="55",
+                    phone=phone,
+                    blocked_methods="",
+                    captcha_pending=False,
+                    wrong_code_count=0,
+                    created_at=utcnow(),
+                    updated_at=utcnow(),
+                )
+            )
+            await repo.acquire_lease(session, name, chat_id, until=utcnow() + timedelta(hours=1))
+            session.add(
+                WaitTimer(
+                    instance=name,
+                    ddi="55",
+                    phone=phone,
+                    method="sms",
+                    chat_id=chat_id,
+                    ready_at=ready_at,
+                    notified=False,
+                )
+            )
+    await database.dispose()
+    return deadline_monotonic
+
+
+async def bench_timers(workdir: Path, count: int = 500, ready_in: float = 8.0) -> dict[str, float]:
+    instances = instance_names(count)
+    database_url = f"sqlite+aiosqlite:///{workdir / 'timers.sqlite3'}"
+    deadline = await _seed_waiting_flows(database_url, list(instances), ready_in)
+    chats = [20_000 + n for n in range(count)]
+    async with (
+        TelegramDouble(token=BOT_TOKEN) as telegram,
+        ZapiDouble(client_token=CLIENT_TOKEN, instances=instances) as zapi,
+    ):
+        env = bot_env(
+            telegram,
+            zapi,
+            database_url,
+            chats,
+            ZAPI_INSTANCES=",".join(f"{n}={n}:{t}" for n, t in instances.items()),
+            CONVERSATION_TIMEOUT_SECONDS="3600",
+        )
+        process = BotProcess(env, workdir / "timers.log")
+        await process.start()
+        notices = await asyncio.gather(
+            *(
+                telegram.wait_for(
+                    "sendMessage",
+                    chat_id=chat,
+                    predicate=lambda call: "You can request" in (call.text or ""),
+                    timeout=ready_in + 60,
+                )
+                for chat in chats
+            )
+        )
+        await asyncio.sleep(1)
+        duplicates = sum(
+            len(
+                [
+                    c
+                    for c in telegram.calls_to("sendMessage", chat)
+                    if "You can request" in (c.text or "")
+                ]
+            )
+            - 1
+            for chat in chats
+        )
+        await process.stop()
+    lateness = sorted(call.timestamp - deadline for call in notices)
+    result = {
+        "timers_late_max_s": lateness[-1],
+        "timers_late_p50_s": _percentile(lateness, 0.5),
+        "timers_early_min_s": lateness[0],
+        "timers_duplicates": float(duplicates),
+    }
+    print(
+        f"timers: {count} waits ending together; notices late by p50 "
+        f"{result['timers_late_p50_s']:.2f} s, max {result['timers_late_max_s']:.2f} s "
+        f"(earliest {result['timers_early_min_s']:+.2f} s), {duplicates} duplicates; "
+        "target ≤ 1 s late"
+    )
+    return result
+
+
+SCENARIOS: dict[str, Any] = {
+    "startup": bench_startup,
+    "flows": bench_flows,
+    "burst": bench_burst,
+    "timers": bench_timers,
+}
+
+
+async def main(names: Sequence[str]) -> None:
+    with tempfile.TemporaryDirectory(prefix="bot-bench-") as folder:
+        for name in names or list(SCENARIOS):
+            await SCENARIOS[name](Path(folder))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
