@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import multiprocessing
+import os
 import sys
 
 from bot.config import Settings, SettingsError, load_settings
@@ -28,15 +30,40 @@ async def migrate_database(settings: Settings) -> None:
         await database.dispose()
 
 
+def _migrate_and_exit(settings: Settings) -> None:
+    try:
+        asyncio.run(migrate_database(settings))
+    except Exception:
+        logger.exception("Could not migrate the database")
+        os._exit(1)
+    os._exit(0)
+
+
+def migrate_in_child(settings: Settings) -> bool:
+    """Apply pending migrations in a forked child, so Alembic never loads into the long-running
+    process (it would cost it about 10 MB for good)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        asyncio.run(migrate_database(settings))
+        return True
+    child = multiprocessing.get_context("fork").Process(
+        target=_migrate_and_exit, args=(settings,), name="migrate"
+    )
+    child.start()
+    child.join()
+    return child.exitcode == 0
+
+
 def run(settings: Settings) -> int:
     from telegram import Update
 
     from bot.app import build_application
-    from bot.webhook import run_webhook
 
-    asyncio.run(migrate_database(settings))
+    if not migrate_in_child(settings):
+        return 1
     application = build_application(settings)
     if settings.webhook_url is not None:
+        from bot.webhook import run_webhook
+
         run_webhook(application, settings)
     else:
         logger.info("Long polling")

@@ -597,6 +597,37 @@ async def test_idle_flow_times_out_and_frees_the_instance(start_bot, telegram, z
     assert "country code" in (await bot.tap(OTHER_MEMBER, "inst-a")).text
 
 
+async def test_idle_timeout_while_zapi_is_slow_leaves_no_half_flow(start_bot, telegram, zapi):
+    """The flow times out while the bot waits on Z-API for the member's number.
+
+    Whatever the bot then decides, the member is not told 'something went wrong, your place is
+    kept', and the flow and its instance lease end together (or live on together).
+    """
+    bot = await start_bot(conversation_timeout_seconds=1, zapi_timeout_seconds=6)
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, DDI)
+    zapi.set_delay(3)
+    telegram.send_text(MEMBER, TYPED_NUMBER)
+    replies, status = await until_status(telegram, MEMBER)
+    await bot.stop()  # freeze the state: no more idle checks
+
+    texts = [reply.text or "" for reply in replies]
+    assert len(zapi.requests_to("mobile/registration-available")) == 1
+    for reply in replies:
+        assert_plain(reply)
+    reg = await load(bot)
+    held = await leases(bot)
+    if reg is None:
+        assert held == {}, held
+        assert any("No answer for" in text for text in texts), texts
+        assert not any(QUESTIONS[Step.METHOD] in text for text in texts[-1:]), texts
+        assert status.text == EN.status_none, status.text
+    else:
+        assert held == {"inst-a": MEMBER.id}, held
+        assert Step(reg.step) is Step.METHOD
+
+
 async def test_an_active_member_does_not_time_out(start_bot, telegram, zapi):
     bot = await start_bot(conversation_timeout_seconds=2)
     await bot.say(MEMBER, "/register")

@@ -329,12 +329,12 @@ async def test_flow_idle_past_its_timeout_while_down_is_ended_at_start(
     processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
 ) -> None:
     chat = Chat(telegram, MEMBER)
-    first = await processes.start_polling(sqlite_url, conversation_timeout_seconds=2)
+    first = await processes.start_polling(sqlite_url, conversation_timeout_seconds=3)
     await play(chat, TO_DDI)
     await first.kill()
-    await asyncio.sleep(3.0)
+    await asyncio.sleep(4.5)  # the flow's timeout passes while the bot is down
 
-    second = await processes.start_polling(sqlite_url, conversation_timeout_seconds=2)
+    second = await processes.start_polling(sqlite_url, conversation_timeout_seconds=3)
     ended = await chat.reply()
     assert "ended the registration" in (ended.text or ""), ended.text
     assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
@@ -599,11 +599,14 @@ async def test_webhook_mode_end_to_end(
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
 
         async def health() -> int:
+            """The status of GET /healthz; 0 while nothing listens, -1 for a broken answer."""
             try:
                 async with http.get(f"{base}/healthz") as response:
                     return response.status
-            except aiohttp.ClientError:
+            except aiohttp.ClientConnectorError:
                 return 0
+            except aiohttp.ClientError:
+                return -1
 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 60
@@ -611,6 +614,8 @@ async def test_webhook_mode_end_to_end(
             assert process.running, process.describe()
             assert loop.time() < deadline, f"/healthz never answered\n{process.describe()}"
             await asyncio.sleep(0.1)
+        if status != 200:
+            await asyncio.sleep(0.5)  # let the process log why
         assert status == 200, f"/healthz answered {status}\n{process.describe()}"
 
         chat = Chat(telegram, MEMBER)

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from telegram import InlineKeyboardMarkup
 
@@ -178,10 +179,9 @@ class RegistrationFlow:
             await repo.release_leases(session, reg.chat_id)
             await self._audit(session, reg, action, outcome)
 
-    async def _audit(self, session: object, reg: Registration, action: str, outcome: str) -> None:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        assert isinstance(session, AsyncSession)
+    async def _audit(
+        self, session: AsyncSession, reg: Registration, action: str, outcome: str
+    ) -> None:
         number = f"{reg.ddi}{reg.phone}" if reg.ddi and reg.phone else None
         await repo.record_event(
             session,
@@ -276,12 +276,13 @@ class RegistrationFlow:
         async with self.db.session() as session:
             return await repo.held_instances(session)
 
-    async def prompt(self, reg: Registration) -> list[Reply]:
+    async def prompt(self, reg: Registration, *, held: dict[str, int] | None = None) -> list[Reply]:
         """The question of the step the flow is at (to resume, go back, or repeat)."""
         texts, keyboards, step = self.texts(reg), self._keyboards(reg), Step(reg.step)
         number = self._number(reg)
         if step is Step.INSTANCE:
-            held = await self._busy_instances()
+            if held is None:
+                held = await self._busy_instances()
             busy = [name for name, chat in held.items() if chat != reg.chat_id]
             names = [instance.name for instance in self.settings.instances]
             return [self._question(reg, texts.ask_instance, keyboards.instances(names, busy))]
@@ -350,10 +351,23 @@ class RegistrationFlow:
     # -- entry, exit, navigation -----------------------------------------------------------
 
     async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
-        reg = await self.load(chat_id)
         texts = catalog_for(language_code)
-        if reg is not None:
-            return self._outcome(reg, [Reply(texts.resumed), *await self.prompt(reg)])
+        async with self.db.session() as session:
+            reg = await repo.get_registration(session, chat_id)
+            if reg is None:
+                reg = await self._create(session, chat_id, user_id, texts)
+                if reg is None:
+                    return Outcome([Reply(texts.all_instances_busy)], None)
+                resumed = []
+            else:
+                resumed = [Reply(texts.resumed)]
+            held = await repo.held_instances(session) if reg.step == Step.INSTANCE else None
+        return self._outcome(reg, [*resumed, *await self.prompt(reg, held=held)])
+
+    async def _create(
+        self, session: AsyncSession, chat_id: int, user_id: int, texts: Catalog
+    ) -> Registration | None:
+        """A new flow; with one instance it is leased at once (None: another flow holds it)."""
         reg = Registration(
             chat_id=chat_id,
             user_id=user_id,
@@ -366,16 +380,14 @@ class RegistrationFlow:
         )
         now = utcnow()
         reg.created_at = reg.updated_at = now
-        async with self.db.session() as session:
-            if not self.several_instances:
-                name = self.settings.instances[0].name
-                if not await repo.acquire_lease(
-                    session, name, chat_id, until=now + self.idle_timeout
-                ):
-                    return Outcome([Reply(texts.all_instances_busy)], None)
-                reg.instance = name
-            session.add(reg)
-        return self._outcome(reg, await self.prompt(reg))
+        if not self.several_instances:
+            name = self.settings.instances[0].name
+            if not await repo.acquire_lease(session, name, chat_id, until=now + self.idle_timeout):
+                return None
+            reg.instance = name
+        session.add(reg)
+        await session.flush()
+        return reg
 
     async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.load(chat_id)

@@ -206,7 +206,7 @@ ENGLISH = Catalog(
         "instance settings."
     ),
     error_bad_response="⚠ Z-API sent an answer I couldn't read.",
-    error_retry_hint="Your place is kept: tap Try again, or send your answer again.",
+    error_retry_hint="Your place is kept: just try again.",
     seconds="{s} s",
     minutes_seconds="{m} min {s} s",
     hours_minutes="{h} h {m} min",

@@ -209,7 +209,7 @@ PORTUGUESE = Catalog(
         "as instâncias."
     ),
     error_bad_response="⚠ A Z-API mandou uma resposta que não consegui ler.",
-    error_retry_hint="Seu lugar está guardado: toque em Tentar de novo, ou reenvie a resposta.",
+    error_retry_hint="Seu lugar está guardado: é só tentar de novo.",
     seconds="{s} s",
     minutes_seconds="{m} min {s} s",
     hours_minutes="{h} h {m} min",
