@@ -39,12 +39,12 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.storage import repositories as repo  # noqa: E402
-from bot.storage.database import Database  # noqa: E402
-from bot.storage.migrate import upgrade  # noqa: E402
-from bot.storage.models import Registration, WaitTimer, utcnow  # noqa: E402
-from tests.doubles.telegram_api import TelegramDouble, TgUser  # noqa: E402
-from tests.doubles.zapi import ZapiDouble  # noqa: E402
+from bot.storage import repositories as repo
+from bot.storage.database import Database
+from bot.storage.migrate import upgrade
+from bot.storage.models import Registration, WaitTimer, utcnow
+from tests.doubles.telegram_api import TelegramDouble, TgUser
+from tests.doubles.zapi import ZapiDouble
 
 BOT_TOKEN = "123456:BENCH-bot-token-ABCDEFGHIJKLMNOP"
 CLIENT_TOKEN = "bench-client-token-0123456789"
@@ -129,29 +129,26 @@ def users(count: int, first_id: int = 10_000) -> list[TgUser]:
 
 
 async def bench_startup(workdir: Path) -> dict[str, float]:
+    """A first start (creating the database) and three restarts on it."""
+    instance = instance_names(1)
+    database = f"sqlite+aiosqlite:///{workdir / 'startup.sqlite3'}"
+    times = []
     async with (
         TelegramDouble(token=BOT_TOKEN) as telegram,
-        ZapiDouble(client_token=CLIENT_TOKEN, instances=instance_names(1)) as zapi,
+        ZapiDouble(client_token=CLIENT_TOKEN, instances=instance) as zapi,
     ):
-        times = []
-        for attempt in range(3):
-            database = f"sqlite+aiosqlite:///{workdir / f'startup{attempt}.sqlite3'}"
-            env = bot_env(
-                telegram,
-                zapi,
-                database,
-                [1],
-                ZAPI_INSTANCES="i000=i000:" + instance_names(1)["i000"],
-            )
+        env = bot_env(telegram, zapi, database, [1], ZAPI_INSTANCES=f"i000=i000:{instance['i000']}")
+        for _ in range(4):
             process = BotProcess(env, workdir / "startup.log")
             await process.start()
             polled = await first_poll_after(telegram, process.started_at)
             times.append(polled - process.started_at)
             await process.stop()
-    result = {"startup_s_median": statistics.median(times), "startup_s_max": max(times)}
+    first, restarts = times[0], times[1:]
+    result = {"startup_first_s": first, "startup_restart_s": statistics.median(restarts)}
     print(
-        f"startup: first poll after {result['startup_s_median']:.2f} s (median of 3; max "
-        f"{result['startup_s_max']:.2f} s); target ≤ 2 s"
+        f"startup: first poll {first:.2f} s after the first start (migrating a new database), "
+        f"{result['startup_restart_s']:.2f} s after a restart (median of 3); target ≤ 2 s"
     )
     return result
 

@@ -39,9 +39,30 @@ def _migrate_and_exit(settings: Settings) -> None:
     os._exit(0)
 
 
+async def database_revision(settings: Settings) -> str | None:
+    from sqlalchemy import text
+
+    from bot.storage.database import Database
+
+    database = Database(settings.database_url)
+    try:
+        async with database.engine.connect() as connection:
+            return (
+                await connection.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar_one_or_none()
+    except Exception:  # no database or no table yet: migrations will create them
+        return None
+    finally:
+        await database.dispose()
+
+
 def migrate_in_child(settings: Settings) -> bool:
     """Apply pending migrations in a forked child, so Alembic never loads into the long-running
-    process (it would cost it about 10 MB for good)."""
+    process (it would cost it about 10 MB for good); skipped when the database is at HEAD."""
+    import migrations
+
+    if asyncio.run(database_revision(settings)) == migrations.HEAD:
+        return True
     if "fork" not in multiprocessing.get_all_start_methods():
         asyncio.run(migrate_database(settings))
         return True

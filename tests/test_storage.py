@@ -689,3 +689,11 @@ def test_wait_timer_and_registration_models_are_the_migrated_schema() -> None:
     assert {"instance", "ddi", "phone", "method", "ready_at", "notified"} <= timers
     leases = set(InstanceLease.__table__.columns.keys())
     assert {"instance", "chat_id", "expires_at"} <= leases
+
+
+def test_head_constant_matches_alembic_head():
+    """The bot skips Alembic at start when the database is at migrations.HEAD."""
+    import migrations
+    from bot.storage.migrate import head_revision
+
+    assert head_revision() == migrations.HEAD
