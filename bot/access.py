@@ -34,7 +34,7 @@ class AccessGate:
         self._told_strangers: set[int] = set()
 
     async def load(self) -> None:
-        async with self.database.session() as session:
+        async with self.database.reader() as session:
             self._overrides = await repo.member_overrides(session)
 
     def is_admin(self, user_id: int) -> bool:

@@ -103,7 +103,7 @@ class AdminCommands:
                 await self._reply(update, context, texts.history_usage)
                 return
             limit = int(args[0])
-        async with self.database.session() as session:
+        async with self.database.reader() as session:
             events = await repo.recent_events(session, limit, actions=REGISTRATION_ACTIONS)
         if not events:
             await self._reply(update, context, texts.history_none)

@@ -35,8 +35,8 @@ def webhook_secret(settings: Settings) -> str:
 
 
 class _UpdateReceiver(tornado.web.RequestHandler):
-    def initialize(self, application: BotApplication, secret: str) -> None:
-        self.application_ = application
+    def initialize(self, bot_application: BotApplication, secret: str) -> None:
+        self.bot_application = bot_application
         self.secret = secret
 
     async def post(self) -> None:
@@ -46,23 +46,23 @@ class _UpdateReceiver(tornado.web.RequestHandler):
             return
         try:
             data: Any = json.loads(self.request.body)
-            update = Update.de_json(data, self.application_.bot)
+            update = Update.de_json(data, self.bot_application.bot)
         except (ValueError, TypeError, KeyError):
             self.set_status(400)
             return
-        await self.application_.update_queue.put(update)
+        await self.bot_application.update_queue.put(update)
         self.set_status(200)
 
 
 class _Health(tornado.web.RequestHandler):
-    def initialize(self, application: BotApplication) -> None:
-        self.application_ = application
+    def initialize(self, bot_application: BotApplication) -> None:
+        self.bot_application = bot_application
 
     async def get(self) -> None:
-        healthy = self.application_.running
+        healthy = self.bot_application.running
         if healthy:
             try:
-                database = services_of(self.application_).database
+                database = services_of(self.bot_application).database
                 async with database.engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
             except Exception:  # any database failure means unhealthy
@@ -83,21 +83,19 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
     async with application:
         if application.post_init is not None:
             await application.post_init(application)
+        await application.start()
+        routes: list[Any] = [
+            (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
+            ("/healthz", _Health, {"bot_application": application}),
+        ]
+        server = tornado.httpserver.HTTPServer(tornado.web.Application(routes))
+        server.listen(settings.port, address="0.0.0.0")  # noqa: S104 - the platform routes to it
+        # Listening first: Telegram starts posting as soon as the webhook is set.
         await application.bot.set_webhook(
             url,
             secret_token=secret,
             allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
         )
-        await application.start()
-        server = tornado.httpserver.HTTPServer(
-            tornado.web.Application(
-                [
-                    (WEBHOOK_PATH, _UpdateReceiver, {"application": application, "secret": secret}),
-                    ("/healthz", _Health, {"application": application}),
-                ]
-            )
-        )
-        server.listen(settings.port, address="0.0.0.0")  # noqa: S104 - the platform routes to it
         logger.info("Webhook mode on port %s", settings.port)
         await stop.wait()
         logger.info("Stopping")

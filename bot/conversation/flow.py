@@ -82,6 +82,21 @@ class Outcome:
     events: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class ReportedWaits:
+    """Waits Z-API reported; `retry_after` applies to the method that was requested."""
+
+    waits: MethodWaits
+    retry_after: int | None = None
+    method: DeliveryMethod | None = None
+
+    def seconds(self) -> dict[DeliveryMethod, int]:
+        seconds = dict(self.waits.seconds)
+        if self.method is not None and self.retry_after is not None and self.retry_after > 0:
+            seconds[self.method] = max(seconds.get(self.method, 0), self.retry_after)
+        return seconds
+
+
 class FlowGone(Exception):
     """The flow ended (cancelled, timed out) while this update was being handled."""
 
@@ -114,7 +129,7 @@ class RegistrationFlow:
         return timedelta(seconds=self.settings.conversation_timeout_seconds)
 
     async def load(self, chat_id: int) -> Registration | None:
-        async with self.db.session() as session:
+        async with self.db.reader() as session:
             return await repo.get_registration(session, chat_id)
 
     @staticmethod
@@ -149,11 +164,31 @@ class RegistrationFlow:
 
     # -- writing state ---------------------------------------------------------------------
 
-    async def _save(self, reg: Registration, **changes: object) -> Registration:
-        """Commit `changes` if nobody else changed or ended the flow meanwhile."""
+    async def _save(
+        self,
+        reg: Registration,
+        *,
+        audit: tuple[str, str] | None = None,
+        waits: ReportedWaits | None = None,
+        **changes: object,
+    ) -> Registration:
+        """Commit `changes` (with an audit event and Z-API's waits, in the same transaction) if
+        nobody else changed or ended the flow meanwhile."""
         for name, value in changes.items():
             setattr(reg, name, value)
         reg.updated_at = utcnow()
+        ready_at: dict[str, datetime | None] = {}
+        if waits is not None:
+            blocked = set(filter(None, reg.blocked_methods.split(",")))
+            for method, seconds in waits.seconds().items():
+                if seconds < 0:
+                    blocked.add(method.value)
+                    continue
+                blocked.discard(method.value)
+                ready_at[method.value] = (
+                    reg.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
+                )
+            reg.blocked_methods = ",".join(sorted(blocked))
         try:
             async with self.db.session() as session:
                 # The detached row carries its changes; the UPDATE checks its version, so a
@@ -163,8 +198,22 @@ class RegistrationFlow:
                 await repo.refresh_lease(
                     session, reg.chat_id, until=reg.updated_at + self.idle_timeout
                 )
+                timers: list[WaitTimer] = []
+                if ready_at:
+                    timers = await repo.apply_waits(
+                        session,
+                        instance=reg.instance or "",
+                        ddi=reg.ddi or "",
+                        phone=reg.phone or "",
+                        chat_id=reg.chat_id,
+                        ready_at=ready_at,
+                    )
+                if audit is not None:
+                    await self._audit(session, reg, *audit)
         except StaleDataError:
             raise FlowGone(reg.chat_id) from None
+        for timer in timers:
+            self.scheduler.schedule(timer.id, timer.chat_id, timer.ready_at)
         return reg
 
     async def _end(self, reg: Registration, action: str, outcome: str) -> None:
@@ -197,48 +246,10 @@ class RegistrationFlow:
         async with self.db.session() as session:
             await self._audit(session, reg, action, outcome)
 
-    async def _store_waits(
-        self,
-        reg: Registration,
-        waits: MethodWaits,
-        retry_after: int | None = None,
-        method: DeliveryMethod | None = None,
-    ) -> None:
-        """Turn Z-API's waits into timers; 0 clears a timer, -1 marks the method blocked."""
-        now = utcnow()
-        seconds = dict(waits.seconds)
-        if method is not None and retry_after is not None and retry_after > 0:
-            seconds[method] = max(seconds.get(method, 0), retry_after)
-        blocked = set(filter(None, reg.blocked_methods.split(",")))
-        scheduled: list[WaitTimer] = []
-        async with self.db.session() as session:
-            for item, wait in seconds.items():
-                if wait < 0:
-                    blocked.add(item.value)
-                    continue
-                blocked.discard(item.value)
-                ready_at = now + timedelta(seconds=wait)
-                timer = await repo.set_timer(
-                    session,
-                    instance=reg.instance or "",
-                    ddi=reg.ddi or "",
-                    phone=reg.phone or "",
-                    method=item.value,
-                    chat_id=reg.chat_id,
-                    ready_at=ready_at,
-                )
-                if wait > 0:
-                    scheduled.append(timer)
-                else:
-                    timer.notified = True
-        reg.blocked_methods = ",".join(sorted(blocked))
-        for timer in scheduled:
-            self.scheduler.schedule(timer.id, timer.chat_id, timer.ready_at)
-
     async def _remaining_waits(self, reg: Registration) -> dict[DeliveryMethod, int]:
         if not (reg.instance and reg.ddi and reg.phone):
             return {}
-        async with self.db.session() as session:
+        async with self.db.reader() as session:
             timers = await repo.timers_for_number(session, reg.instance, reg.ddi, reg.phone)
         now = utcnow()
         remaining: dict[DeliveryMethod, int] = {}
@@ -273,7 +284,7 @@ class RegistrationFlow:
         return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
 
     async def _busy_instances(self) -> dict[str, int]:
-        async with self.db.session() as session:
+        async with self.db.reader() as session:
             return await repo.held_instances(session)
 
     async def prompt(self, reg: Registration, *, held: dict[str, int] | None = None) -> list[Reply]:
@@ -445,7 +456,7 @@ class RegistrationFlow:
     async def expire_idle(self) -> list[Registration]:
         """End flows idle for longer than the timeout; returns them so their chats are told."""
         cutoff = utcnow() - self.idle_timeout
-        async with self.db.session() as session:
+        async with self.db.reader() as session:
             idle = [
                 reg for reg in await repo.active_registrations(session) if reg.updated_at < cutoff
             ]
@@ -535,8 +546,12 @@ class RegistrationFlow:
         texts = self.texts(reg)
         number = self._number(reg)
         if result.blocked:
-            await self._record(reg, "check", "banned")
-            reg = await self._save(reg, step=Step.BANNED.value, appeal_token=result.appeal_token)
+            reg = await self._save(
+                reg,
+                audit=("check", "banned"),
+                step=Step.BANNED.value,
+                appeal_token=result.appeal_token,
+            )
             return self._outcome(reg, await self.prompt(reg))
         if not result.available:
             await self._end(reg, "check", "unavailable")
@@ -546,10 +561,10 @@ class RegistrationFlow:
                 None,
                 language=reg.language,
             )
-        await self._record(reg, "check", "available")
-        await self._store_waits(reg, result.waits)
         reg = await self._save(
             reg,
+            audit=("check", "available"),
+            waits=ReportedWaits(result.waits),
             step=Step.METHOD.value,
             wa_old_eligible=result.wa_old_eligible,
             appeal_token=None,
@@ -585,8 +600,9 @@ class RegistrationFlow:
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if result.success and (result.status or "").upper() == "UNBANNED":
-            await self._record(reg, "appeal", "unbanned")
-            reg = await self._save(reg, step=Step.PHONE.value, appeal_token=None)
+            reg = await self._save(
+                reg, audit=("appeal", "unbanned"), step=Step.PHONE.value, appeal_token=None
+            )
             checked = await self.check_availability(reg, busy)
             checked.replies.insert(0, Reply(texts.appeal_unbanned))
             return checked
@@ -659,8 +675,9 @@ class RegistrationFlow:
             )
         except ZapiTimeout as error:
             # The code may have been sent anyway: let the member type it if it arrives.
-            await self._record(reg, "request_code", "timeout")
-            reg = await self._save(reg, step=Step.CODE.value, method=method.value)
+            reg = await self._save(
+                reg, audit=("request_code", "timeout"), step=Step.CODE.value, method=method.value
+            )
             lead = self._error(reg, error).split("\n")[0]
             return self._outcome(reg, [Reply(f"{lead}\n{texts.code_maybe_sent}", keyboards.code())])
         except ZapiError as error:
@@ -669,33 +686,40 @@ class RegistrationFlow:
                 reg, [Reply(self._error(reg, error), await self._method_keyboard(reg))]
             )
         if result.captcha is not None:
-            await self._record(reg, "request_code", "captcha")
             reg = await self._save(
-                reg, step=Step.CAPTCHA.value, method=method.value, captcha_pending=True
+                reg,
+                audit=("request_code", "captcha"),
+                step=Step.CAPTCHA.value,
+                method=method.value,
+                captcha_pending=True,
             )
             caption = f"{self._indicator(reg, Step.CAPTCHA)}\n{texts.captcha_caption}"
             return self._outcome(
                 reg, [Reply(caption, keyboards.navigation(), photo=result.captcha.data)]
             )
         if result.blocked:
-            await self._record(reg, "request_code", "banned")
-            reg = await self._save(reg, step=Step.BANNED.value)
+            reg = await self._save(reg, audit=("request_code", "banned"), step=Step.BANNED.value)
             return self._outcome(reg, await self.prompt(reg))
-        await self._store_waits(reg, result.waits, result.retry_after, method)
+        reported = ReportedWaits(result.waits, result.retry_after, method)
         if result.success:
-            await self._record(reg, "request_code", f"sent_{method.value}")
             reg = await self._save(
-                reg, step=Step.CODE.value, method=method.value, wrong_code_count=0
+                reg,
+                audit=("request_code", f"sent_{method.value}"),
+                waits=reported,
+                step=Step.CODE.value,
+                method=method.value,
+                wrong_code_count=0,
             )
             body = texts.code_sent[method.value].format(number=number)
             return self._outcome(reg, [self._question(reg, body, keyboards.code())])
-        reg = await self._save(reg)
+        told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
+        reg = await self._save(
+            reg, audit=("request_code", "wait" if told_to_wait else "refused"), waits=reported
+        )
         waits = await self._remaining_waits(reg)
         if waits:
-            await self._record(reg, "request_code", "wait")
             lead = self._waits_text(reg, waits)
         else:
-            await self._record(reg, "request_code", "refused")
             reason = f" ({result.reason})" if result.reason else ""
             lead = texts.request_failed.format(
                 method=texts.method_names[method.value], reason=reason
@@ -715,8 +739,9 @@ class RegistrationFlow:
         if not result.success:
             await self._record(reg, "captcha", "wrong")
             return await self.repeat(reg, texts.captcha_wrong)
-        await self._record(reg, "captcha", "solved")
-        reg = await self._save(reg, step=Step.CODE.value, captcha_pending=False)
+        reg = await self._save(
+            reg, audit=("captcha", "solved"), step=Step.CODE.value, captcha_pending=False
+        )
         method = texts.method_names.get(reg.method or "", reg.method or "")
         return self._outcome(
             reg, [self._question(reg, texts.captcha_ok.format(method=method), keyboards.code())]
@@ -737,15 +762,16 @@ class RegistrationFlow:
         if result.success:
             return await self._connected(reg)
         if result.confirm_security_code:
-            await self._record(reg, "confirm_code", "pin_required")
-            reg = await self._save(reg, step=Step.PIN.value)
+            reg = await self._save(reg, audit=("confirm_code", "pin_required"), step=Step.PIN.value)
             return self._outcome(reg, await self.prompt(reg))
         if result.device_confirm:
-            await self._record(reg, "confirm_code", "device_confirm")
-            reg = await self._save(reg, step=Step.DEVICE.value)
+            reg = await self._save(
+                reg, audit=("confirm_code", "device_confirm"), step=Step.DEVICE.value
+            )
             return self._outcome(reg, await self.prompt(reg))
-        await self._record(reg, "confirm_code", "wrong_code")
-        reg = await self._save(reg, wrong_code_count=reg.wrong_code_count + 1)
+        reg = await self._save(
+            reg, audit=("confirm_code", "wrong_code"), wrong_code_count=reg.wrong_code_count + 1
+        )
         if reg.wrong_code_count >= MAX_WRONG_CODES:
             message = texts.wrong_code_many.format(count=reg.wrong_code_count)
         else:
@@ -787,8 +813,9 @@ class RegistrationFlow:
             outcome.delete_message = True
             return outcome
         if result.device_confirm:
-            await self._record(reg, "confirm_pin", "device_confirm")
-            reg = await self._save(reg, step=Step.DEVICE.value)
+            reg = await self._save(
+                reg, audit=("confirm_pin", "device_confirm"), step=Step.DEVICE.value
+            )
             return self._outcome(reg, await self.prompt(reg), delete_message=True)
         await self._record(reg, "confirm_pin", "wrong_pin")
         return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
@@ -819,7 +846,7 @@ class RegistrationFlow:
     # -- wait timers -----------------------------------------------------------------------
 
     async def pending_timers(self) -> Sequence[WaitTimer]:
-        async with self.db.session() as session:
+        async with self.db.reader() as session:
             return await repo.pending_timers(session)
 
     async def wait_over_notice(self, chat_id: int) -> Reply | None:

@@ -32,10 +32,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY = "bot_read_only"
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front, so concurrent writers wait (busy_timeout) instead
-    # of failing on a stale read snapshot, and savepoints behave as on PostgreSQL.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # of failing on a stale read snapshot, and savepoints behave as on PostgreSQL. Readers need
+    # no transaction at all: in WAL mode each of their statements reads a consistent snapshot.
+    if not connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -51,6 +56,9 @@ class Database:
             if database and database != ":memory:":
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             options["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            # Every session commits or rolls back itself; a rollback on each return to the pool
+            # would be one more round trip to SQLite's thread for nothing.
+            options["pool_reset_on_return"] = None
         else:
             options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -70,6 +78,14 @@ class Database:
         # growing steps (up to 100 ms) before it retries. Queueing this process's transactions
         # here instead hands the lock over at once; busy_timeout still covers other processes.
         async with self._sqlite_writer, self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[AsyncSession]:
+        """A session for queries only: on SQLite it takes no lock and opens no transaction."""
+        async with self.sessions() as session:
+            if self.is_sqlite:
+                await session.connection(execution_options={READ_ONLY: True})
             yield session
 
     async def dispose(self) -> None:

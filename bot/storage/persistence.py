@@ -31,7 +31,7 @@ class RegistrationPersistence(BasePersistence[Data, Data, Data]):
         self.database = database
 
     async def get_conversations(self, name: str) -> ConversationDict:
-        async with self.database.session() as session:
+        async with self.database.reader() as session:
             rows = await repo.active_registrations(session)
         return {(row.chat_id, row.user_id): RegistrationStep(row.step) for row in rows}
 

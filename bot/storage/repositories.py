@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
@@ -14,6 +14,7 @@ from bot.storage.models import AuditEvent, InstanceLease, Member, Registration, 
 __all__ = [
     "acquire_lease",
     "active_registrations",
+    "apply_waits",
     "claim_due_timers",
     "delete_registration",
     "get_registration",
@@ -132,6 +133,35 @@ async def set_timer(
     timer.notified = False
     await session.flush()
     return timer
+
+
+async def apply_waits(
+    session: AsyncSession,
+    *,
+    instance: str,
+    ddi: str,
+    phone: str,
+    chat_id: int,
+    ready_at: Mapping[str, datetime | None],
+) -> list[WaitTimer]:
+    """Set the number's timer per method (None: no wait any more); returns the timers set."""
+    existing = {
+        timer.method: timer for timer in await timers_for_number(session, instance, ddi, phone)
+    }
+    changed: list[WaitTimer] = []
+    for method, when in ready_at.items():
+        timer = existing.get(method)
+        if when is None:
+            if timer is not None:
+                await session.delete(timer)
+            continue
+        if timer is None:
+            timer = WaitTimer(instance=instance, ddi=ddi, phone=phone, method=method)
+            session.add(timer)
+        timer.chat_id, timer.ready_at, timer.notified = chat_id, when, False
+        changed.append(timer)
+    await session.flush()
+    return changed
 
 
 async def timers_for_number(
