@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 
@@ -36,9 +37,10 @@ class ErrorReporter:
         if isinstance(update, Update) and update.effective_chat is not None:
             user = update.effective_user
             texts = catalog_for(user.language_code if user else None)
-            try:
-                if update.callback_query is not None:
+            if update.callback_query is not None:
+                with contextlib.suppress(TelegramError):  # it may have been answered already
                     await update.callback_query.answer()
+            try:
                 await context.bot.send_message(update.effective_chat.id, texts.unexpected_error)
             except TelegramError:
                 logger.warning("Could not tell chat %s about the error", update.effective_chat.id)

@@ -14,9 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 from telegram import InlineKeyboardMarkup
 
 from bot.config import InstanceConfig, Settings
@@ -189,41 +187,31 @@ class RegistrationFlow:
                     reg.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
                 )
             reg.blocked_methods = ",".join(sorted(blocked))
-        try:
-            async with self.db.session() as session:
-                # The detached row carries its changes; the UPDATE checks its version, so a
-                # flow ended or changed meanwhile matches no row and raises StaleDataError.
-                session.add(reg)
-                await session.flush()
-                await repo.refresh_lease(
-                    session, reg.chat_id, until=reg.updated_at + self.idle_timeout
+        async with self.db.session() as session:
+            # The UPDATE checks the version the flow was read at: a flow ended or changed
+            # meanwhile matches no row.
+            if not await repo.save_registration(session, reg):
+                raise FlowGone(reg.chat_id)
+            await repo.refresh_lease(session, reg.chat_id, until=reg.updated_at + self.idle_timeout)
+            timers: list[WaitTimer] = []
+            if ready_at:
+                timers = await repo.apply_waits(
+                    session,
+                    instance=reg.instance or "",
+                    ddi=reg.ddi or "",
+                    phone=reg.phone or "",
+                    chat_id=reg.chat_id,
+                    ready_at=ready_at,
                 )
-                timers: list[WaitTimer] = []
-                if ready_at:
-                    timers = await repo.apply_waits(
-                        session,
-                        instance=reg.instance or "",
-                        ddi=reg.ddi or "",
-                        phone=reg.phone or "",
-                        chat_id=reg.chat_id,
-                        ready_at=ready_at,
-                    )
-                if audit is not None:
-                    await self._audit(session, reg, *audit)
-        except StaleDataError:
-            raise FlowGone(reg.chat_id) from None
+            if audit is not None:
+                await self._audit(session, reg, *audit)
         for timer in timers:
             self.scheduler.schedule(timer.id, timer.chat_id, timer.ready_at)
         return reg
 
     async def _end(self, reg: Registration, action: str, outcome: str) -> None:
         async with self.db.session() as session:
-            result = await session.execute(
-                delete(Registration).where(
-                    Registration.chat_id == reg.chat_id, Registration.version == reg.version
-                )
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not await repo.delete_registration(session, reg.chat_id, version=reg.version):
                 raise FlowGone(reg.chat_id)
             await repo.release_leases(session, reg.chat_id)
             await self._audit(session, reg, action, outcome)

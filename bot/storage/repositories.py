@@ -25,11 +25,15 @@ __all__ = [
     "record_event",
     "refresh_lease",
     "release_leases",
+    "save_registration",
     "set_member",
     "set_timer",
     "timers_for_number",
 ]
 
+
+# Bulk UPDATE/DELETE here never need the ORM to find and refresh loaded objects.
+_BULK = {"synchronize_session": False}
 
 # -- registration state ----------------------------------------------------------------------
 
@@ -42,9 +46,38 @@ async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
     return (await session.scalars(select(Registration).order_by(Registration.chat_id))).all()
 
 
-async def delete_registration(session: AsyncSession, chat_id: int) -> bool:
-    result = await session.execute(delete(Registration).where(Registration.chat_id == chat_id))
+async def delete_registration(
+    session: AsyncSession, chat_id: int, *, version: int | None = None
+) -> bool:
+    """Delete the chat's flow (only at `version`, when given); False when nothing matched."""
+    statement = delete(Registration).where(Registration.chat_id == chat_id)
+    if version is not None:
+        statement = statement.where(Registration.version == version)
+    result = await session.execute(statement, execution_options=_BULK)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+_MUTABLE = tuple(
+    column.key
+    for column in Registration.__table__.columns
+    if column.key not in {"chat_id", "version", "created_at"}
+)
+
+
+async def save_registration(session: AsyncSession, reg: Registration) -> bool:
+    """Write every column of a detached `reg` if the row is still at its version, bumping it.
+
+    False when the row was changed or deleted meanwhile (optimistic concurrency)."""
+    result = await session.execute(
+        update(Registration)
+        .where(Registration.chat_id == reg.chat_id, Registration.version == reg.version)
+        .values({**{key: getattr(reg, key) for key in _MUTABLE}, "version": reg.version + 1}),
+        execution_options=_BULK,
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    reg.version += 1
+    return True
 
 
 # -- instance leases -------------------------------------------------------------------------
@@ -61,7 +94,8 @@ async def acquire_lease(
     await session.execute(
         delete(InstanceLease).where(
             InstanceLease.chat_id == chat_id, InstanceLease.instance != instance
-        )
+        ),
+        execution_options=_BULK,
     )
     taken = await session.execute(
         update(InstanceLease)
@@ -69,7 +103,8 @@ async def acquire_lease(
             InstanceLease.instance == instance,
             or_(InstanceLease.chat_id == chat_id, InstanceLease.expires_at <= now),
         )
-        .values(chat_id=chat_id, expires_at=until, acquired_at=now)
+        .values(chat_id=chat_id, expires_at=until, acquired_at=now),
+        execution_options=_BULK,
     )
     if taken.rowcount:  # type: ignore[attr-defined]
         return True
@@ -85,12 +120,15 @@ async def acquire_lease(
 
 async def refresh_lease(session: AsyncSession, chat_id: int, *, until: datetime) -> None:
     await session.execute(
-        update(InstanceLease).where(InstanceLease.chat_id == chat_id).values(expires_at=until)
+        update(InstanceLease).where(InstanceLease.chat_id == chat_id).values(expires_at=until),
+        execution_options=_BULK,
     )
 
 
 async def release_leases(session: AsyncSession, chat_id: int) -> None:
-    await session.execute(delete(InstanceLease).where(InstanceLease.chat_id == chat_id))
+    await session.execute(
+        delete(InstanceLease).where(InstanceLease.chat_id == chat_id), execution_options=_BULK
+    )
 
 
 async def held_instances(session: AsyncSession) -> dict[str, int]:
