@@ -321,10 +321,13 @@ class RegistrationFlow:
         return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
 
     async def _method_keyboard(self, reg: Registration) -> InlineKeyboardMarkup:
+        return self._method_keyboard_for(reg, await self._remaining_waits(reg))
+
+    def _method_keyboard_for(
+        self, reg: Registration, waits: dict[DeliveryMethod, int]
+    ) -> InlineKeyboardMarkup:
         return self._keyboards(reg).methods(
-            await self._remaining_waits(reg),
-            blocked=self._blocked(reg),
-            wa_old_eligible=reg.wa_old_eligible,
+            waits, blocked=self._blocked(reg), wa_old_eligible=reg.wa_old_eligible
         )
 
     async def _method_question(self, reg: Registration, lead: str | None = None) -> Reply:
@@ -504,7 +507,7 @@ class RegistrationFlow:
         if not parsed.valid:
             reg = await self._save(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
             return self._outcome(reg, await self.prompt(reg))
-        reg = await self._save(reg, phone=parsed.digits, step=Step.PHONE.value)
+        reg.phone = parsed.digits  # saved with the check's outcome, before the member hears it
         return await self.check_availability(reg, busy)
 
     async def confirm_phone(self, reg: Registration, answer: str, busy: BusySignal) -> Outcome:
@@ -636,20 +639,17 @@ class RegistrationFlow:
         if method is None:
             return await self.repeat(reg, texts.method_unknown)
         name = texts.method_names[method.value]
-        keyboard = await self._method_keyboard(reg)
+        waits = await self._remaining_waits(reg)
         if method in self._blocked(reg):
-            return self._outcome(reg, [Reply(texts.method_blocked.format(method=name), keyboard)])
-        if method is DeliveryMethod.WA_OLD and reg.wa_old_eligible is False:
-            return self._outcome(
-                reg, [Reply(texts.method_not_eligible.format(method=name), keyboard)]
-            )
-        left = (await self._remaining_waits(reg)).get(method, 0)
-        if left > 0:
-            message = texts.method_waiting.format(method=name, wait=format_wait(left, texts))
-            return self._outcome(reg, [Reply(message, keyboard)])
-        if Step(reg.step) is not Step.METHOD:
-            reg = await self._save(reg, step=Step.METHOD.value)
-        return await self._request_code(reg, method, busy)
+            refusal = texts.method_blocked.format(method=name)
+        elif method is DeliveryMethod.WA_OLD and reg.wa_old_eligible is False:
+            refusal = texts.method_not_eligible.format(method=name)
+        elif waits.get(method, 0) > 0:
+            wait = format_wait(waits[method], texts)
+            refusal = texts.method_waiting.format(method=name, wait=wait)
+        else:
+            return await self._request_code(reg, method, busy)
+        return self._outcome(reg, [Reply(refusal, self._method_keyboard_for(reg, waits))])
 
     async def _request_code(
         self, reg: Registration, method: DeliveryMethod, busy: BusySignal
@@ -669,7 +669,7 @@ class RegistrationFlow:
             lead = self._error(reg, error).split("\n")[0]
             return self._outcome(reg, [Reply(f"{lead}\n{texts.code_maybe_sent}", keyboards.code())])
         except ZapiError as error:
-            await self._record(reg, "request_code", "failed")
+            reg = await self._save(reg, audit=("request_code", "failed"), step=Step.METHOD.value)
             return self._outcome(
                 reg, [Reply(self._error(reg, error), await self._method_keyboard(reg))]
             )
@@ -702,7 +702,10 @@ class RegistrationFlow:
             return self._outcome(reg, [self._question(reg, body, keyboards.code())])
         told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
         reg = await self._save(
-            reg, audit=("request_code", "wait" if told_to_wait else "refused"), waits=reported
+            reg,
+            audit=("request_code", "wait" if told_to_wait else "refused"),
+            waits=reported,
+            step=Step.METHOD.value,
         )
         waits = await self._remaining_waits(reg)
         if waits:
