@@ -21,6 +21,7 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.conversation.flow import RegistrationFlow, Reply
 from bot.conversation.handlers import RegistrationHandlers
+from bot.conversation.keyboards import format_wait
 from bot.conversation.texts import CATALOGS, Catalog
 from bot.conversation.timers import JobQueueTimers
 from bot.errors import ErrorReporter
@@ -117,9 +118,9 @@ async def _end_idle_flows(context: Context) -> None:
     services = services_of(context.application)
     for reg in await services.flow.expire_idle():
         texts = CATALOGS.get(reg.language, CATALOGS["en"])
-        minutes = max(1, round(services.settings.conversation_timeout_seconds / 60))
+        duration = format_wait(round(services.settings.conversation_timeout_seconds), texts)
         await services.handlers.deliver_to(
-            context.bot, reg.chat_id, [Reply(texts.idle_timeout.format(minutes=minutes))]
+            context.bot, reg.chat_id, [Reply(texts.idle_timeout.format(duration=duration))]
         )
 
 

@@ -103,6 +103,14 @@ class TimerScheduler(Protocol):
     def schedule(self, timer_id: int, chat_id: int, ready_at: datetime) -> None: ...
 
 
+def _copy(reg: Registration) -> Registration:
+    """A detached copy holding the same column values."""
+    return Registration(**{column.key: getattr(reg, column.key) for column in _COLUMNS})
+
+
+_COLUMNS = tuple(Registration.__table__.columns)
+
+
 class RegistrationFlow:
     def __init__(
         self,
@@ -115,6 +123,12 @@ class RegistrationFlow:
         self.db = database
         self.zapi = zapi
         self.scheduler = scheduler
+        # Committed state of open flows. Every change to a flow is made by this process (one bot
+        # process per database), so the copy saves a read per update; the database stays the
+        # truth: a save whose version no longer matches fails and drops the copy.
+        self._open: dict[int, Registration] = {}
+        # How long each chat's instance lease runs; it is extended only when it gets short.
+        self._lease_until: dict[int, datetime] = {}
 
     # -- reading state ---------------------------------------------------------------------
 
@@ -127,8 +141,18 @@ class RegistrationFlow:
         return timedelta(seconds=self.settings.conversation_timeout_seconds)
 
     async def load(self, chat_id: int) -> Registration | None:
+        cached = self._open.get(chat_id)
+        if cached is not None:
+            return _copy(cached)
         async with self.db.reader() as session:
-            return await repo.get_registration(session, chat_id)
+            reg = await repo.get_registration(session, chat_id)
+        if reg is not None:
+            self._open[chat_id] = _copy(reg)
+        return reg
+
+    def _forget(self, chat_id: int) -> None:
+        self._open.pop(chat_id, None)
+        self._lease_until.pop(chat_id, None)
 
     @staticmethod
     def texts(reg: Registration) -> Catalog:
@@ -187,12 +211,18 @@ class RegistrationFlow:
                     reg.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
                 )
             reg.blocked_methods = ",".join(sorted(blocked))
+        lease_until = self._lease_until.get(reg.chat_id)
+        extend = lease_until is None or lease_until < reg.updated_at + self.idle_timeout
         async with self.db.session() as session:
             # The UPDATE checks the version the flow was read at: a flow ended or changed
             # meanwhile matches no row.
             if not await repo.save_registration(session, reg):
+                self._forget(reg.chat_id)
                 raise FlowGone(reg.chat_id)
-            await repo.refresh_lease(session, reg.chat_id, until=reg.updated_at + self.idle_timeout)
+            if extend:
+                # Always at least the idle timeout ahead of the last activity.
+                lease_until = reg.updated_at + 2 * self.idle_timeout
+                await repo.refresh_lease(session, reg.chat_id, until=lease_until)
             timers: list[WaitTimer] = []
             if ready_at:
                 timers = await repo.apply_waits(
@@ -205,11 +235,15 @@ class RegistrationFlow:
                 )
             if audit is not None:
                 await self._audit(session, reg, *audit)
+        self._open[reg.chat_id] = _copy(reg)
+        if lease_until is not None:
+            self._lease_until[reg.chat_id] = lease_until
         for timer in timers:
             self.scheduler.schedule(timer.id, timer.chat_id, timer.ready_at)
         return reg
 
     async def _end(self, reg: Registration, action: str, outcome: str) -> None:
+        self._forget(reg.chat_id)
         async with self.db.session() as session:
             if not await repo.delete_registration(session, reg.chat_id, version=reg.version):
                 raise FlowGone(reg.chat_id)
@@ -354,6 +388,9 @@ class RegistrationFlow:
 
     async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
         texts = catalog_for(language_code)
+        cached = await self.load(chat_id) if chat_id in self._open else None
+        if cached is not None:
+            return self._outcome(cached, [Reply(texts.resumed), *await self.prompt(cached)])
         async with self.db.session() as session:
             reg = await repo.get_registration(session, chat_id)
             if reg is None:
@@ -364,6 +401,7 @@ class RegistrationFlow:
             else:
                 resumed = [Reply(texts.resumed)]
             held = await repo.held_instances(session) if reg.step == Step.INSTANCE else None
+        self._open[chat_id] = _copy(reg)
         return self._outcome(reg, [*resumed, *await self.prompt(reg, held=held)])
 
     async def _create(
@@ -423,6 +461,7 @@ class RegistrationFlow:
         if previous is None:
             return self._outcome(reg, [Reply(self.texts(reg).first_step), *await self.prompt(reg)])
         if previous is Step.INSTANCE:
+            self._lease_until.pop(reg.chat_id, None)
             async with self.db.session() as session:
                 await repo.release_leases(session, reg.chat_id)
             reg = await self._save(reg, step=previous.value, instance=None)
@@ -437,6 +476,7 @@ class RegistrationFlow:
     async def repeat(self, reg: Registration, hint: str | None = None) -> Outcome:
         """Keep the member where they are, with a hint of what the step expects."""
         texts = self.texts(reg)
+        reg = await self._save(reg)  # any message, even a wrong one, is activity
         message = hint if hint is not None else texts.step_hints[reg.step]
         return self._outcome(reg, [Reply(message, await self._current_keyboard(reg))])
 
@@ -470,6 +510,7 @@ class RegistrationFlow:
         )
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
+        self._lease_until.pop(reg.chat_id, None)
         async with self.db.session() as session:
             taken = await repo.acquire_lease(
                 session, instance.name, reg.chat_id, until=utcnow() + self.idle_timeout

@@ -39,6 +39,26 @@ END = ConversationHandler.END
 # Longer texts are no answer to any step (the appeal, the longest, allows 500 characters).
 MAX_TEXT_LENGTH = 1000
 
+# The steps each button belongs to; a press from another step is stale (BACK, CANCEL and RETRY
+# work at every step).
+_BUTTON_STEPS: dict[Action, frozenset[RegistrationStep]] = {
+    Action.INSTANCE: frozenset({Step.INSTANCE}),
+    Action.METHOD: frozenset({Step.METHOD, Step.CODE}),
+    Action.YES: frozenset({Step.PHONE_CONFIRM}),
+    Action.NO: frozenset({Step.PHONE_CONFIRM}),
+    Action.APPEAL: frozenset({Step.BANNED}),
+    Action.CHANGE_NUMBER: frozenset({Step.BANNED, Step.CODE, Step.METHOD}),
+    Action.RESEND: frozenset({Step.CODE, Step.CAPTCHA}),
+    Action.DEVICE_ACCEPTED: frozenset({Step.DEVICE}),
+    Action.FORGOT_PIN: frozenset({Step.PIN}),
+}
+
+
+def _fits(step: RegistrationStep, action: Action) -> bool:
+    steps = _BUTTON_STEPS.get(action)
+    return steps is None or step in steps
+
+
 StepAction = Callable[[Registration, str, Callable[[], None]], Awaitable[Outcome]]
 
 
@@ -132,7 +152,12 @@ class RegistrationHandlers:
             assert query is not None and chat is not None
             press = ButtonPress.decode(query.data)
             reg = await self.flow.load(chat.id)
-            if reg is None or press is None or press.flow_id != reg.flow_id:
+            if (
+                reg is None
+                or press is None
+                or press.flow_id != reg.flow_id
+                or not _fits(Step(reg.step), press.action)
+            ):
                 await query.answer(catalog_for(reg.language if reg else None).stale_button)
                 return Step(reg.step) if reg is not None else END
             await query.answer()
@@ -186,6 +211,7 @@ class RegistrationHandlers:
         await context.bot.send_message(
             chat.id, catalog_for(user.language_code if user else None).start
         )
+        await self._remind(context, chat.id)
 
     async def help_command(self, update: Update, context: Context) -> None:
         user, chat = update.effective_user, update.effective_chat
@@ -193,6 +219,13 @@ class RegistrationHandlers:
         await context.bot.send_message(
             chat.id, catalog_for(user.language_code if user else None).help
         )
+        await self._remind(context, chat.id)
+
+    async def _remind(self, context: Context, chat_id: int) -> None:
+        """After /start or /help in the middle of a flow: the question the member is at."""
+        reg = await self.flow.load(chat_id)
+        if reg is not None:
+            await self.deliver_to(context.bot, chat_id, await self.flow.prompt(reg))
 
     async def outside_flow(self, update: Update, context: Context) -> None:
         """Any message when no registration is in progress."""
@@ -215,7 +248,10 @@ class RegistrationHandlers:
         hint = texts.text_only.format(expected=texts.step_hints[reg.step])
         if Step(reg.step) is Step.PIN:
             hint = texts.bad_pin
-        outcome = await self.flow.repeat(reg, hint)
+        try:
+            outcome = await self.flow.repeat(reg, hint)
+        except FlowGone:
+            return await self._gone(update, context)
         return await self._finish(update, context, outcome)
 
     async def other_command(self, update: Update, context: Context) -> object:
@@ -226,7 +262,10 @@ class RegistrationHandlers:
             return await self._gone(update, context)
         texts = self.flow.texts(reg)
         hint = texts.command_here.format(expected=texts.step_hints[reg.step])
-        outcome = await self.flow.repeat(reg, hint)
+        try:
+            outcome = await self.flow.repeat(reg, hint)
+        except FlowGone:
+            return await self._gone(update, context)
         return await self._finish(update, context, outcome)
 
     # -- button actions --------------------------------------------------------------------

@@ -33,7 +33,7 @@ ENGLISH = Catalog(
     cancelled="Registration cancelled, and the instance is free again. /register starts over.",
     nothing_to_cancel="Nothing to cancel: no registration in progress.",
     idle_timeout=(
-        "⌛ No answer for {minutes} min, so I ended the registration and freed the instance. "
+        "⌛ No answer for {duration}, so I ended the registration and freed the instance. "
         "Send /register to start again."
     ),
     resumed="Picking up where you left off.",

@@ -35,7 +35,7 @@ PORTUGUESE = Catalog(
     cancelled="Registro cancelado, e a instância está livre de novo. /register recomeça.",
     nothing_to_cancel="Nada para cancelar: não há registro em andamento.",
     idle_timeout=(
-        "⌛ Sem resposta por {minutes} min, então encerrei o registro e liberei a instância. "
+        "⌛ Sem resposta por {duration}, então encerrei o registro e liberei a instância. "
         "Envie /register para começar de novo."
     ),
     resumed="Continuando de onde você parou.",
