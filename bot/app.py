@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, Update
@@ -93,12 +95,18 @@ def build_application(settings: Settings) -> BotApplication:
     services = BotServices(settings, database, zapi, flow, handlers, timers, gate)
     application.bot_data["services"] = services
 
-    async def announce_wait_over(chat_id: int) -> None:
-        reply = await flow.wait_over_notice(chat_id)
-        if reply is not None:
-            await handlers.deliver_to(application.bot, chat_id, [reply])
+    async def announce_waits_over() -> datetime | None:
+        notices, next_deadline = await flow.due_notices()
+        results = await asyncio.gather(
+            *(handlers.deliver_to(application.bot, chat, [reply]) for chat, reply in notices),
+            return_exceptions=True,
+        )
+        for (chat, _), result in zip(notices, results, strict=True):
+            if isinstance(result, Exception):
+                logger.warning("Could not announce an ended wait to chat %s: %s", chat, result)
+        return next_deadline
 
-    timers.on_due = announce_wait_over
+    timers.on_due = announce_waits_over
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
     application.add_handlers(AdminCommands(gate, database).handlers(), group=-1)
@@ -130,8 +138,8 @@ async def _on_start(application: BotApplication) -> None:
     await application.bot.set_my_commands(_commands(CATALOGS["en"]))
     await application.bot.set_my_commands(_commands(CATALOGS["pt"]), language_code="pt")
     timers = await services.flow.pending_timers()
-    for timer in timers:
-        services.timers.schedule(timer.id, timer.chat_id, timer.ready_at)
+    if timers:
+        services.timers.schedule(min(timer.ready_at for timer in timers))
     assert application.job_queue is not None
     interval = min(30.0, max(0.5, services.settings.conversation_timeout_seconds / 10))
     application.job_queue.run_repeating(

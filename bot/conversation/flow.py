@@ -7,6 +7,7 @@ a crash between two messages never loses a step. Z-API is never called inside a 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
@@ -100,7 +101,8 @@ class FlowGone(Exception):
 
 
 class TimerScheduler(Protocol):
-    def schedule(self, timer_id: int, chat_id: int, ready_at: datetime) -> None: ...
+    def schedule(self, ready_at: datetime) -> None:
+        """Make sure waits ending at `ready_at` get announced then."""
 
 
 def _copy(reg: Registration) -> Registration:
@@ -239,7 +241,7 @@ class RegistrationFlow:
         if lease_until is not None:
             self._lease_until[reg.chat_id] = lease_until
         for timer in timers:
-            self.scheduler.schedule(timer.id, timer.chat_id, timer.ready_at)
+            self.scheduler.schedule(timer.ready_at)
         return reg
 
     async def _end(self, reg: Registration, action: str, outcome: str) -> None:
@@ -881,24 +883,51 @@ class RegistrationFlow:
         async with self.db.reader() as session:
             return await repo.pending_timers(session)
 
-    async def wait_over_notice(self, chat_id: int) -> Reply | None:
-        """Claim the chat's ended waits (exactly once) and say which methods are usable now."""
+    async def due_notices(self) -> tuple[list[tuple[int, Reply]], datetime | None]:
+        """Claim every ended wait (exactly once) and say, per chat, which methods are usable now.
+
+        Returns the notices and when the next wait ends. A chat is told only while its flow is
+        still choosing a method or waiting for the code for that number.
+        """
         async with self.db.session() as session:
-            claimed = await repo.claim_due_timers(session, chat_id, now=utcnow())
-            reg = await repo.get_registration(session, chat_id)
-        if not claimed or reg is None or Step(reg.step) not in (Step.METHOD, Step.CODE):
-            return None
-        relevant = [
-            DeliveryMethod(timer.method)
-            for timer in claimed
-            if (timer.instance, timer.ddi, timer.phone) == (reg.instance, reg.ddi, reg.phone)
-        ]
-        blocked = self._blocked(reg)
-        usable = [m for m in DeliveryMethod if m in relevant and m not in blocked]
-        if DeliveryMethod.WA_OLD in usable and reg.wa_old_eligible is False:
-            usable.remove(DeliveryMethod.WA_OLD)
-        if not usable:
-            return None
-        texts = self.texts(reg)
-        names = " / ".join(texts.method_names[m.value] for m in usable)
-        return Reply(texts.wait_over.format(methods=names), await self._method_keyboard(reg))
+            claimed = await repo.claim_due_timers(session, now=utcnow())
+            regs = await repo.registrations_for(session, {timer.chat_id for timer in claimed})
+            pending = await repo.pending_timers(session)
+        next_deadline = min((timer.ready_at for timer in pending), default=None)
+        ended: dict[int, set[DeliveryMethod]] = {}
+        for timer in claimed:
+            reg = regs.get(timer.chat_id)
+            if reg is not None and (timer.instance, timer.ddi, timer.phone) == (
+                reg.instance,
+                reg.ddi,
+                reg.phone,
+            ):
+                ended.setdefault(timer.chat_id, set()).add(DeliveryMethod(timer.method))
+        now = utcnow()
+        notices = []
+        for chat_id, methods in ended.items():
+            reg = regs[chat_id]
+            if Step(reg.step) not in (Step.METHOD, Step.CODE):
+                continue
+            usable = [m for m in DeliveryMethod if m in methods and m not in self._blocked(reg)]
+            if DeliveryMethod.WA_OLD in usable and reg.wa_old_eligible is False:
+                usable.remove(DeliveryMethod.WA_OLD)
+            if not usable:
+                continue
+            waits = {
+                DeliveryMethod(timer.method): math.ceil((timer.ready_at - now).total_seconds())
+                for timer in pending
+                if (timer.instance, timer.ddi, timer.phone) == (reg.instance, reg.ddi, reg.phone)
+            }
+            texts = self.texts(reg)
+            names = " / ".join(texts.method_names[m.value] for m in usable)
+            notices.append(
+                (
+                    chat_id,
+                    Reply(
+                        texts.wait_over.format(methods=names),
+                        self._method_keyboard_for(reg, waits),
+                    ),
+                )
+            )
+        return notices, next_deadline

@@ -1,4 +1,9 @@
-"""Wait timers as python-telegram-bot JobQueue jobs, rebuilt from the database at start."""
+"""Wait timers on python-telegram-bot's JobQueue: one job, armed for the next wait to end.
+
+However many waits end together, one run claims them all in one transaction and the notices go
+out concurrently; the job is then armed again for the next pending wait (read from the database,
+so a restart picks up where the last process stopped).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from telegram.ext import ContextTypes, JobQueue
+from telegram.ext import ContextTypes, Job, JobQueue
 
 from bot.storage.models import utcnow
 
@@ -15,24 +20,34 @@ __all__ = ["JobQueueTimers"]
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+# Announces every ended wait and returns when the next one ends (None: no wait pending).
+DueHandler = Callable[[], Awaitable[datetime | None]]
 
 
 class JobQueueTimers:
-    """Schedules one job per wait timer; when it runs, `on_due(chat_id)` announces the end."""
-
     def __init__(self, job_queue: JobQueue[Context]) -> None:
         self.job_queue = job_queue
-        self.on_due: Callable[[int], Awaitable[None]] | None = None
+        self.on_due: DueHandler | None = None
+        self._job: Job[Context] | None = None
+        self._armed_for: datetime | None = None
 
-    def schedule(self, timer_id: int, chat_id: int, ready_at: datetime) -> None:
-        name = f"wait:{timer_id}"
-        for job in self.job_queue.get_jobs_by_name(name):
-            job.schedule_removal()
-        delay = max(0.0, (ready_at - utcnow()).total_seconds())
-        self.job_queue.run_once(self._run, when=delay, data=chat_id, name=name, chat_id=chat_id)
+    def schedule(self, ready_at: datetime) -> None:
+        if self._armed_for is None or ready_at < self._armed_for:
+            self._arm(ready_at)
+
+    def _arm(self, when: datetime) -> None:
+        if self._job is not None:
+            self._job.schedule_removal()
+        self._armed_for = when
+        delay = max(0.0, (when - utcnow()).total_seconds())
+        self._job = self.job_queue.run_once(self._run, when=delay, name="wait-timers")
 
     async def _run(self, context: Context) -> None:
-        job = context.job
-        if job is None or self.on_due is None or not isinstance(job.data, int):
+        if context.job is not self._job:
+            return  # replaced by an earlier deadline meanwhile
+        self._job, self._armed_for = None, None
+        if self.on_due is None:
             return
-        await self.on_due(job.data)
+        next_deadline = await self.on_due()
+        if next_deadline is not None:
+            self.schedule(next_deadline)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, update
@@ -24,6 +24,7 @@ __all__ = [
     "recent_events",
     "record_event",
     "refresh_lease",
+    "registrations_for",
     "release_leases",
     "save_registration",
     "set_member",
@@ -223,29 +224,32 @@ async def pending_timers(session: AsyncSession) -> Sequence[WaitTimer]:
 
 
 async def claim_due_timers(
-    session: AsyncSession, chat_id: int, *, now: datetime
+    session: AsyncSession, chat_id: int | None = None, *, now: datetime
 ) -> Sequence[WaitTimer]:
-    """Mark the chat's ended, unannounced waits as announced and return them (exactly once)."""
-    due = (
-        await session.scalars(
-            select(WaitTimer).where(
-                WaitTimer.chat_id == chat_id,
-                WaitTimer.notified.is_(False),
-                WaitTimer.ready_at <= now,
-            )
-        )
-    ).all()
-    claimed: list[WaitTimer] = []
-    for timer in due:
-        result = await session.execute(
-            update(WaitTimer)
-            .where(WaitTimer.id == timer.id, WaitTimer.notified.is_(False))
-            .values(notified=True)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
-            claimed.append(timer)
-    return claimed
+    """Mark ended, unannounced waits (of one chat, or all) as announced and return them.
+
+    One UPDATE … RETURNING: a wait is claimed exactly once, however many callers race.
+    """
+    statement = (
+        update(WaitTimer)
+        .where(WaitTimer.notified.is_(False), WaitTimer.ready_at <= now)
+        .values(notified=True)
+        .returning(WaitTimer)
+    )
+    if chat_id is not None:
+        statement = statement.where(WaitTimer.chat_id == chat_id)
+    result = await session.scalars(statement, execution_options=_BULK)
+    return result.all()
+
+
+async def registrations_for(
+    session: AsyncSession, chat_ids: Iterable[int]
+) -> dict[int, Registration]:
+    wanted = list(chat_ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(Registration).where(Registration.chat_id.in_(wanted)))
+    return {row.chat_id: row for row in rows}
 
 
 # -- members ---------------------------------------------------------------------------------
