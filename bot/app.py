@@ -36,6 +36,7 @@ __all__ = ["BotServices", "build_application"]
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+NOTICE_CONCURRENCY = 8
 BotApplication = Application[Any, Context, Any, Any, Any, Any]
 
 
@@ -95,11 +96,17 @@ def build_application(settings: Settings) -> BotApplication:
     services = BotServices(settings, database, zapi, flow, handlers, timers, gate)
     application.bot_data["services"] = services
 
+    # Hundreds of sends at once mostly wait on each other inside the HTTP client's pool.
+    sending = asyncio.Semaphore(NOTICE_CONCURRENCY)
+
+    async def announce(chat: int, reply: Reply) -> None:
+        async with sending:
+            await handlers.deliver_to(application.bot, chat, [reply])
+
     async def announce_waits_over() -> datetime | None:
         notices, next_deadline = await flow.due_notices()
         results = await asyncio.gather(
-            *(handlers.deliver_to(application.bot, chat, [reply]) for chat, reply in notices),
-            return_exceptions=True,
+            *(announce(chat, reply) for chat, reply in notices), return_exceptions=True
         )
         for (chat, _), result in zip(notices, results, strict=True):
             if isinstance(result, Exception):
