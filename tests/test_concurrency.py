@@ -57,7 +57,7 @@ async def test_two_chats_finish_while_a_third_waits_on_a_hanging_zapi_call(
 
 
 async def test_rapid_updates_of_one_chat_are_handled_in_order(start_bot, telegram, zapi):
-    bot = await start_bot(zapi_instances="inst-a=inst-a:" + INSTANCE_TOKENS["inst-a"])
+    await start_bot(zapi_instances="inst-a=inst-a:" + INSTANCE_TOKENS["inst-a"])
     # Each answer only makes sense at the step the previous one leads to; all are queued
     # before the bot can handle the first.
     for text in ["/register", "55", "4499999999", "yes", "sms", "123 456"]:
