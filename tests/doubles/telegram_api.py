@@ -1083,11 +1083,14 @@ class TelegramDouble:
         key = _norm_chat(chat_id)
 
         def find() -> ApiCall | None:
-            for index in range(self._reply_cursor.get(key, 0), len(self.calls)):
+            end = len(self.calls)
+            for index in range(self._reply_cursor.get(key, 0), end):
                 call = self.calls[index]
                 if call.ok and call.chat_id == key and self._is_visible(call.method):
                     self._reply_cursor[key] = index + 1
                     return call
+            # Calls are only appended: none up to here is a reply to this chat.
+            self._reply_cursor[key] = end
             return None
 
         return await self._wait_until(find, timeout, f"no reply to chat {chat_id}")
@@ -1200,7 +1203,8 @@ class TelegramDouble:
     async def _wait_change(self, seconds: float | None) -> None:
         event = self._changed
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await event.wait()
 
     async def _wait_until(
         self,
