@@ -113,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETTINGS
     setup_logging(settings.log_level, settings.secrets(), json_lines=settings.log_format == "json")
     if args.command == "migrate":
-        asyncio.run(migrate_database(settings))
+        try:
+            asyncio.run(migrate_database(settings))
+        except Exception as error:  # the message is what an operator needs, not a traceback
+            logger.error("Could not migrate the database: %s", error)
+            return 1
         logger.info("Database is at the latest revision")
         return 0
     if args.command == "check":

@@ -13,6 +13,7 @@ from bot.config import Settings
 from bot.conversation.texts import catalog_for
 from bot.storage import repositories as repo
 from bot.storage.database import Database
+from bot.telegram_utils import answer_quietly
 
 __all__ = ["AccessGate"]
 
@@ -80,7 +81,7 @@ class AccessGate:
             return
         logger.info("Refused user %s (not a member)", user.id)
         if update.callback_query is not None:
-            await update.callback_query.answer()
+            await answer_quietly(update.callback_query)
         if user.id not in self._told_strangers:
             self._told_strangers.add(user.id)
             await self._say(context, chat.id, texts.not_member.format(user_id=user.id))

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -21,10 +22,10 @@ from bot.access import AccessGate
 from bot.admin import AdminCommands
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
-from bot.conversation.flow import RegistrationFlow, Reply
+from bot.conversation.flow import RegistrationFlow, Reply, WaitOverNotice
 from bot.conversation.handlers import RegistrationHandlers
 from bot.conversation.keyboards import format_wait
-from bot.conversation.texts import CATALOGS, Catalog
+from bot.conversation.texts import CATALOGS, Catalog, catalog_for
 from bot.conversation.timers import JobQueueTimers
 from bot.errors import ErrorReporter
 from bot.storage.database import Database
@@ -99,19 +100,22 @@ def build_application(settings: Settings) -> BotApplication:
     # Hundreds of sends at once mostly wait on each other inside the HTTP client's pool.
     sending = asyncio.Semaphore(NOTICE_CONCURRENCY)
 
-    async def announce(chat: int, reply: Reply) -> None:
-        async with sending:
-            await handlers.deliver_to(application.bot, chat, [reply])
+    async def announce(notice: WaitOverNotice) -> datetime | None:
+        """Deliver one notice; when Telegram could not take it, when to try again."""
+        try:
+            async with sending:
+                await handlers.deliver_to(application.bot, notice.chat_id, [notice.reply])
+        except (NetworkError, RetryAfter) as error:  # TimedOut is a NetworkError
+            logger.warning("Wait notice to chat %s not delivered: %s", notice.chat_id, error)
+            return await flow.notice_not_delivered(notice)
+        except TelegramError as error:  # e.g. the member blocked the bot: nobody to tell
+            logger.warning("Wait notice to chat %s refused: %s", notice.chat_id, error)
+        return None
 
     async def announce_waits_over() -> datetime | None:
         notices, next_deadline = await flow.due_notices()
-        results = await asyncio.gather(
-            *(announce(chat, reply) for chat, reply in notices), return_exceptions=True
-        )
-        for (chat, _), result in zip(notices, results, strict=True):
-            if isinstance(result, Exception):
-                logger.warning("Could not announce an ended wait to chat %s: %s", chat, result)
-        return next_deadline
+        retries = await asyncio.gather(*(announce(notice) for notice in notices))
+        return min(filter(None, [next_deadline, *retries]), default=None)
 
     timers.on_due = announce_waits_over
 
@@ -131,12 +135,22 @@ def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotSe
 
 async def _end_idle_flows(context: Context) -> None:
     services = services_of(context.application)
-    for reg in await services.flow.expire_idle():
-        texts = CATALOGS.get(reg.language, CATALOGS["en"])
+    processor = context.application.update_processor
+    assert isinstance(processor, PerChatUpdateProcessor)
+    for chat_id in await services.flow.idle_chats():
+        # In the chat's turn: a step still in flight (say, a Z-API call) finishes first.
+        async with processor.turn(chat_id):
+            reg = await services.flow.expire_if_idle(chat_id)
+        if reg is None:
+            continue
+        texts = catalog_for(reg.language)
         duration = format_wait(round(services.settings.conversation_timeout_seconds), texts)
-        await services.handlers.deliver_to(
-            context.bot, reg.chat_id, [Reply(texts.idle_timeout.format(duration=duration))]
-        )
+        try:
+            await services.handlers.deliver_to(
+                context.bot, chat_id, [Reply(texts.idle_timeout.format(duration=duration))]
+            )
+        except TelegramError as error:
+            logger.warning("Could not tell chat %s its flow timed out: %s", chat_id, error)
 
 
 async def _on_start(application: BotApplication) -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from telegram import Update
@@ -42,15 +43,22 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         if key is None:
             await coroutine
             return
-        queue = self._chats.setdefault(key, _ChatQueue())
+        async with self.turn(key):
+            await coroutine
+
+    @asynccontextmanager
+    async def turn(self, chat_id: int) -> AsyncIterator[None]:
+        """Wait for the chat's turn: for jobs that change a chat's flow (e.g. the idle timeout)
+        and so must not interleave with an update of that chat."""
+        queue = self._chats.setdefault(chat_id, _ChatQueue())
         queue.waiting += 1
         try:
             async with queue.lock:
-                await coroutine
+                yield
         finally:
             queue.waiting -= 1
             if queue.waiting == 0:
-                del self._chats[key]
+                del self._chats[chat_id]
 
     async def initialize(self) -> None:
         return None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 
@@ -12,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.conversation.texts import catalog_for
+from bot.telegram_utils import answer_quietly
 
 __all__ = ["ErrorReporter"]
 
@@ -38,8 +38,7 @@ class ErrorReporter:
             user = update.effective_user
             texts = catalog_for(user.language_code if user else None)
             if update.callback_query is not None:
-                with contextlib.suppress(TelegramError):  # it may have been answered already
-                    await update.callback_query.answer()
+                await answer_quietly(update.callback_query)
             try:
                 await context.bot.send_message(update.effective_chat.id, texts.unexpected_error)
             except TelegramError:

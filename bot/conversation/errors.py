@@ -10,30 +10,30 @@ from bot.zapi import (
     ZapiNetworkError,
     ZapiRateLimited,
     ZapiRejected,
-    ZapiServerError,
     ZapiTimeout,
 )
 
-__all__ = ["zapi_error_text"]
+__all__ = ["zapi_error_lead", "zapi_error_text"]
+
+
+def zapi_error_lead(error: ZapiError, texts: Catalog, *, timeout_seconds: float) -> str:
+    """What went wrong, in the member's words (never Z-API's own text, a URL or a token)."""
+    if isinstance(error, ZapiTimeout):
+        return texts.error_timeout.format(seconds=round(timeout_seconds))
+    if isinstance(error, ZapiNetworkError):
+        return texts.error_network
+    if isinstance(error, ZapiAuthError):
+        return texts.error_auth
+    if isinstance(error, ZapiRateLimited):
+        return texts.error_rate_limited
+    if isinstance(error, ZapiRejected):
+        return texts.error_rejected
+    if isinstance(error, ZapiBadResponse):
+        return texts.error_bad_response
+    return texts.error_server
 
 
 def zapi_error_text(error: ZapiError, texts: Catalog, *, timeout_seconds: float) -> str:
-    if isinstance(error, ZapiTimeout):
-        message = texts.error_timeout.format(seconds=round(timeout_seconds))
-    elif isinstance(error, ZapiNetworkError):
-        message = texts.error_network
-    elif isinstance(error, ZapiAuthError):
-        return texts.error_auth
-    elif isinstance(error, ZapiRateLimited):
-        message = texts.error_rate_limited
-    elif isinstance(error, ZapiServerError):
-        message = texts.error_server
-    elif isinstance(error, ZapiRejected):
-        # Z-API's own words help the member (e.g. "phone not valid"); they carry no secret.
-        detail = f" ({error.zapi_message})" if error.zapi_message else ""
-        message = texts.error_rejected.format(detail=detail)
-    elif isinstance(error, ZapiBadResponse):
-        message = texts.error_bad_response
-    else:
-        message = texts.error_server
-    return f"{message}\n{texts.error_retry_hint}"
+    """The lead, and how to go on (an operator must fix refused credentials first)."""
+    lead = zapi_error_lead(error, texts, timeout_seconds=timeout_seconds)
+    return f"{lead}\n{texts.error_retry_hint}" if error.retryable else lead

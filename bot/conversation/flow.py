@@ -11,7 +11,7 @@ import math
 import re
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.config import InstanceConfig, Settings
-from bot.conversation.errors import zapi_error_text
+from bot.conversation.errors import zapi_error_lead, zapi_error_text
 from bot.conversation.keyboards import Keyboards, format_wait
 from bot.conversation.phone import (
     PhoneProblem,
@@ -51,16 +51,15 @@ logger = logging.getLogger(__name__)
 Step = RegistrationStep
 BusySignal = Callable[[], None]
 MAX_WRONG_CODES = 3
+NOTICE_RETRY = timedelta(seconds=10)
 APPEAL_LENGTH = range(10, 501)
 _CAPTCHA_ANSWER = re.compile(r"[A-Za-z0-9]{1,20}")
-_YES = {"yes", "y", "sim", "s", "ok"}
-_NO = {"no", "n", "não", "nao"}
-_DEVICE_DONE = {"done", "ok", "accepted", "yes", "pronto", "aceitei", "sim", "feito"}
-_APPEAL_WORDS = {"appeal", "recorrer", "recurso"}
 
 
-def _no_signal() -> None:
-    return None
+def _typed(text: str, words: Callable[[Catalog], frozenset[str]]) -> bool:
+    """Whether `text` is one of the words of any language (members mix them)."""
+    word = text.strip().casefold()
+    return any(word in words(catalog) for catalog in CATALOGS.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +77,6 @@ class Outcome:
     step: RegistrationStep | None
     delete_message: bool = False
     language: str = "en"
-    events: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +92,13 @@ class ReportedWaits:
         if self.method is not None and self.retry_after is not None and self.retry_after > 0:
             seconds[self.method] = max(seconds.get(self.method, 0), self.retry_after)
         return seconds
+
+
+@dataclass(frozen=True, slots=True)
+class WaitOverNotice:
+    chat_id: int
+    reply: Reply
+    timer_ids: tuple[int, ...]
 
 
 class FlowGone(Exception):
@@ -171,13 +176,27 @@ class RegistrationFlow:
         return format_number(reg.ddi or "", reg.phone or "")
 
     def _keyboards(self, reg: Registration) -> Keyboards:
-        return Keyboards(self.texts(reg), reg.flow_id)
+        return Keyboards(self.texts(reg), reg)
 
     def _outcome(
         self, reg: Registration, replies: list[Reply], *, delete_message: bool = False
     ) -> Outcome:
         return Outcome(
             replies, Step(reg.step), delete_message=delete_message, language=reg.language
+        )
+
+    async def _failure(
+        self,
+        reg: Registration,
+        error: ZapiError,
+        keyboard: InlineKeyboardMarkup | None,
+        *,
+        delete_message: bool = False,
+    ) -> Outcome:
+        """A Z-API call failed: the member keeps their place (and the attempt is activity)."""
+        reg = await self._save(reg)
+        return self._outcome(
+            reg, [Reply(self._error(reg, error), keyboard)], delete_message=delete_message
         )
 
     def _error(self, reg: Registration, error: ZapiError) -> str:
@@ -214,7 +233,9 @@ class RegistrationFlow:
                 )
             reg.blocked_methods = ",".join(sorted(blocked))
         lease_until = self._lease_until.get(reg.chat_id)
-        extend = lease_until is None or lease_until < reg.updated_at + self.idle_timeout
+        # The lease outlives the flow's idle deadline, which a pending wait pushes out.
+        needed = max([reg.updated_at, *filter(None, ready_at.values())]) + self.idle_timeout
+        extend = lease_until is None or lease_until < needed
         async with self.db.session() as session:
             # The UPDATE checks the version the flow was read at: a flow ended or changed
             # meanwhile matches no row.
@@ -222,8 +243,7 @@ class RegistrationFlow:
                 self._forget(reg.chat_id)
                 raise FlowGone(reg.chat_id)
             if extend:
-                # Always at least the idle timeout ahead of the last activity.
-                lease_until = reg.updated_at + 2 * self.idle_timeout
+                lease_until = needed + self.idle_timeout
                 await repo.refresh_lease(session, reg.chat_id, until=lease_until)
             timers: list[WaitTimer] = []
             if ready_at:
@@ -250,6 +270,7 @@ class RegistrationFlow:
             if not await repo.delete_registration(session, reg.chat_id, version=reg.version):
                 raise FlowGone(reg.chat_id)
             await repo.release_leases(session, reg.chat_id)
+            await repo.delete_announced_timers(session, reg.chat_id)
             await self._audit(session, reg, action, outcome)
 
     async def _audit(
@@ -265,10 +286,6 @@ class RegistrationFlow:
             action=action,
             outcome=outcome,
         )
-
-    async def _record(self, reg: Registration, action: str, outcome: str) -> None:
-        async with self.db.session() as session:
-            await self._audit(session, reg, action, outcome)
 
     async def _remaining_waits(self, reg: Registration) -> dict[DeliveryMethod, int]:
         if not (reg.instance and reg.ddi and reg.phone):
@@ -343,8 +360,8 @@ class RegistrationFlow:
         if step is Step.METHOD:
             return [await self._method_question(reg)]
         if step is Step.CAPTCHA:
-            # The picture is not stored; a new request brings a new one.
-            return [self._question(reg, texts.captcha_wrong, keyboards.navigation())]
+            # The picture is not stored; "Didn't get it" requests the code (and a picture) again.
+            return [self._question(reg, texts.captcha_resume, keyboards.captcha())]
         if step is Step.CODE:
             return [self._question(reg, texts.ask_code.format(number=number), keyboards.code())]
         if step is Step.DEVICE:
@@ -486,21 +503,28 @@ class RegistrationFlow:
         replies = await self.prompt(reg)
         return replies[-1].keyboard if replies else None
 
-    async def expire_idle(self) -> list[Registration]:
-        """End flows idle for longer than the timeout; returns them so their chats are told."""
-        cutoff = utcnow() - self.idle_timeout
+    async def idle_chats(self) -> list[int]:
+        """Chats whose flow saw no activity for the timeout (a pending wait counts as activity:
+        the member was told to wait and will be told when to go on)."""
         async with self.db.reader() as session:
-            idle = [
-                reg for reg in await repo.active_registrations(session) if reg.updated_at < cutoff
-            ]
-        ended = []
-        for reg in idle:
-            try:
-                await self._end(reg, "timeout", "timed_out")
-            except FlowGone:
-                continue
-            ended.append(reg)
-        return ended
+            idle = await repo.idle_registrations(session, utcnow() - self.idle_timeout)
+        return [reg.chat_id for reg in idle]
+
+    async def expire_if_idle(self, chat_id: int) -> Registration | None:
+        """End the chat's flow if it is still idle (run it in the chat's turn); the ended flow."""
+        self._forget(chat_id)
+        async with self.db.reader() as session:
+            idle = await repo.idle_registrations(
+                session, utcnow() - self.idle_timeout, chat_id=chat_id
+            )
+        if not idle:
+            return None
+        reg = idle[0]
+        try:
+            await self._end(reg, "timeout", "timed_out")
+        except FlowGone:
+            return None
+        return reg
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -510,6 +534,8 @@ class RegistrationFlow:
         instance = next(
             (item for item in self.settings.instances if item.name.casefold() == wanted), None
         )
+        if instance is None and wanted.isdigit() and int(wanted) < len(self.settings.instances):
+            instance = self.settings.instances[int(wanted)]
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
         self._lease_until.pop(reg.chat_id, None)
@@ -553,14 +579,18 @@ class RegistrationFlow:
         reg.phone = parsed.digits  # saved with the check's outcome, before the member hears it
         return await self.check_availability(reg, busy)
 
-    async def confirm_phone(self, reg: Registration, answer: str, busy: BusySignal) -> Outcome:
-        word = answer.strip().casefold()
-        if word in _YES:
-            return await self.check_availability(reg, busy)
-        if word in _NO:
-            reg = await self._save(reg, step=Step.PHONE.value, phone=None)
-            return self._outcome(reg, await self.prompt(reg))
+    async def phone_confirmation(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        if _typed(text, lambda catalog: catalog.yes_words):
+            return await self.confirm_phone(reg, True, busy)
+        if _typed(text, lambda catalog: catalog.no_words):
+            return await self.confirm_phone(reg, False, busy)
         return await self.repeat(reg, self.texts(reg).phone_confirm_hint)
+
+    async def confirm_phone(self, reg: Registration, use_it: bool, busy: BusySignal) -> Outcome:
+        if use_it:
+            return await self.check_availability(reg, busy)
+        reg = await self._save(reg, step=Step.PHONE.value, phone=None)
+        return self._outcome(reg, await self.prompt(reg))
 
     async def check_availability(self, reg: Registration, busy: BusySignal) -> Outcome:
         """registration-available: mandatory before a code can be requested for the number."""
@@ -572,8 +602,8 @@ class RegistrationFlow:
                 instance, reg.ddi or "", reg.phone or ""
             )
         except ZapiError as error:
-            reg = await self._save(reg, step=Step.PHONE.value)
-            return self._outcome(reg, [Reply(self._error(reg, error), keyboards.retry())])
+            reg.step = Step.PHONE.value
+            return await self._failure(reg, error, keyboards.retry())
         return await self._after_availability(reg, result)
 
     async def _after_availability(self, reg: Registration, result: AvailabilityResult) -> Outcome:
@@ -589,9 +619,9 @@ class RegistrationFlow:
             return self._outcome(reg, await self.prompt(reg))
         if not result.available:
             await self._end(reg, "check", "unavailable")
-            reason = f" ({result.reason})" if result.reason else ""
+            logger.info("Number not available for chat %s (reason: %s)", reg.chat_id, result.reason)
             return Outcome(
-                [Reply(texts.unavailable.format(number=number, reason=reason))],
+                [Reply(texts.unavailable.format(number=number))],
                 None,
                 language=reg.language,
             )
@@ -611,7 +641,7 @@ class RegistrationFlow:
     # banned → appeal
 
     async def banned_reply(self, reg: Registration, text: str) -> Outcome:
-        if text.strip().casefold() in _APPEAL_WORDS:
+        if _typed(text, lambda catalog: catalog.appeal_words):
             return await self.start_appeal(reg)
         return await self.repeat(reg, self.texts(reg).banned_hint)
 
@@ -704,18 +734,21 @@ class RegistrationFlow:
             result = await self.zapi.request_code(
                 self._instance(reg), reg.ddi or "", reg.phone or "", method
             )
-        except ZapiTimeout as error:
+        except ZapiError as error:
+            if not (isinstance(error, ZapiTimeout) and error.request_sent):
+                reg = await self._save(
+                    reg, audit=("request_code", "failed"), step=Step.METHOD.value
+                )
+                return self._outcome(
+                    reg, [Reply(self._error(reg, error), await self._method_keyboard(reg))]
+                )
             # The code may have been sent anyway: let the member type it if it arrives.
+            logger.warning("Z-API call failed for chat %s: %s", reg.chat_id, error)
             reg = await self._save(
                 reg, audit=("request_code", "timeout"), step=Step.CODE.value, method=method.value
             )
-            lead = self._error(reg, error).split("\n")[0]
+            lead = zapi_error_lead(error, texts, timeout_seconds=self.settings.zapi_timeout_seconds)
             return self._outcome(reg, [Reply(f"{lead}\n{texts.code_maybe_sent}", keyboards.code())])
-        except ZapiError as error:
-            reg = await self._save(reg, audit=("request_code", "failed"), step=Step.METHOD.value)
-            return self._outcome(
-                reg, [Reply(self._error(reg, error), await self._method_keyboard(reg))]
-            )
         if result.captcha is not None:
             reg = await self._save(
                 reg,
@@ -726,7 +759,7 @@ class RegistrationFlow:
             )
             caption = f"{self._indicator(reg, Step.CAPTCHA)}\n{texts.captcha_caption}"
             return self._outcome(
-                reg, [Reply(caption, keyboards.navigation(), photo=result.captcha.data)]
+                reg, [Reply(caption, keyboards.captcha(), photo=result.captcha.data)]
             )
         if result.blocked:
             reg = await self._save(reg, audit=("request_code", "banned"), step=Step.BANNED.value)
@@ -754,10 +787,8 @@ class RegistrationFlow:
         if waits:
             lead = self._waits_text(reg, waits)
         else:
-            reason = f" ({result.reason})" if result.reason else ""
-            lead = texts.request_failed.format(
-                method=texts.method_names[method.value], reason=reason
-            )
+            logger.info("Code request refused for chat %s (reason: %s)", reg.chat_id, result.reason)
+            lead = texts.request_failed.format(method=texts.method_names[method.value])
         return self._outcome(reg, [await self._method_question(reg, lead)])
 
     async def receive_captcha(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -771,7 +802,7 @@ class RegistrationFlow:
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if not result.success:
-            await self._record(reg, "captcha", "wrong")
+            reg = await self._save(reg, audit=("captcha", "wrong"))
             return await self.repeat(reg, texts.captcha_wrong)
         reg = await self._save(
             reg, audit=("captcha", "solved"), step=Step.CODE.value, captcha_pending=False
@@ -813,7 +844,7 @@ class RegistrationFlow:
         return self._outcome(reg, [Reply(message, keyboards.code())])
 
     async def device_reply(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
-        if text.strip().casefold() in _DEVICE_DONE:
+        if _typed(text, lambda catalog: catalog.done_words):
             return await self.device_accepted(reg, busy)
         return await self.repeat(reg, self.texts(reg).device_hint)
 
@@ -823,9 +854,10 @@ class RegistrationFlow:
         try:
             result = await self.zapi.device_transfer_confirmed(self._instance(reg))
         except ZapiError as error:
-            return self._outcome(reg, [Reply(self._error(reg, error), keyboards.device())])
+            return await self._failure(reg, error, keyboards.device())
         if result.success:
             return await self._connected(reg)
+        reg = await self._save(reg, audit=("device_transfer", "not_yet"))
         return self._outcome(reg, [Reply(texts.device_not_yet, keyboards.device())])
 
     async def receive_pin(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -839,9 +871,7 @@ class RegistrationFlow:
         try:
             result = await self.zapi.confirm_pin(self._instance(reg), pin)
         except ZapiError as error:
-            return self._outcome(
-                reg, [Reply(self._error(reg, error), keyboards.pin())], delete_message=True
-            )
+            return await self._failure(reg, error, keyboards.pin(), delete_message=True)
         if result.success:
             outcome = await self._connected(reg)
             outcome.delete_message = True
@@ -851,7 +881,7 @@ class RegistrationFlow:
                 reg, audit=("confirm_pin", "device_confirm"), step=Step.DEVICE.value
             )
             return self._outcome(reg, await self.prompt(reg), delete_message=True)
-        await self._record(reg, "confirm_pin", "wrong_pin")
+        reg = await self._save(reg, audit=("confirm_pin", "wrong_pin"))
         return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
 
     async def forgot_pin(self, reg: Registration, busy: BusySignal) -> Outcome:
@@ -860,8 +890,8 @@ class RegistrationFlow:
         try:
             result = await self.zapi.recover_pin(self._instance(reg))
         except ZapiError as error:
-            return self._outcome(reg, [Reply(self._error(reg, error), keyboards.pin())])
-        await self._record(reg, "recover_pin", "sent" if result.success else "failed")
+            return await self._failure(reg, error, keyboards.pin())
+        reg = await self._save(reg, audit=("recover_pin", "sent" if result.success else "failed"))
         message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
         return self._outcome(reg, [Reply(message, keyboards.pin())])
 
@@ -883,7 +913,7 @@ class RegistrationFlow:
         async with self.db.reader() as session:
             return await repo.pending_timers(session)
 
-    async def due_notices(self) -> tuple[list[tuple[int, Reply]], datetime | None]:
+    async def due_notices(self) -> tuple[list[WaitOverNotice], datetime | None]:
         """Claim every ended wait (exactly once) and say, per chat, which methods are usable now.
 
         Returns the notices and when the next wait ends. A chat is told only while its flow is
@@ -895,7 +925,9 @@ class RegistrationFlow:
             pending = await repo.pending_timers(session)
         next_deadline = min((timer.ready_at for timer in pending), default=None)
         ended: dict[int, set[DeliveryMethod]] = {}
+        timer_ids: dict[int, list[int]] = {}
         for timer in claimed:
+            timer_ids.setdefault(timer.chat_id, []).append(timer.id)
             reg = regs.get(timer.chat_id)
             if reg is not None and (timer.instance, timer.ddi, timer.phone) == (
                 reg.instance,
@@ -921,13 +953,15 @@ class RegistrationFlow:
             }
             texts = self.texts(reg)
             names = " / ".join(texts.method_names[m.value] for m in usable)
-            notices.append(
-                (
-                    chat_id,
-                    Reply(
-                        texts.wait_over.format(methods=names),
-                        self._method_keyboard_for(reg, waits),
-                    ),
-                )
+            reply = Reply(
+                texts.wait_over.format(methods=names), self._method_keyboard_for(reg, waits)
             )
+            notices.append(WaitOverNotice(chat_id, reply, tuple(timer_ids[chat_id])))
         return notices, next_deadline
+
+    async def notice_not_delivered(self, notice: WaitOverNotice) -> datetime:
+        """Telegram did not take the notice: its waits are announced again shortly."""
+        retry_at = utcnow() + NOTICE_RETRY
+        async with self.db.session() as session:
+            await repo.unclaim_timers(session, notice.timer_ids, ready_at=retry_at)
+        return retry_at

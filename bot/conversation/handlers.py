@@ -6,11 +6,12 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any
+from functools import cached_property
+from typing import Any, assert_never
 
 from telegram import Bot, Update
 from telegram.constants import ChatAction
-from telegram.error import BadRequest, TelegramError
+from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
@@ -22,11 +23,12 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.conversation.flow import FlowGone, Outcome, RegistrationFlow, Reply
+from bot.conversation.flow import BusySignal, FlowGone, Outcome, RegistrationFlow, Reply
 from bot.conversation.keyboards import Action, ButtonPress
 from bot.conversation.states import RegistrationStep
 from bot.conversation.texts import catalog_for
 from bot.storage.models import Registration
+from bot.telegram_utils import answer_quietly
 
 __all__ = ["CONVERSATION_NAME", "RegistrationHandlers"]
 
@@ -54,12 +56,14 @@ _BUTTON_STEPS: dict[Action, frozenset[RegistrationStep]] = {
 }
 
 
-def _fits(step: RegistrationStep, action: Action) -> bool:
-    steps = _BUTTON_STEPS.get(action)
+def _fits(step: RegistrationStep, press: ButtonPress) -> bool:
+    if press.action in (Action.BACK, Action.RETRY):
+        return press.argument == step.value  # shown at this very step
+    steps = _BUTTON_STEPS.get(press.action)
     return steps is None or step in steps
 
 
-StepAction = Callable[[Registration, str, Callable[[], None]], Awaitable[Outcome]]
+StepAction = Callable[[Registration, str, BusySignal], Awaitable[Outcome]]
 
 
 def _text(update: Update) -> str:
@@ -85,7 +89,7 @@ class RegistrationHandlers:
             else:
                 await bot.send_message(chat_id, reply.text, reply_markup=reply.keyboard)
 
-    def _busy_signal(self, context: Context, chat_id: int) -> Callable[[], None]:
+    def _busy_signal(self, context: Context, chat_id: int) -> BusySignal:
         def signal() -> None:
             context.application.create_task(
                 self._typing(context, chat_id), name=f"typing:{chat_id}"
@@ -104,8 +108,8 @@ class RegistrationHandlers:
         if outcome.delete_message and message is not None and update.callback_query is None:
             try:
                 await message.delete()
-            except BadRequest:
-                logger.info("Could not delete a PIN message in chat %s", chat_id)
+            except TelegramError as error:
+                logger.warning("Could not delete a PIN message in chat %s: %s", chat_id, error)
         await self.deliver_to(context.bot, chat_id, outcome.replies)
         return outcome.step if outcome.step is not None else END
 
@@ -113,38 +117,36 @@ class RegistrationHandlers:
         user = update.effective_user
         texts = catalog_for(user.language_code if user else None)
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.stale_button)
+            await answer_quietly(update.callback_query, texts.stale_button)
         elif update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, texts.no_flow)
         return END
 
     # -- wrappers: load the flow's row, check it, run the step -----------------------------
 
-    def _on_text(self, expected: RegistrationStep, action: StepAction) -> Any:
-        async def callback(update: Update, context: Context) -> object:
-            chat = update.effective_chat
-            assert chat is not None
-            reg = await self.flow.load(chat.id)
-            if reg is None:
-                return await self._gone(update, context)
-            text = _text(update)
-            try:
-                if Step(reg.step) is not expected:
-                    outcome = Outcome(await self.flow.prompt(reg), Step(reg.step))
-                elif len(text) > MAX_TEXT_LENGTH:
-                    texts = self.flow.texts(reg)
-                    hint = texts.too_long.format(expected=texts.step_hints[reg.step])
-                    outcome = await self.flow.repeat(reg, hint)
-                else:
-                    outcome = await action(reg, text, self._busy_signal(context, chat.id))
-            except FlowGone:
-                return await self._gone(update, context)
-            return await self._finish(update, context, outcome)
-
-        return callback
+    async def on_text(self, update: Update, context: Context) -> object:
+        """A typed answer, handled by the step the flow's row is at."""
+        chat = update.effective_chat
+        assert chat is not None
+        reg = await self.flow.load(chat.id)
+        if reg is None:
+            await self.outside_flow(update, context)
+            return END
+        text = _text(update)
+        try:
+            if len(text) > MAX_TEXT_LENGTH:
+                texts = self.flow.texts(reg)
+                hint = texts.too_long.format(expected=texts.step_hints[reg.step])
+                outcome = await self.flow.repeat(reg, hint)
+            else:
+                action = self._text_actions[Step(reg.step)]
+                outcome = await action(reg, text, self._busy_signal(context, chat.id))
+        except FlowGone:
+            return await self._gone(update, context)
+        return await self._finish(update, context, outcome)
 
     def _on_button(
-        self, action: Callable[[Registration, ButtonPress, Callable[[], None]], Awaitable[Outcome]]
+        self, action: Callable[[Registration, ButtonPress, BusySignal], Awaitable[Outcome]]
     ) -> Any:
         async def callback(update: Update, context: Context) -> object:
             query = update.callback_query
@@ -156,11 +158,11 @@ class RegistrationHandlers:
                 reg is None
                 or press is None
                 or press.flow_id != reg.flow_id
-                or not _fits(Step(reg.step), press.action)
+                or not _fits(Step(reg.step), press)
             ):
-                await query.answer(catalog_for(reg.language if reg else None).stale_button)
+                await answer_quietly(query, catalog_for(reg.language if reg else None).stale_button)
                 return Step(reg.step) if reg is not None else END
-            await query.answer()
+            await answer_quietly(query)
             try:
                 outcome = await action(reg, press, self._busy_signal(context, chat.id))
             except FlowGone:
@@ -233,7 +235,7 @@ class RegistrationHandlers:
         assert chat is not None
         texts = catalog_for(user.language_code if user else None)
         if update.callback_query is not None:
-            await update.callback_query.answer(texts.stale_button)
+            await answer_quietly(update.callback_query, texts.stale_button)
             return
         await context.bot.send_message(chat.id, texts.no_flow)
 
@@ -270,15 +272,13 @@ class RegistrationHandlers:
 
     # -- button actions --------------------------------------------------------------------
 
-    async def _press(
-        self, reg: Registration, press: ButtonPress, busy: Callable[[], None]
-    ) -> Outcome:
-        step = Step(reg.step)
+    async def _press(self, reg: Registration, press: ButtonPress, busy: BusySignal) -> Outcome:
+        """A button that fits the flow's step (checked by `_fits` before this runs)."""
         flow = self.flow
         match press.action:
-            case Action.INSTANCE if step is Step.INSTANCE:
+            case Action.INSTANCE:
                 return await flow.choose_instance(reg, press.argument)
-            case Action.METHOD if step in (Step.METHOD, Step.CODE):
+            case Action.METHOD:
                 return await flow.choose_method(reg, press.argument, busy)
             case Action.BACK:
                 return await flow.back(reg)
@@ -286,39 +286,39 @@ class RegistrationHandlers:
                 return await flow.cancel(reg.chat_id, reg.language)
             case Action.RETRY:
                 return await flow.retry(reg, busy)
-            case Action.YES if step is Step.PHONE_CONFIRM:
-                return await flow.confirm_phone(reg, "yes", busy)
-            case Action.NO if step is Step.PHONE_CONFIRM:
-                return await flow.confirm_phone(reg, "no", busy)
-            case Action.APPEAL if step is Step.BANNED:
+            case Action.YES:
+                return await flow.confirm_phone(reg, True, busy)
+            case Action.NO:
+                return await flow.confirm_phone(reg, False, busy)
+            case Action.APPEAL:
                 return await flow.start_appeal(reg)
-            case Action.CHANGE_NUMBER if step in (Step.BANNED, Step.CODE, Step.METHOD):
+            case Action.CHANGE_NUMBER:
                 return await flow.change_number(reg)
-            case Action.RESEND if step in (Step.CODE, Step.CAPTCHA):
+            case Action.RESEND:
                 return await flow.resend(reg)
-            case Action.DEVICE_ACCEPTED if step is Step.DEVICE:
+            case Action.DEVICE_ACCEPTED:
                 return await flow.device_accepted(reg, busy)
-            case Action.FORGOT_PIN if step is Step.PIN:
+            case Action.FORGOT_PIN:
                 return await flow.forgot_pin(reg, busy)
-        # A button of this flow, but from a step the member has left.
-        return Outcome([Reply(self.flow.texts(reg).stale_button), *await flow.prompt(reg)], step)
+        assert_never(press.action)
 
     # -- the conversation ------------------------------------------------------------------
 
+    @cached_property
     def _text_actions(self) -> dict[RegistrationStep, StepAction]:
         flow = self.flow
 
-        async def instance(reg: Registration, text: str, busy: Callable[[], None]) -> Outcome:
+        async def instance(reg: Registration, text: str, busy: BusySignal) -> Outcome:
             return await flow.choose_instance(reg, text)
 
-        async def banned(reg: Registration, text: str, busy: Callable[[], None]) -> Outcome:
+        async def banned(reg: Registration, text: str, busy: BusySignal) -> Outcome:
             return await flow.banned_reply(reg, text)
 
         return {
             Step.INSTANCE: instance,
             Step.DDI: flow.receive_ddi,
             Step.PHONE: flow.receive_phone,
-            Step.PHONE_CONFIRM: flow.confirm_phone,
+            Step.PHONE_CONFIRM: flow.phone_confirmation,
             Step.BANNED: banned,
             Step.APPEAL: flow.receive_appeal,
             Step.METHOD: flow.choose_method,
@@ -331,28 +331,13 @@ class RegistrationHandlers:
     def conversation(self) -> ConversationHandler[Context]:
         """The flow's steps as a ConversationHandler whose state mirrors the database row.
 
-        The row is the truth: every handler loads it first, and an update the conversation has
-        no state for (after a crash, say) is adopted by the step the row is at.
+        The row is the truth: each answer is handled by the step the row is at, and an update
+        the conversation has no state for (after a crash, say) is adopted the same way.
         """
-        text = filters.TEXT & ~filters.COMMAND
-        actions = self._text_actions()
-        buttons = self._on_button(self._press)
-
-        async def adopt_text(update: Update, context: Context) -> object:
-            chat = update.effective_chat
-            assert chat is not None
-            reg = await self.flow.load(chat.id)
-            if reg is None:
-                await self.outside_flow(update, context)
-                return END
-            return await self._on_text(Step(reg.step), actions[Step(reg.step)])(update, context)
-
+        text = MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text)
+        buttons = CallbackQueryHandler(self._on_button(self._press))
         states: dict[object, list[BaseHandler[Update, Context, object]]] = {
-            step: [
-                MessageHandler(text, self._on_text(step, action)),
-                CallbackQueryHandler(buttons),
-            ]
-            for step, action in actions.items()
+            step: [text, buttons] for step in RegistrationStep
         }
         fallbacks: list[BaseHandler[Update, Context, object]] = [
             CommandHandler("register", self.register),
@@ -368,11 +353,7 @@ class RegistrationHandlers:
         # hint about per_message=False does not apply.
         warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
         return ConversationHandler(
-            entry_points=[
-                CommandHandler("register", self.register),
-                MessageHandler(text, adopt_text),
-                CallbackQueryHandler(buttons),
-            ],
+            entry_points=[CommandHandler("register", self.register), text, buttons],
             states=states,
             fallbacks=fallbacks,
             allow_reentry=False,

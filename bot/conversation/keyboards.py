@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -51,10 +52,6 @@ class ButtonPress:
             return None
         return cls(parts[0], action, parts[2])
 
-    @staticmethod
-    def pattern(*actions: Action) -> str:
-        return rf"^[^:]+:({'|'.join(action.value for action in actions)}):"
-
 
 def format_wait(seconds: int, texts: Catalog) -> str:
     seconds = max(0, seconds)
@@ -65,33 +62,45 @@ def format_wait(seconds: int, texts: Catalog) -> str:
     return texts.hours_minutes.format(h=seconds // 3600, m=(seconds % 3600) // 60)
 
 
-class Keyboards:
-    """Builds the keyboards of one flow in one language."""
+class FlowView(Protocol):
+    """What the keyboards need to know of a flow (read when a keyboard is built)."""
 
-    def __init__(self, texts: Catalog, flow_id: str) -> None:
+    flow_id: str
+    step: str
+
+
+class Keyboards:
+    """Builds the keyboards of one flow in one language.
+
+    Back and Try again carry the step they were shown at, so a second tap, or a tap on an older
+    message, is recognised as stale instead of going back twice.
+    """
+
+    def __init__(self, texts: Catalog, flow: FlowView) -> None:
         self.texts = texts
-        self.flow_id = flow_id
+        self.flow = flow
 
     def _button(self, text: str, action: Action, argument: str = "") -> InlineKeyboardButton:
         return InlineKeyboardButton(
-            text, callback_data=ButtonPress(self.flow_id, action, argument).encode()
+            text, callback_data=ButtonPress(self.flow.flow_id, action, argument).encode()
         )
 
     def _navigation(self, *, back: bool = True) -> list[InlineKeyboardButton]:
-        row = [self._button(self.texts.button_back, Action.BACK)] if back else []
+        row = [self._button(self.texts.button_back, Action.BACK, self.flow.step)] if back else []
         return [*row, self._button(self.texts.button_cancel, Action.CANCEL)]
 
     def instances(self, names: Iterable[str], busy: Iterable[str]) -> InlineKeyboardMarkup:
+        """Buttons carry the instance's position, not its name (callback data is 64 bytes)."""
         busy_names = set(busy)
         rows = [
             [
                 self._button(
                     self.texts.button_busy.format(name=name) if name in busy_names else name,
                     Action.INSTANCE,
-                    name,
+                    str(position),
                 )
             ]
-            for name in names
+            for position, name in enumerate(names)
         ]
         return InlineKeyboardMarkup([*rows, self._navigation(back=False)])
 
@@ -100,7 +109,10 @@ class Keyboards:
 
     def retry(self, *, back: bool = True) -> InlineKeyboardMarkup:
         return InlineKeyboardMarkup(
-            [[self._button(self.texts.button_try_again, Action.RETRY)], self._navigation(back=back)]
+            [
+                [self._button(self.texts.button_try_again, Action.RETRY, self.flow.step)],
+                self._navigation(back=back),
+            ]
         )
 
     def yes_no(self) -> InlineKeyboardMarkup:
@@ -152,6 +164,11 @@ class Keyboards:
                 ],
                 self._navigation(back=False),
             ]
+        )
+
+    def captcha(self) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [[self._button(self.texts.button_didnt_get_it, Action.RESEND)], self._navigation()]
         )
 
     def device(self) -> InlineKeyboardMarkup:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from telegram.ext import ContextTypes, Job, JobQueue
 
@@ -20,6 +20,7 @@ __all__ = ["JobQueueTimers"]
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+RETRY_AFTER = timedelta(seconds=5)
 # Announces every ended wait and returns when the next one ends (None: no wait pending).
 DueHandler = Callable[[], Awaitable[datetime | None]]
 
@@ -48,6 +49,11 @@ class JobQueueTimers:
         self._job, self._armed_for = None, None
         if self.on_due is None:
             return
-        next_deadline = await self.on_due()
+        try:
+            next_deadline = await self.on_due()
+        except Exception:  # a database hiccup must not silence every later notice
+            logger.exception("Announcing ended waits failed; trying again shortly")
+            self.schedule(utcnow() + RETRY_AFTER)
+            return
         if next_deadline is not None:
             self.schedule(next_deadline)

@@ -97,7 +97,11 @@ class WaitTimer(Base):
     """A delivery method Z-API told us to wait for, for one number on one instance."""
 
     __tablename__ = "wait_timers"
-    __table_args__ = (UniqueConstraint("instance", "ddi", "phone", "method"),)
+    __table_args__ = (
+        UniqueConstraint("instance", "ddi", "phone", "method"),
+        # The timer job asks for unannounced waits by deadline.
+        Index("ix_wait_timers_pending", "notified", "ready_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     instance: Mapped[str] = mapped_column(String(32))

@@ -16,9 +16,11 @@ __all__ = [
     "active_registrations",
     "apply_waits",
     "claim_due_timers",
+    "delete_announced_timers",
     "delete_registration",
     "get_registration",
     "held_instances",
+    "idle_registrations",
     "member_overrides",
     "pending_timers",
     "recent_events",
@@ -30,6 +32,7 @@ __all__ = [
     "set_member",
     "set_timer",
     "timers_for_number",
+    "unclaim_timers",
 ]
 
 
@@ -41,6 +44,27 @@ _BULK = {"synchronize_session": False}
 
 async def get_registration(session: AsyncSession, chat_id: int) -> Registration | None:
     return await session.get(Registration, chat_id, populate_existing=True)
+
+
+async def idle_registrations(
+    session: AsyncSession, cutoff: datetime, *, chat_id: int | None = None
+) -> Sequence[Registration]:
+    """Flows last changed before `cutoff` and with no wait for their number ending after it."""
+    pending_wait = (
+        select(WaitTimer.id)
+        .where(
+            WaitTimer.instance == Registration.instance,
+            WaitTimer.ddi == Registration.ddi,
+            WaitTimer.phone == Registration.phone,
+            WaitTimer.notified.is_(False),
+            WaitTimer.ready_at > cutoff,
+        )
+        .exists()
+    )
+    query = select(Registration).where(Registration.updated_at < cutoff, ~pending_wait)
+    if chat_id is not None:
+        query = query.where(Registration.chat_id == chat_id)
+    return (await session.scalars(query)).all()
 
 
 async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
@@ -240,6 +264,26 @@ async def claim_due_timers(
         statement = statement.where(WaitTimer.chat_id == chat_id)
     result = await session.scalars(statement, execution_options=_BULK)
     return result.all()
+
+
+async def unclaim_timers(
+    session: AsyncSession, timer_ids: Iterable[int], *, ready_at: datetime
+) -> None:
+    """Announce these waits again at `ready_at` (their notice could not be delivered)."""
+    await session.execute(
+        update(WaitTimer)
+        .where(WaitTimer.id.in_(list(timer_ids)))
+        .values(notified=False, ready_at=ready_at),
+        execution_options=_BULK,
+    )
+
+
+async def delete_announced_timers(session: AsyncSession, chat_id: int) -> None:
+    """Waits already announced to a chat whose flow ended are of no further use."""
+    await session.execute(
+        delete(WaitTimer).where(WaitTimer.chat_id == chat_id, WaitTimer.notified.is_(True)),
+        execution_options=_BULK,
+    )
 
 
 async def registrations_for(

@@ -49,7 +49,14 @@ class ZapiTransportError(ZapiError):
 
 
 class ZapiTimeout(ZapiTransportError):
-    """No answer within the configured timeout. The request may still have been acted on."""
+    """No answer within the configured timeout.
+
+    `request_sent`: whether the request may have reached Z-API (and may have been acted on).
+    """
+
+    def __init__(self, message: str, *, endpoint: str, request_sent: bool) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.request_sent = request_sent
 
 
 class ZapiNetworkError(ZapiTransportError):

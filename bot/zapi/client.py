@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -81,6 +82,7 @@ class ZapiClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._client_token = client_token.get_secret_value()
+        self._timeout = timeout
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
@@ -213,21 +215,36 @@ class ZapiClient:
     async def _send(
         self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None
     ) -> httpx.Response:
+        # httpx bounds each phase (connect, write, read); this bounds the whole call, the one
+        # retry after a failed connection included.
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._send_with_retry(method, url, endpoint, payload)
+        except TimeoutError:
+            raise ZapiTimeout("no answer in time", endpoint=endpoint, request_sent=True) from None
+
+    async def _send_with_retry(
+        self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None
+    ) -> httpx.Response:
         for attempt in (1, 2):
             try:
                 if payload is None:
                     return await self._client.request(method, url)
                 return await self._client.request(method, url, json=dict(payload))
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 # Nothing reached Z-API: one more try is safe for every endpoint.
                 if attempt == 1:
                     logger.info("Z-API %s: connect failed, retrying once", endpoint)
                     continue
-                if isinstance(exc, httpx.ConnectTimeout):
-                    raise ZapiTimeout("connecting timed out", endpoint=endpoint) from None
-                raise ZapiNetworkError("could not connect", endpoint=endpoint) from None
+                if isinstance(exc, httpx.ConnectError):
+                    raise ZapiNetworkError("could not connect", endpoint=endpoint) from None
+                raise ZapiTimeout(
+                    "connecting timed out", endpoint=endpoint, request_sent=False
+                ) from None
             except httpx.TimeoutException:
-                raise ZapiTimeout("no answer in time", endpoint=endpoint) from None
+                raise ZapiTimeout(
+                    "no answer in time", endpoint=endpoint, request_sent=True
+                ) from None
             except httpx.TransportError as exc:
                 raise ZapiNetworkError(
                     f"connection failed ({type(exc).__name__})", endpoint=endpoint

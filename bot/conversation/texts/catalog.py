@@ -80,6 +80,10 @@ class Catalog:
     # method
     method_names: dict[str, str]
     method_words: dict[str, str]
+    yes_words: frozenset[str]
+    no_words: frozenset[str]
+    done_words: frozenset[str]
+    appeal_words: frozenset[str]
     ask_method: str
     popup_note: str
     method_unknown: str
@@ -98,6 +102,7 @@ class Catalog:
     captcha_bad_input: str
     captcha_wrong: str
     captcha_ok: str
+    captcha_resume: str
 
     # code, PIN, device transfer
     ask_code: str

@@ -84,7 +84,7 @@ ENGLISH = Catalog(
     ),
     banned_hint="Tap Appeal (or type appeal), or Change number.",
     unavailable=(
-        "{number} cannot be registered right now{reason}. The registration has ended; "
+        "{number} cannot be registered right now. The registration has ended; "
         "send /register to try another number."
     ),
     ask_appeal=(
@@ -109,6 +109,10 @@ ENGLISH = Catalog(
         "popup": "wa_old",
         "pop-up": "wa_old",
     },
+    yes_words=frozenset({"yes", "y", "ok"}),
+    no_words=frozenset({"no", "n"}),
+    done_words=frozenset({"done", "ok", "accepted", "yes"}),
+    appeal_words=frozenset({"appeal"}),
     ask_method="How should WhatsApp send the code to {number}?",
     popup_note=(
         "WhatsApp pop-up: the code appears in WhatsApp on the phone that holds this number now. "
@@ -133,12 +137,16 @@ ENGLISH = Catalog(
         "Z-API didn't answer in time, but the code may still be on its way. If it arrives, "
         "send it here; if not, tap Didn't get it."
     ),
-    request_failed="WhatsApp could not send the code by {method}{reason}. Choose another way.",
+    request_failed="WhatsApp could not send the code by {method}. Choose another way.",
     captcha_caption=(
         "🧩 WhatsApp wants a captcha first. Type the characters you see in this picture."
     ),
     captcha_bad_input="Type just the characters you see in the picture (letters and digits).",
     captcha_wrong="That's not it. Look at the picture again and type the characters.",
+    captcha_resume=(
+        "Type the characters from the captcha picture above. No picture any more? Tap "
+        "Didn't get it to request the code (and a new picture) again."
+    ),
     captcha_ok="✅ Captcha accepted. The code is on its way by {method}: send it here.",
     ask_code="Send the 6-digit code WhatsApp sent to {number}.",
     bad_code="Send the 6-digit code, like 123456 or 123-456.",
@@ -200,7 +208,7 @@ ENGLISH = Catalog(
     error_network="⚠ I couldn't reach Z-API.",
     error_server="⚠ Z-API is having trouble right now.",
     error_rate_limited="⚠ Z-API is getting too many requests right now.",
-    error_rejected="⚠ Z-API refused the request{detail}.",
+    error_rejected="⚠ Z-API refused the request.",
     error_auth=(
         "⚠ Z-API refused this bot's credentials. An admin must check the Client-Token and the "
         "instance settings."

@@ -86,7 +86,7 @@ PORTUGUESE = Catalog(
     ),
     banned_hint="Toque em Recorrer (ou digite recorrer), ou em Trocar número.",
     unavailable=(
-        "{number} não pode ser registrado agora{reason}. O registro foi encerrado; "
+        "{number} não pode ser registrado agora. O registro foi encerrado; "
         "envie /register para tentar outro número."
     ),
     ask_appeal=(
@@ -114,6 +114,10 @@ PORTUGUESE = Catalog(
         "popup": "wa_old",
         "pop-up": "wa_old",
     },
+    yes_words=frozenset({"sim", "s", "ok"}),
+    no_words=frozenset({"não", "nao", "n"}),
+    done_words=frozenset({"pronto", "aceitei", "feito", "sim", "ok"}),
+    appeal_words=frozenset({"recorrer", "recurso"}),
     ask_method="Como o WhatsApp deve enviar o código para {number}?",
     popup_note=(
         "Pop-up do WhatsApp: o código aparece no WhatsApp do celular que está com este número "
@@ -138,10 +142,14 @@ PORTUGUESE = Catalog(
         "A Z-API não respondeu a tempo, mas o código ainda pode chegar. Se chegar, envie-o "
         "aqui; se não, toque em Não recebi."
     ),
-    request_failed="O WhatsApp não conseguiu enviar o código por {method}{reason}. Escolha outra.",
+    request_failed="O WhatsApp não conseguiu enviar o código por {method}. Escolha outra.",
     captcha_caption="🧩 O WhatsApp pede um captcha antes. Digite os caracteres desta imagem.",
     captcha_bad_input="Digite só os caracteres da imagem (letras e números).",
     captcha_wrong="Não é isso. Olhe a imagem de novo e digite os caracteres.",
+    captcha_resume=(
+        "Digite os caracteres da imagem do captcha acima. Sem a imagem? Toque em Não recebi "
+        "para pedir o código (e uma imagem nova) de novo."
+    ),
     captcha_ok="✅ Captcha aceito. O código está a caminho por {method}: envie-o aqui.",
     ask_code="Envie o código de 6 dígitos que o WhatsApp mandou para {number}.",
     bad_code="Envie o código de 6 dígitos, como 123456 ou 123-456.",
@@ -203,7 +211,7 @@ PORTUGUESE = Catalog(
     error_network="⚠ Não consegui falar com a Z-API.",
     error_server="⚠ A Z-API está com problemas agora.",
     error_rate_limited="⚠ A Z-API está recebendo pedidos demais agora.",
-    error_rejected="⚠ A Z-API recusou o pedido{detail}.",
+    error_rejected="⚠ A Z-API recusou o pedido.",
     error_auth=(
         "⚠ A Z-API recusou as credenciais deste bot. Um admin precisa conferir o Client-Token e "
         "as instâncias."
