@@ -30,6 +30,7 @@ from bot.conversation.timers import JobQueueTimers
 from bot.errors import ErrorReporter
 from bot.storage.database import Database
 from bot.storage.persistence import RegistrationPersistence
+from bot.telegram_request import AiohttpRequest
 from bot.zapi import ZapiClient
 
 __all__ = ["BotServices", "build_application"]
@@ -76,8 +77,8 @@ def build_application(settings: Settings) -> BotApplication:
         .base_url(settings.telegram_base_url)
         .persistence(RegistrationPersistence(database))
         .concurrent_updates(PerChatUpdateProcessor(512))
-        .connection_pool_size(512)
-        .pool_timeout(30)
+        .request(AiohttpRequest(connection_pool_size=256, pool_timeout=30))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
     )
