@@ -26,7 +26,7 @@ from telegram.warnings import PTBUserWarning
 from bot.conversation.flow import BusySignal, FlowGone, Outcome, RegistrationFlow, Reply
 from bot.conversation.keyboards import Action, ButtonPress
 from bot.conversation.states import RegistrationStep
-from bot.conversation.texts import catalog_for
+from bot.conversation.texts import Catalog, catalog_for
 from bot.storage.models import Registration
 from bot.telegram_utils import answer_quietly
 
@@ -128,22 +128,17 @@ class RegistrationHandlers:
         """A typed answer, handled by the step the flow's row is at."""
         chat = update.effective_chat
         assert chat is not None
-        reg = await self.flow.load(chat.id)
-        if reg is None:
-            await self.outside_flow(update, context)
-            return END
         text = _text(update)
-        try:
+
+        async def answer(reg: Registration) -> Outcome:
             if len(text) > MAX_TEXT_LENGTH:
                 texts = self.flow.texts(reg)
                 hint = texts.too_long.format(expected=texts.step_hints[reg.step])
-                outcome = await self.flow.repeat(reg, hint)
-            else:
-                action = self._text_actions[Step(reg.step)]
-                outcome = await action(reg, text, self._busy_signal(context, chat.id))
-        except FlowGone:
-            return await self._gone(update, context)
-        return await self._finish(update, context, outcome)
+                return await self.flow.repeat(reg, hint)
+            action = self._text_actions[Step(reg.step)]
+            return await action(reg, text, self._busy_signal(context, chat.id))
+
+        return await self._with_flow(update, context, answer)
 
     def _on_button(
         self, action: Callable[[Registration, ButtonPress, BusySignal], Awaitable[Outcome]]
@@ -195,31 +190,41 @@ class RegistrationHandlers:
         await self.deliver_to(context.bot, chat.id, outcome.replies)
         return None  # the conversation stays where it is
 
-    async def back_command(self, update: Update, context: Context) -> object:
+    async def _with_flow(
+        self,
+        update: Update,
+        context: Context,
+        step: Callable[[Registration], Awaitable[Outcome]],
+    ) -> object:
+        """Load the chat's flow, run `step` on it, send what it says; the one place that turns a
+        missing or ended flow into "no registration in progress"."""
         chat = update.effective_chat
         assert chat is not None
         reg = await self.flow.load(chat.id)
         if reg is None:
             return await self._gone(update, context)
         try:
-            outcome = await self.flow.back(reg)
+            outcome = await step(reg)
         except FlowGone:
             return await self._gone(update, context)
         return await self._finish(update, context, outcome)
 
+    async def back_command(self, update: Update, context: Context) -> object:
+        return await self._with_flow(update, context, self.flow.back)
+
     async def start_command(self, update: Update, context: Context) -> None:
-        user, chat = update.effective_user, update.effective_chat
-        assert chat is not None
-        await context.bot.send_message(
-            chat.id, catalog_for(user.language_code if user else None).start
-        )
-        await self._remind(context, chat.id)
+        await self._general(update, context, lambda texts: texts.start)
 
     async def help_command(self, update: Update, context: Context) -> None:
+        await self._general(update, context, lambda texts: texts.help)
+
+    async def _general(
+        self, update: Update, context: Context, text: Callable[[Catalog], str]
+    ) -> None:
         user, chat = update.effective_user, update.effective_chat
         assert chat is not None
         await context.bot.send_message(
-            chat.id, catalog_for(user.language_code if user else None).help
+            chat.id, text(catalog_for(user.language_code if user else None))
         )
         await self._remind(context, chat.id)
 
@@ -241,34 +246,23 @@ class RegistrationHandlers:
 
     async def not_text(self, update: Update, context: Context) -> object:
         """Stickers, photos, voice notes… in the middle of a step: say what the step expects."""
-        chat = update.effective_chat
-        assert chat is not None
-        reg = await self.flow.load(chat.id)
-        if reg is None:
-            return await self._gone(update, context)
-        texts = self.flow.texts(reg)
-        hint = texts.text_only.format(expected=texts.step_hints[reg.step])
-        if Step(reg.step) is Step.PIN:
-            hint = texts.bad_pin
-        try:
-            outcome = await self.flow.repeat(reg, hint)
-        except FlowGone:
-            return await self._gone(update, context)
-        return await self._finish(update, context, outcome)
+
+        async def hint(reg: Registration) -> Outcome:
+            texts = self.flow.texts(reg)
+            if Step(reg.step) is Step.PIN:
+                return await self.flow.repeat(reg, texts.bad_pin)
+            expected = texts.step_hints[reg.step]
+            return await self.flow.repeat(reg, texts.text_only.format(expected=expected))
+
+        return await self._with_flow(update, context, hint)
 
     async def other_command(self, update: Update, context: Context) -> object:
-        chat = update.effective_chat
-        assert chat is not None
-        reg = await self.flow.load(chat.id)
-        if reg is None:
-            return await self._gone(update, context)
-        texts = self.flow.texts(reg)
-        hint = texts.command_here.format(expected=texts.step_hints[reg.step])
-        try:
-            outcome = await self.flow.repeat(reg, hint)
-        except FlowGone:
-            return await self._gone(update, context)
-        return await self._finish(update, context, outcome)
+        async def hint(reg: Registration) -> Outcome:
+            texts = self.flow.texts(reg)
+            expected = texts.step_hints[reg.step]
+            return await self.flow.repeat(reg, texts.command_here.format(expected=expected))
+
+        return await self._with_flow(update, context, hint)
 
     # -- button actions --------------------------------------------------------------------
 
