@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from telegram import BotCommand, Update
-from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -22,10 +19,10 @@ from bot.access import AccessGate
 from bot.admin import AdminCommands
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
-from bot.conversation.flow import RegistrationFlow, Reply, WaitOverNotice
+from bot.conversation.flow import RegistrationFlow
 from bot.conversation.handlers import RegistrationHandlers
-from bot.conversation.keyboards import format_wait
-from bot.conversation.texts import CATALOGS, Catalog, catalog_for
+from bot.conversation.jobs import FlowJobs
+from bot.conversation.texts import CATALOGS, Catalog
 from bot.conversation.timers import JobQueueTimers
 from bot.errors import ErrorReporter
 from bot.storage.database import Database
@@ -51,6 +48,7 @@ class BotServices:
     handlers: RegistrationHandlers
     timers: JobQueueTimers
     gate: AccessGate
+    jobs: FlowJobs
 
 
 def _commands(texts: Catalog) -> list[BotCommand]:
@@ -95,30 +93,13 @@ def build_application(settings: Settings) -> BotApplication:
     flow = RegistrationFlow(settings, database, zapi, timers)
     handlers = RegistrationHandlers(flow)
     gate = AccessGate(settings, database)
-    services = BotServices(settings, database, zapi, flow, handlers, timers, gate)
+
+    processor = application.update_processor
+    assert isinstance(processor, PerChatUpdateProcessor)
+    jobs = FlowJobs(flow, handlers, processor, application.bot)
+    timers.on_due = jobs.announce_waits_over
+    services = BotServices(settings, database, zapi, flow, handlers, timers, gate, jobs)
     application.bot_data["services"] = services
-
-    # Hundreds of sends at once mostly wait on each other inside the HTTP client's pool.
-    sending = asyncio.Semaphore(NOTICE_CONCURRENCY)
-
-    async def announce(notice: WaitOverNotice) -> datetime | None:
-        """Deliver one notice; when Telegram could not take it, when to try again."""
-        try:
-            async with sending:
-                await handlers.deliver_to(application.bot, notice.chat_id, [notice.reply])
-        except (NetworkError, RetryAfter) as error:  # TimedOut is a NetworkError
-            logger.warning("Wait notice to chat %s not delivered: %s", notice.chat_id, error)
-            return await flow.notice_not_delivered(notice)
-        except TelegramError as error:  # e.g. the member blocked the bot: nobody to tell
-            logger.warning("Wait notice to chat %s refused: %s", notice.chat_id, error)
-        return None
-
-    async def announce_waits_over() -> datetime | None:
-        notices, next_deadline = await flow.due_notices()
-        retries = await asyncio.gather(*(announce(notice) for notice in notices))
-        return min(filter(None, [next_deadline, *retries]), default=None)
-
-    timers.on_due = announce_waits_over
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
     application.add_handlers(AdminCommands(gate, database).handlers(), group=-1)
@@ -134,26 +115,6 @@ def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotSe
     return services
 
 
-async def _end_idle_flows(context: Context) -> None:
-    services = services_of(context.application)
-    processor = context.application.update_processor
-    assert isinstance(processor, PerChatUpdateProcessor)
-    for chat_id in await services.flow.idle_chats():
-        # In the chat's turn: a step still in flight (say, a Z-API call) finishes first.
-        async with processor.turn(chat_id):
-            reg = await services.flow.expire_if_idle(chat_id)
-        if reg is None:
-            continue
-        texts = catalog_for(reg.language)
-        duration = format_wait(round(services.settings.conversation_timeout_seconds), texts)
-        try:
-            await services.handlers.deliver_to(
-                context.bot, chat_id, [Reply(texts.idle_timeout.format(duration=duration))]
-            )
-        except TelegramError as error:
-            logger.warning("Could not tell chat %s its flow timed out: %s", chat_id, error)
-
-
 async def _on_start(application: BotApplication) -> None:
     services = services_of(application)
     await services.gate.load()
@@ -165,7 +126,7 @@ async def _on_start(application: BotApplication) -> None:
     assert application.job_queue is not None
     interval = min(30.0, max(0.5, services.settings.conversation_timeout_seconds / 10))
     application.job_queue.run_repeating(
-        _end_idle_flows, interval=interval, first=0, name="idle-flows"
+        services.jobs.end_idle_flows, interval=interval, first=0, name="idle-flows"
     )
     logger.info(
         "Started: %d instance(s), %d wait timer(s) restored",

@@ -510,8 +510,8 @@ class RegistrationFlow:
             idle = await repo.idle_registrations(session, utcnow() - self.idle_timeout)
         return [reg.chat_id for reg in idle]
 
-    async def expire_if_idle(self, chat_id: int) -> Registration | None:
-        """End the chat's flow if it is still idle (run it in the chat's turn); the ended flow."""
+    async def expire_if_idle(self, chat_id: int) -> Reply | None:
+        """End the chat's flow if it is still idle (run it in the chat's turn); what to say."""
         self._forget(chat_id)
         async with self.db.reader() as session:
             idle = await repo.idle_registrations(
@@ -524,7 +524,9 @@ class RegistrationFlow:
             await self._end(reg, "timeout", "timed_out")
         except FlowGone:
             return None
-        return reg
+        texts = self.texts(reg)
+        duration = format_wait(round(self.settings.conversation_timeout_seconds), texts)
+        return Reply(texts.idle_timeout.format(duration=duration))
 
     # -- steps -----------------------------------------------------------------------------
 
