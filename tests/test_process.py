@@ -455,6 +455,16 @@ async def test_no_settings_exits_2_with_a_plain_message(processes: Processes) ->
     assert "Z-API panel" in process.stderr
 
 
+async def test_with_settings_it_polls_and_answers_start(
+    processes: Processes, telegram: TelegramDouble, tmp_path: Path
+) -> None:
+    """The quick start's run command, pointed at the doubles: it long-polls and answers."""
+    await processes.start_polling(f"sqlite+aiosqlite:///{tmp_path / 'start.sqlite3'}")
+    reply = await Chat(telegram, MEMBER).say("/start")
+    assert "I register phone numbers as WhatsApp accounts" in (reply.text or "")
+    assert telegram.calls_to("getUpdates")
+
+
 async def test_migrate_upgrades_a_fresh_sqlite_database(
     processes: Processes, sqlite_url: str
 ) -> None:
