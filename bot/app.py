@@ -120,7 +120,7 @@ async def _on_start(application: BotApplication) -> None:
     await services.gate.load()
     await application.bot.set_my_commands(_commands(CATALOGS["en"]))
     await application.bot.set_my_commands(_commands(CATALOGS["pt"]), language_code="pt")
-    timers = await services.flow.pending_timers()
+    timers = await services.flow.store.pending_timers()
     if timers:
         services.timers.schedule(min(timer.ready_at for timer in timers))
     assert application.job_queue is not None

@@ -10,12 +10,10 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup
 
 from bot.config import InstanceConfig, Settings
@@ -31,20 +29,19 @@ from bot.conversation.phone import (
     parse_pin,
 )
 from bot.conversation.states import RegistrationStep
+from bot.conversation.store import FlowGone, FlowStore, ReportedWaits, TimerScheduler
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
-from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.storage.models import Registration, WaitTimer, utcnow
+from bot.storage.models import Registration, utcnow
 from bot.zapi import (
     AvailabilityResult,
     DeliveryMethod,
-    MethodWaits,
     ZapiClient,
     ZapiError,
     ZapiTimeout,
 )
 
-__all__ = ["FlowGone", "Outcome", "RegistrationFlow", "Reply", "TimerScheduler"]
+__all__ = ["FlowGone", "Outcome", "RegistrationFlow", "Reply", "TimerScheduler", "WaitOverNotice"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,42 +77,10 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
-class ReportedWaits:
-    """Waits Z-API reported; `retry_after` applies to the method that was requested."""
-
-    waits: MethodWaits
-    retry_after: int | None = None
-    method: DeliveryMethod | None = None
-
-    def seconds(self) -> dict[DeliveryMethod, int]:
-        seconds = dict(self.waits.seconds)
-        if self.method is not None and self.retry_after is not None and self.retry_after > 0:
-            seconds[self.method] = max(seconds.get(self.method, 0), self.retry_after)
-        return seconds
-
-
-@dataclass(frozen=True, slots=True)
 class WaitOverNotice:
     chat_id: int
     reply: Reply
     timer_ids: tuple[int, ...]
-
-
-class FlowGone(Exception):
-    """The flow ended (cancelled, timed out) while this update was being handled."""
-
-
-class TimerScheduler(Protocol):
-    def schedule(self, ready_at: datetime) -> None:
-        """Make sure waits ending at `ready_at` get announced then."""
-
-
-def _copy(reg: Registration) -> Registration:
-    """A detached copy holding the same column values."""
-    return Registration(**{column.key: getattr(reg, column.key) for column in _COLUMNS})
-
-
-_COLUMNS = tuple(Registration.__table__.columns)
 
 
 class RegistrationFlow:
@@ -127,15 +92,8 @@ class RegistrationFlow:
         scheduler: TimerScheduler,
     ) -> None:
         self.settings = settings
-        self.db = database
         self.zapi = zapi
-        self.scheduler = scheduler
-        # Committed state of open flows. Every change to a flow is made by this process (one bot
-        # process per database), so the copy saves a read per update; the database stays the
-        # truth: a save whose version no longer matches fails and drops the copy.
-        self._open: dict[int, Registration] = {}
-        # How long each chat's instance lease runs; it is extended only when it gets short.
-        self._lease_until: dict[int, datetime] = {}
+        self.store = FlowStore(database, idle_timeout=self.idle_timeout, scheduler=scheduler)
 
     # -- reading state ---------------------------------------------------------------------
 
@@ -143,23 +101,12 @@ class RegistrationFlow:
     def several_instances(self) -> bool:
         return len(self.settings.instances) > 1
 
+    async def load(self, chat_id: int) -> Registration | None:
+        return await self.store.load(chat_id)
+
     @property
     def idle_timeout(self) -> timedelta:
         return timedelta(seconds=self.settings.conversation_timeout_seconds)
-
-    async def load(self, chat_id: int) -> Registration | None:
-        cached = self._open.get(chat_id)
-        if cached is not None:
-            return _copy(cached)
-        async with self.db.reader() as session:
-            reg = await repo.get_registration(session, chat_id)
-        if reg is not None:
-            self._open[chat_id] = _copy(reg)
-        return reg
-
-    def _forget(self, chat_id: int) -> None:
-        self._open.pop(chat_id, None)
-        self._lease_until.pop(chat_id, None)
 
     @staticmethod
     def texts(reg: Registration) -> Catalog:
@@ -194,7 +141,7 @@ class RegistrationFlow:
         delete_message: bool = False,
     ) -> Outcome:
         """A Z-API call failed: the member keeps their place (and the attempt is activity)."""
-        reg = await self._save(reg)
+        reg = await self.store.save(reg)
         return self._outcome(
             reg, [Reply(self._error(reg, error), keyboard)], delete_message=delete_message
         )
@@ -204,101 +151,6 @@ class RegistrationFlow:
         return zapi_error_text(
             error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
         )
-
-    # -- writing state ---------------------------------------------------------------------
-
-    async def _save(
-        self,
-        reg: Registration,
-        *,
-        audit: tuple[str, str] | None = None,
-        waits: ReportedWaits | None = None,
-        **changes: object,
-    ) -> Registration:
-        """Commit `changes` (with an audit event and Z-API's waits, in the same transaction) if
-        nobody else changed or ended the flow meanwhile."""
-        for name, value in changes.items():
-            setattr(reg, name, value)
-        reg.updated_at = utcnow()
-        ready_at: dict[str, datetime | None] = {}
-        if waits is not None:
-            blocked = set(filter(None, reg.blocked_methods.split(",")))
-            for method, seconds in waits.seconds().items():
-                if seconds < 0:
-                    blocked.add(method.value)
-                    continue
-                blocked.discard(method.value)
-                ready_at[method.value] = (
-                    reg.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
-                )
-            reg.blocked_methods = ",".join(sorted(blocked))
-        lease_until = self._lease_until.get(reg.chat_id)
-        # The lease outlives the flow's idle deadline, which a pending wait pushes out.
-        needed = max([reg.updated_at, *filter(None, ready_at.values())]) + self.idle_timeout
-        extend = lease_until is None or lease_until < needed
-        async with self.db.session() as session:
-            # The UPDATE checks the version the flow was read at: a flow ended or changed
-            # meanwhile matches no row.
-            if not await repo.save_registration(session, reg):
-                self._forget(reg.chat_id)
-                raise FlowGone(reg.chat_id)
-            if extend:
-                lease_until = needed + self.idle_timeout
-                await repo.refresh_lease(session, reg.chat_id, until=lease_until)
-            timers: list[WaitTimer] = []
-            if ready_at:
-                timers = await repo.apply_waits(
-                    session,
-                    instance=reg.instance or "",
-                    ddi=reg.ddi or "",
-                    phone=reg.phone or "",
-                    chat_id=reg.chat_id,
-                    ready_at=ready_at,
-                )
-            if audit is not None:
-                await self._audit(session, reg, *audit)
-        self._open[reg.chat_id] = _copy(reg)
-        if lease_until is not None:
-            self._lease_until[reg.chat_id] = lease_until
-        for timer in timers:
-            self.scheduler.schedule(timer.ready_at)
-        return reg
-
-    async def _end(self, reg: Registration, action: str, outcome: str) -> None:
-        self._forget(reg.chat_id)
-        async with self.db.session() as session:
-            if not await repo.delete_registration(session, reg.chat_id, version=reg.version):
-                raise FlowGone(reg.chat_id)
-            await repo.release_leases(session, reg.chat_id)
-            await repo.delete_announced_timers(session, reg.chat_id)
-            await self._audit(session, reg, action, outcome)
-
-    async def _audit(
-        self, session: AsyncSession, reg: Registration, action: str, outcome: str
-    ) -> None:
-        number = f"{reg.ddi}{reg.phone}" if reg.ddi and reg.phone else None
-        await repo.record_event(
-            session,
-            user_id=reg.user_id,
-            chat_id=reg.chat_id,
-            instance=reg.instance,
-            number=number,
-            action=action,
-            outcome=outcome,
-        )
-
-    async def _remaining_waits(self, reg: Registration) -> dict[DeliveryMethod, int]:
-        if not (reg.instance and reg.ddi and reg.phone):
-            return {}
-        async with self.db.reader() as session:
-            timers = await repo.timers_for_number(session, reg.instance, reg.ddi, reg.phone)
-        now = utcnow()
-        remaining: dict[DeliveryMethod, int] = {}
-        for timer in timers:
-            left = int((timer.ready_at - now).total_seconds() + 0.999)
-            if left > 0:
-                remaining[DeliveryMethod(timer.method)] = left
-        return remaining
 
     # -- questions -------------------------------------------------------------------------
 
@@ -324,17 +176,13 @@ class RegistrationFlow:
     ) -> Reply:
         return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
 
-    async def _busy_instances(self) -> dict[str, int]:
-        async with self.db.reader() as session:
-            return await repo.held_instances(session)
-
     async def prompt(self, reg: Registration, *, held: dict[str, int] | None = None) -> list[Reply]:
         """The question of the step the flow is at (to resume, go back, or repeat)."""
         texts, keyboards, step = self.texts(reg), self._keyboards(reg), Step(reg.step)
         number = self._number(reg)
         if step is Step.INSTANCE:
             if held is None:
-                held = await self._busy_instances()
+                held = await self.store.held_instances()
             busy = [name for name, chat in held.items() if chat != reg.chat_id]
             names = [instance.name for instance in self.settings.instances]
             return [self._question(reg, texts.ask_instance, keyboards.instances(names, busy))]
@@ -374,7 +222,7 @@ class RegistrationFlow:
         return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
 
     async def _method_keyboard(self, reg: Registration) -> InlineKeyboardMarkup:
-        return self._method_keyboard_for(reg, await self._remaining_waits(reg))
+        return self._method_keyboard_for(reg, await self.store.remaining_waits(reg))
 
     def _method_keyboard_for(
         self, reg: Registration, waits: dict[DeliveryMethod, int]
@@ -407,60 +255,38 @@ class RegistrationFlow:
 
     async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
         texts = catalog_for(language_code)
-        cached = await self.load(chat_id) if chat_id in self._open else None
-        if cached is not None:
-            return self._outcome(cached, [Reply(texts.resumed), *await self.prompt(cached)])
-        async with self.db.session() as session:
-            reg = await repo.get_registration(session, chat_id)
-            if reg is None:
-                reg = await self._create(session, chat_id, user_id, texts)
-                if reg is None:
-                    return Outcome([Reply(texts.all_instances_busy)], None)
-                resumed = []
-            else:
-                resumed = [Reply(texts.resumed)]
-            held = await repo.held_instances(session) if reg.step == Step.INSTANCE else None
-        self._open[chat_id] = _copy(reg)
-        return self._outcome(reg, [*resumed, *await self.prompt(reg, held=held)])
-
-    async def _create(
-        self, session: AsyncSession, chat_id: int, user_id: int, texts: Catalog
-    ) -> Registration | None:
-        """A new flow; with one instance it is leased at once (None: another flow holds it)."""
-        reg = Registration(
+        several = self.several_instances
+        new = Registration(
             chat_id=chat_id,
             user_id=user_id,
             flow_id=secrets.token_hex(4),
             language=texts.language,
-            step=Step.INSTANCE.value if self.several_instances else Step.DDI.value,
+            step=Step.INSTANCE.value if several else Step.DDI.value,
+            instance=None if several else self.settings.instances[0].name,
             blocked_methods="",
             captcha_pending=False,
             wrong_code_count=0,
         )
-        now = utcnow()
-        reg.created_at = reg.updated_at = now
-        if not self.several_instances:
-            name = self.settings.instances[0].name
-            if not await repo.acquire_lease(session, name, chat_id, until=now + self.idle_timeout):
-                return None
-            reg.instance = name
-        session.add(reg)
-        await session.flush()
-        return reg
+        opened = await self.store.open(new)
+        if opened is None:
+            return Outcome([Reply(texts.all_instances_busy)], None)
+        resumed = [Reply(texts.resumed)] if opened.resumed else []
+        reg = opened.registration
+        return self._outcome(reg, [*resumed, *await self.prompt(reg, held=opened.held)])
 
     async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
-        reg = await self.load(chat_id)
+        reg = await self.store.load(chat_id)
         if reg is None:
             return Outcome([Reply(catalog_for(language_code).nothing_to_cancel)], None)
-        await self._end(reg, "cancel", "cancelled")
+        await self.store.end(reg, "cancel", "cancelled")
         return Outcome([Reply(self.texts(reg).cancelled)], None, language=reg.language)
 
     async def status(self, chat_id: int, language_code: str | None) -> Outcome:
-        reg = await self.load(chat_id)
+        reg = await self.store.load(chat_id)
         if reg is None:
             return Outcome([Reply(catalog_for(language_code).status_none)], None)
         texts = self.texts(reg)
-        waits = await self._remaining_waits(reg)
+        waits = await self.store.remaining_waits(reg)
         wait_text = (
             ", ".join(
                 f"{texts.method_names[m.value]} {format_wait(s, texts)}" for m, s in waits.items()
@@ -480,22 +306,20 @@ class RegistrationFlow:
         if previous is None:
             return self._outcome(reg, [Reply(self.texts(reg).first_step), *await self.prompt(reg)])
         if previous is Step.INSTANCE:
-            self._lease_until.pop(reg.chat_id, None)
-            async with self.db.session() as session:
-                await repo.release_leases(session, reg.chat_id)
-            reg = await self._save(reg, step=previous.value, instance=None)
+            await self.store.release_lease(reg.chat_id)
+            reg = await self.store.save(reg, step=previous.value, instance=None)
         elif previous in (Step.PHONE, Step.DDI):
-            reg = await self._save(
+            reg = await self.store.save(
                 reg, step=previous.value, appeal_token=None, captcha_pending=False
             )
         else:
-            reg = await self._save(reg, step=previous.value, captcha_pending=False)
+            reg = await self.store.save(reg, step=previous.value, captcha_pending=False)
         return self._outcome(reg, await self.prompt(reg))
 
     async def repeat(self, reg: Registration, hint: str | None = None) -> Outcome:
         """Keep the member where they are, with a hint of what the step expects."""
         texts = self.texts(reg)
-        reg = await self._save(reg)  # any message, even a wrong one, is activity
+        reg = await self.store.save(reg)  # any message, even a wrong one, is activity
         message = hint if hint is not None else texts.step_hints[reg.step]
         return self._outcome(reg, [Reply(message, await self._current_keyboard(reg))])
 
@@ -504,25 +328,12 @@ class RegistrationFlow:
         return replies[-1].keyboard if replies else None
 
     async def idle_chats(self) -> list[int]:
-        """Chats whose flow saw no activity for the timeout (a pending wait counts as activity:
-        the member was told to wait and will be told when to go on)."""
-        async with self.db.reader() as session:
-            idle = await repo.idle_registrations(session, utcnow() - self.idle_timeout)
-        return [reg.chat_id for reg in idle]
+        return await self.store.idle_chats()
 
     async def expire_if_idle(self, chat_id: int) -> Reply | None:
         """End the chat's flow if it is still idle (run it in the chat's turn); what to say."""
-        self._forget(chat_id)
-        async with self.db.reader() as session:
-            idle = await repo.idle_registrations(
-                session, utcnow() - self.idle_timeout, chat_id=chat_id
-            )
-        if not idle:
-            return None
-        reg = idle[0]
-        try:
-            await self._end(reg, "timeout", "timed_out")
-        except FlowGone:
+        reg = await self.store.end_if_idle(chat_id)
+        if reg is None:
             return None
         texts = self.texts(reg)
         duration = format_wait(round(self.settings.conversation_timeout_seconds), texts)
@@ -540,16 +351,11 @@ class RegistrationFlow:
             instance = self.settings.instances[int(wanted)]
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
-        self._lease_until.pop(reg.chat_id, None)
-        async with self.db.session() as session:
-            taken = await repo.acquire_lease(
-                session, instance.name, reg.chat_id, until=utcnow() + self.idle_timeout
-            )
-        if not taken:
+        if not await self.store.acquire_lease(reg.chat_id, instance.name):
             replies = await self.prompt(reg)
             busy = Reply(texts.instance_busy.format(instance=instance.name), replies[0].keyboard)
             return self._outcome(reg, [busy])
-        reg = await self._save(reg, step=Step.DDI.value, instance=instance.name)
+        reg = await self.store.save(reg, step=Step.DDI.value, instance=instance.name)
         return self._outcome(reg, await self.prompt(reg))
 
     async def receive_ddi(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -557,12 +363,12 @@ class RegistrationFlow:
         if whole is not None:
             ddi, national = whole
             return await self.receive_phone(
-                await self._save(reg, ddi=ddi, step=Step.PHONE.value), national, busy
+                await self.store.save(reg, ddi=ddi, step=Step.PHONE.value), national, busy
             )
         parsed_ddi = parse_ddi(text)
         if parsed_ddi is None:
             return await self.repeat(reg, self.texts(reg).bad_ddi)
-        reg = await self._save(reg, ddi=parsed_ddi, step=Step.PHONE.value)
+        reg = await self.store.save(reg, ddi=parsed_ddi, step=Step.PHONE.value)
         return self._outcome(reg, await self.prompt(reg))
 
     async def receive_phone(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -576,7 +382,7 @@ class RegistrationFlow:
             }[parsed]
             return await self.repeat(reg, hint)
         if not parsed.valid:
-            reg = await self._save(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
+            reg = await self.store.save(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
             return self._outcome(reg, await self.prompt(reg))
         reg.phone = parsed.digits  # saved with the check's outcome, before the member hears it
         return await self.check_availability(reg, busy)
@@ -591,7 +397,7 @@ class RegistrationFlow:
     async def confirm_phone(self, reg: Registration, use_it: bool, busy: BusySignal) -> Outcome:
         if use_it:
             return await self.check_availability(reg, busy)
-        reg = await self._save(reg, step=Step.PHONE.value, phone=None)
+        reg = await self.store.save(reg, step=Step.PHONE.value, phone=None)
         return self._outcome(reg, await self.prompt(reg))
 
     async def check_availability(self, reg: Registration, busy: BusySignal) -> Outcome:
@@ -612,7 +418,7 @@ class RegistrationFlow:
         texts = self.texts(reg)
         number = self._number(reg)
         if result.blocked:
-            reg = await self._save(
+            reg = await self.store.save(
                 reg,
                 audit=("check", "banned"),
                 step=Step.BANNED.value,
@@ -620,14 +426,14 @@ class RegistrationFlow:
             )
             return self._outcome(reg, await self.prompt(reg))
         if not result.available:
-            await self._end(reg, "check", "unavailable")
+            await self.store.end(reg, "check", "unavailable")
             logger.info("Number not available for chat %s (reason: %s)", reg.chat_id, result.reason)
             return Outcome(
                 [Reply(texts.unavailable.format(number=number))],
                 None,
                 language=reg.language,
             )
-        reg = await self._save(
+        reg = await self.store.save(
             reg,
             audit=("check", "available"),
             waits=ReportedWaits(result.waits),
@@ -650,7 +456,7 @@ class RegistrationFlow:
     async def start_appeal(self, reg: Registration) -> Outcome:
         if not reg.appeal_token:
             return self._outcome(reg, await self.prompt(reg))
-        reg = await self._save(reg, step=Step.APPEAL.value)
+        reg = await self.store.save(reg, step=Step.APPEAL.value)
         return self._outcome(reg, await self.prompt(reg))
 
     async def receive_appeal(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -666,19 +472,19 @@ class RegistrationFlow:
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if result.success and (result.status or "").upper() == "UNBANNED":
-            reg = await self._save(
+            reg = await self.store.save(
                 reg, audit=("appeal", "unbanned"), step=Step.PHONE.value, appeal_token=None
             )
             checked = await self.check_availability(reg, busy)
             checked.replies.insert(0, Reply(texts.appeal_unbanned))
             return checked
         outcome = "in_review" if result.success else "refused"
-        await self._end(reg, "appeal", outcome)
+        await self.store.end(reg, "appeal", outcome)
         message = texts.appeal_in_review if result.success else texts.appeal_refused
         return Outcome([Reply(message)], None, language=reg.language)
 
     async def change_number(self, reg: Registration) -> Outcome:
-        reg = await self._save(
+        reg = await self.store.save(
             reg,
             step=Step.PHONE.value,
             phone=None,
@@ -705,7 +511,7 @@ class RegistrationFlow:
 
     async def resend(self, reg: Registration) -> Outcome:
         """ "Didn't get it": back to the method choice, with the current waits."""
-        reg = await self._save(reg, step=Step.METHOD.value, captcha_pending=False)
+        reg = await self.store.save(reg, step=Step.METHOD.value, captcha_pending=False)
         return self._outcome(reg, await self.prompt(reg))
 
     async def choose_method(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -714,7 +520,7 @@ class RegistrationFlow:
         if method is None:
             return await self.repeat(reg, texts.method_unknown)
         name = texts.method_names[method.value]
-        waits = await self._remaining_waits(reg)
+        waits = await self.store.remaining_waits(reg)
         if method in self._blocked(reg):
             refusal = texts.method_blocked.format(method=name)
         elif method is DeliveryMethod.WA_OLD and reg.wa_old_eligible is False:
@@ -738,7 +544,7 @@ class RegistrationFlow:
             )
         except ZapiError as error:
             if not (isinstance(error, ZapiTimeout) and error.request_sent):
-                reg = await self._save(
+                reg = await self.store.save(
                     reg, audit=("request_code", "failed"), step=Step.METHOD.value
                 )
                 return self._outcome(
@@ -746,13 +552,13 @@ class RegistrationFlow:
                 )
             # The code may have been sent anyway: let the member type it if it arrives.
             logger.warning("Z-API call failed for chat %s: %s", reg.chat_id, error)
-            reg = await self._save(
+            reg = await self.store.save(
                 reg, audit=("request_code", "timeout"), step=Step.CODE.value, method=method.value
             )
             lead = zapi_error_lead(error, texts, timeout_seconds=self.settings.zapi_timeout_seconds)
             return self._outcome(reg, [Reply(f"{lead}\n{texts.code_maybe_sent}", keyboards.code())])
         if result.captcha is not None:
-            reg = await self._save(
+            reg = await self.store.save(
                 reg,
                 audit=("request_code", "captcha"),
                 step=Step.CAPTCHA.value,
@@ -764,11 +570,13 @@ class RegistrationFlow:
                 reg, [Reply(caption, keyboards.captcha(), photo=result.captcha.data)]
             )
         if result.blocked:
-            reg = await self._save(reg, audit=("request_code", "banned"), step=Step.BANNED.value)
+            reg = await self.store.save(
+                reg, audit=("request_code", "banned"), step=Step.BANNED.value
+            )
             return self._outcome(reg, await self.prompt(reg))
         reported = ReportedWaits(result.waits, result.retry_after, method)
         if result.success:
-            reg = await self._save(
+            reg = await self.store.save(
                 reg,
                 audit=("request_code", f"sent_{method.value}"),
                 waits=reported,
@@ -779,13 +587,13 @@ class RegistrationFlow:
             body = texts.code_sent[method.value].format(number=number)
             return self._outcome(reg, [self._question(reg, body, keyboards.code())])
         told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
-        reg = await self._save(
+        reg = await self.store.save(
             reg,
             audit=("request_code", "wait" if told_to_wait else "refused"),
             waits=reported,
             step=Step.METHOD.value,
         )
-        waits = await self._remaining_waits(reg)
+        waits = await self.store.remaining_waits(reg)
         if waits:
             lead = self._waits_text(reg, waits)
         else:
@@ -804,9 +612,9 @@ class RegistrationFlow:
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if not result.success:
-            reg = await self._save(reg, audit=("captcha", "wrong"))
+            reg = await self.store.save(reg, audit=("captcha", "wrong"))
             return await self.repeat(reg, texts.captcha_wrong)
-        reg = await self._save(
+        reg = await self.store.save(
             reg, audit=("captcha", "solved"), step=Step.CODE.value, captcha_pending=False
         )
         method = texts.method_names.get(reg.method or "", reg.method or "")
@@ -829,14 +637,16 @@ class RegistrationFlow:
         if result.success:
             return await self._connected(reg)
         if result.confirm_security_code:
-            reg = await self._save(reg, audit=("confirm_code", "pin_required"), step=Step.PIN.value)
+            reg = await self.store.save(
+                reg, audit=("confirm_code", "pin_required"), step=Step.PIN.value
+            )
             return self._outcome(reg, await self.prompt(reg))
         if result.device_confirm:
-            reg = await self._save(
+            reg = await self.store.save(
                 reg, audit=("confirm_code", "device_confirm"), step=Step.DEVICE.value
             )
             return self._outcome(reg, await self.prompt(reg))
-        reg = await self._save(
+        reg = await self.store.save(
             reg, audit=("confirm_code", "wrong_code"), wrong_code_count=reg.wrong_code_count + 1
         )
         if reg.wrong_code_count >= MAX_WRONG_CODES:
@@ -859,7 +669,7 @@ class RegistrationFlow:
             return await self._failure(reg, error, keyboards.device())
         if result.success:
             return await self._connected(reg)
-        reg = await self._save(reg, audit=("device_transfer", "not_yet"))
+        reg = await self.store.save(reg, audit=("device_transfer", "not_yet"))
         return self._outcome(reg, [Reply(texts.device_not_yet, keyboards.device())])
 
     async def receive_pin(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
@@ -879,11 +689,11 @@ class RegistrationFlow:
             outcome.delete_message = True
             return outcome
         if result.device_confirm:
-            reg = await self._save(
+            reg = await self.store.save(
                 reg, audit=("confirm_pin", "device_confirm"), step=Step.DEVICE.value
             )
             return self._outcome(reg, await self.prompt(reg), delete_message=True)
-        reg = await self._save(reg, audit=("confirm_pin", "wrong_pin"))
+        reg = await self.store.save(reg, audit=("confirm_pin", "wrong_pin"))
         return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
 
     async def forgot_pin(self, reg: Registration, busy: BusySignal) -> Outcome:
@@ -893,7 +703,9 @@ class RegistrationFlow:
             result = await self.zapi.recover_pin(self._instance(reg))
         except ZapiError as error:
             return await self._failure(reg, error, keyboards.pin())
-        reg = await self._save(reg, audit=("recover_pin", "sent" if result.success else "failed"))
+        reg = await self.store.save(
+            reg, audit=("recover_pin", "sent" if result.success else "failed")
+        )
         message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
         return self._outcome(reg, [Reply(message, keyboards.pin())])
 
@@ -905,15 +717,11 @@ class RegistrationFlow:
 
     async def _connected(self, reg: Registration) -> Outcome:
         texts = self.texts(reg)
-        await self._end(reg, "register", "connected")
+        await self.store.end(reg, "register", "connected")
         message = texts.connected.format(instance=reg.instance, number=self._number(reg))
         return Outcome([Reply(message)], None, language=reg.language)
 
     # -- wait timers -----------------------------------------------------------------------
-
-    async def pending_timers(self) -> Sequence[WaitTimer]:
-        async with self.db.reader() as session:
-            return await repo.pending_timers(session)
 
     async def due_notices(self) -> tuple[list[WaitOverNotice], datetime | None]:
         """Claim every ended wait (exactly once) and say, per chat, which methods are usable now.
@@ -921,10 +729,7 @@ class RegistrationFlow:
         Returns the notices and when the next wait ends. A chat is told only while its flow is
         still choosing a method or waiting for the code for that number.
         """
-        async with self.db.session() as session:
-            claimed = await repo.claim_due_timers(session, now=utcnow())
-            regs = await repo.registrations_for(session, {timer.chat_id for timer in claimed})
-            pending = await repo.pending_timers(session)
+        claimed, regs, pending = await self.store.claim_ended_waits()
         next_deadline = min((timer.ready_at for timer in pending), default=None)
         ended: dict[int, set[DeliveryMethod]] = {}
         timer_ids: dict[int, list[int]] = {}
@@ -963,7 +768,4 @@ class RegistrationFlow:
 
     async def notice_not_delivered(self, notice: WaitOverNotice) -> datetime:
         """Telegram did not take the notice: its waits are announced again shortly."""
-        retry_at = utcnow() + NOTICE_RETRY
-        async with self.db.session() as session:
-            await repo.unclaim_timers(session, notice.timer_ids, ready_at=retry_at)
-        return retry_at
+        return await self.store.announce_again(notice.timer_ids, after=NOTICE_RETRY)
