@@ -29,7 +29,13 @@ from bot.conversation.phone import (
     parse_pin,
 )
 from bot.conversation.states import RegistrationStep
-from bot.conversation.store import FlowGone, FlowStore, ReportedWaits, TimerScheduler
+from bot.conversation.store import (
+    FlowGone,
+    FlowStore,
+    InstanceBusy,
+    ReportedWaits,
+    TimerScheduler,
+)
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
 from bot.storage.database import Database
 from bot.storage.models import Registration, utcnow
@@ -306,7 +312,6 @@ class RegistrationFlow:
         if previous is None:
             return self._outcome(reg, [Reply(self.texts(reg).first_step), *await self.prompt(reg)])
         if previous is Step.INSTANCE:
-            await self.store.release_lease(reg.chat_id)
             reg = await self.store.save(reg, step=previous.value, instance=None)
         elif previous in (Step.PHONE, Step.DDI):
             reg = await self.store.save(
@@ -351,11 +356,12 @@ class RegistrationFlow:
             instance = self.settings.instances[int(wanted)]
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
-        if not await self.store.acquire_lease(reg.chat_id, instance.name):
+        try:
+            reg = await self.store.save(reg, step=Step.DDI.value, instance=instance.name)
+        except InstanceBusy:
             replies = await self.prompt(reg)
             busy = Reply(texts.instance_busy.format(instance=instance.name), replies[0].keyboard)
             return self._outcome(reg, [busy])
-        reg = await self.store.save(reg, step=Step.DDI.value, instance=instance.name)
         return self._outcome(reg, await self.prompt(reg))
 
     async def receive_ddi(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:

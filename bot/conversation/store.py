@@ -18,7 +18,7 @@ from bot.storage.database import Database
 from bot.storage.models import Registration, WaitTimer, utcnow
 from bot.zapi import DeliveryMethod, MethodWaits
 
-__all__ = ["FlowGone", "FlowStore", "ReportedWaits", "TimerScheduler"]
+__all__ = ["FlowGone", "FlowStore", "InstanceBusy", "ReportedWaits", "TimerScheduler"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,10 @@ class ReportedWaits:
 
 class FlowGone(Exception):
     """The flow ended (cancelled, timed out) while this update was being handled."""
+
+
+class InstanceBusy(Exception):
+    """Another flow holds the instance."""
 
 
 class TimerScheduler(Protocol):
@@ -97,8 +101,29 @@ class FlowStore:
         waits: ReportedWaits | None = None,
         **changes: object,
     ) -> Registration:
-        """Commit `changes` (with an audit event and Z-API's waits, in the same transaction) if
-        nobody else changed or ended the flow meanwhile."""
+        """Commit `changes` (with an audit event, Z-API's waits and, when `instance` changes, its
+        lease, all in one transaction) if nobody else changed or ended the flow meanwhile.
+
+        Raises FlowGone, or InstanceBusy when the new instance is held by another flow; `reg` is
+        then left as it was.
+        """
+        snapshot = {
+            name: getattr(reg, name) for name in (*changes, "updated_at", "blocked_methods")
+        }
+        try:
+            return await self._save(reg, audit, waits, changes)
+        except BaseException:
+            for name, value in snapshot.items():
+                setattr(reg, name, value)
+            raise
+
+    async def _save(
+        self,
+        reg: Registration,
+        audit: tuple[str, str] | None,
+        waits: ReportedWaits | None,
+        changes: dict[str, object],
+    ) -> Registration:
         for name, value in changes.items():
             setattr(reg, name, value)
         reg.updated_at = utcnow()
@@ -114,17 +139,24 @@ class FlowStore:
                     reg.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
                 )
             reg.blocked_methods = ",".join(sorted(blocked))
-        lease_until = self._lease_until.get(reg.chat_id)
         # The lease outlives the flow's idle deadline, which a pending wait pushes out.
         needed = max([reg.updated_at, *filter(None, ready_at.values())]) + self.idle_timeout
-        extend = lease_until is None or lease_until < needed
+        lease_until = self._lease_until.get(reg.chat_id)
         async with self.db.session() as session:
             # The UPDATE checks the version the flow was read at: a flow ended or changed
             # meanwhile matches no row.
             if not await repo.save_registration(session, reg):
                 self.forget(reg.chat_id)
                 raise FlowGone(reg.chat_id)
-            if extend:
+            if "instance" in changes:
+                lease_until = None if reg.instance is None else needed + self.idle_timeout
+                if reg.instance is None:
+                    await repo.release_leases(session, reg.chat_id)
+                elif not await repo.acquire_lease(
+                    session, reg.instance, reg.chat_id, until=needed + self.idle_timeout
+                ):
+                    raise InstanceBusy(reg.instance)
+            elif reg.instance is not None and (lease_until is None or lease_until < needed):
                 lease_until = needed + self.idle_timeout
                 await repo.refresh_lease(session, reg.chat_id, until=lease_until)
             timers: list[WaitTimer] = []
@@ -140,7 +172,9 @@ class FlowStore:
             if audit is not None:
                 await self._audit(session, reg, *audit)
         self._open[reg.chat_id] = _copy(reg)
-        if lease_until is not None:
+        if lease_until is None:
+            self._lease_until.pop(reg.chat_id, None)
+        else:
             self._lease_until[reg.chat_id] = lease_until
         for timer in timers:
             self.scheduler.schedule(timer.ready_at)
@@ -212,18 +246,6 @@ class FlowStore:
             held = await repo.held_instances(session) if reg.instance is None else None
         self._open[reg.chat_id] = _copy(reg)
         return OpenedFlow(reg, resumed=resumed, held=held)
-
-    async def acquire_lease(self, chat_id: int, instance: str) -> bool:
-        self._lease_until.pop(chat_id, None)
-        async with self.db.session() as session:
-            return await repo.acquire_lease(
-                session, instance, chat_id, until=utcnow() + self.idle_timeout
-            )
-
-    async def release_lease(self, chat_id: int) -> None:
-        self._lease_until.pop(chat_id, None)
-        async with self.db.session() as session:
-            await repo.release_leases(session, chat_id)
 
     async def idle_chats(self) -> list[int]:
         """Chats whose flow saw no activity for the timeout (a pending wait counts as activity:
