@@ -74,7 +74,7 @@ def build_application(settings: Settings) -> BotApplication:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .persistence(RegistrationPersistence(database))
-        .concurrent_updates(PerChatUpdateProcessor(512))
+        .concurrent_updates(PerChatUpdateProcessor())
         .request(AiohttpRequest(connection_pool_size=256, pool_timeout=30))
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .post_init(_on_start)

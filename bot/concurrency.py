@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-__all__ = ["PerChatUpdateProcessor"]
+__all__ = ["MAX_CONCURRENT_UPDATES", "PerChatUpdateProcessor"]
+
+# Updates handled at once, all chats together. Members of one team rarely have more than a few
+# dozen flows open; the cap bounds the memory a burst of updates can take.
+MAX_CONCURRENT_UPDATES = 256
 
 
 @dataclass
@@ -26,7 +30,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     handled one after the other; a member stuck on a slow Z-API call holds only their own chat.
     """
 
-    def __init__(self, max_concurrent_updates: int = 512) -> None:
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
         super().__init__(max_concurrent_updates)
         self._chats: dict[int, _ChatQueue] = {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.storage import repositories as repo
 from tests.conftest import INSTANCE_TOKENS, MEMBER, OTHER_MEMBER, PT_MEMBER
 from tests.doubles.telegram_api import TgUser
 
@@ -87,3 +88,11 @@ async def test_many_chats_at_once_each_get_their_own_answer(start_bot, telegram,
         telegram.send_text(user, "/register")
     replies = await asyncio.gather(*(telegram.next_reply(u.id, timeout=20) for u in users))
     assert all("Which instance" in reply.text for reply in replies)
+    # Each answer came after its own flow was committed, each flow with buttons of its own.
+    async with bot.services.database.reader() as session:
+        flows = await repo.flows_for(session, [u.id for u in users])
+    assert sorted(flows) == [u.id for u in users]
+    for user, reply in zip(users, replies, strict=True):
+        buttons = [button for row in reply.reply_markup["inline_keyboard"] for button in row]
+        assert buttons
+        assert all(b["callback_data"].startswith(f"{flows[user.id].flow_id}:") for b in buttons)

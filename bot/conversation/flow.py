@@ -38,7 +38,8 @@ from bot.conversation.store import (
 )
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
 from bot.storage.database import Database
-from bot.storage.models import Registration, utcnow
+from bot.storage.models import utcnow
+from bot.storage.records import FlowRecord
 from bot.zapi import (
     AvailabilityResult,
     DeliveryMethod,
@@ -107,7 +108,7 @@ class RegistrationFlow:
     def several_instances(self) -> bool:
         return len(self.settings.instances) > 1
 
-    async def load(self, chat_id: int) -> Registration | None:
+    async def load(self, chat_id: int) -> FlowRecord | None:
         return await self.store.load(chat_id)
 
     @property
@@ -115,24 +116,24 @@ class RegistrationFlow:
         return timedelta(seconds=self.settings.conversation_timeout_seconds)
 
     @staticmethod
-    def texts(reg: Registration) -> Catalog:
+    def texts(reg: FlowRecord) -> Catalog:
         return catalog_for(reg.language)
 
-    def _instance(self, reg: Registration) -> InstanceConfig:
+    def _instance(self, reg: FlowRecord) -> InstanceConfig:
         instance = self.settings.instance(reg.instance or "")
         if instance is None:
             # The instance was removed from ZAPI_INSTANCES while this flow was open.
             raise FlowGone(reg.chat_id)
         return instance
 
-    def _number(self, reg: Registration) -> str:
+    def _number(self, reg: FlowRecord) -> str:
         return format_number(reg.ddi or "", reg.phone or "")
 
-    def _keyboards(self, reg: Registration) -> Keyboards:
+    def _keyboards(self, reg: FlowRecord) -> Keyboards:
         return Keyboards(self.texts(reg), reg)
 
     def _outcome(
-        self, reg: Registration, replies: list[Reply], *, delete_message: bool = False
+        self, reg: FlowRecord, replies: list[Reply], *, delete_message: bool = False
     ) -> Outcome:
         return Outcome(
             replies, Step(reg.step), delete_message=delete_message, language=reg.language
@@ -140,7 +141,7 @@ class RegistrationFlow:
 
     async def _failure(
         self,
-        reg: Registration,
+        reg: FlowRecord,
         error: ZapiError,
         keyboard: InlineKeyboardMarkup | None,
         *,
@@ -152,7 +153,7 @@ class RegistrationFlow:
             reg, [Reply(self._error(reg, error), keyboard)], delete_message=delete_message
         )
 
-    def _error(self, reg: Registration, error: ZapiError) -> str:
+    def _error(self, reg: FlowRecord, error: ZapiError) -> str:
         logger.warning("Z-API call failed for chat %s: %s", reg.chat_id, error)
         return zapi_error_text(
             error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
@@ -160,7 +161,7 @@ class RegistrationFlow:
 
     # -- questions -------------------------------------------------------------------------
 
-    def _indicator(self, reg: Registration, step: RegistrationStep) -> str:
+    def _indicator(self, reg: FlowRecord, step: RegistrationStep) -> str:
         order = [Step.INSTANCE] if self.several_instances else []
         order += [Step.DDI, Step.PHONE, Step.METHOD, Step.CODE]
         grouped = {
@@ -178,17 +179,16 @@ class RegistrationFlow:
         )
 
     def _question(
-        self, reg: Registration, body: str, keyboard: InlineKeyboardMarkup | None = None
+        self, reg: FlowRecord, body: str, keyboard: InlineKeyboardMarkup | None = None
     ) -> Reply:
         return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
 
-    async def prompt(self, reg: Registration, *, held: dict[str, int] | None = None) -> list[Reply]:
+    async def prompt(self, reg: FlowRecord) -> list[Reply]:
         """The question of the step the flow is at (to resume, go back, or repeat)."""
         texts, keyboards, step = self.texts(reg), self._keyboards(reg), Step(reg.step)
         number = self._number(reg)
         if step is Step.INSTANCE:
-            if held is None:
-                held = await self.store.held_instances()
+            held = await self.store.held_instances()
             busy = [name for name, chat in held.items() if chat != reg.chat_id]
             names = [instance.name for instance in self.settings.instances]
             return [self._question(reg, texts.ask_instance, keyboards.instances(names, busy))]
@@ -224,20 +224,20 @@ class RegistrationFlow:
             ]
         return [self._question(reg, texts.ask_pin, keyboards.pin())]
 
-    def _blocked(self, reg: Registration) -> set[DeliveryMethod]:
+    def _blocked(self, reg: FlowRecord) -> set[DeliveryMethod]:
         return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
 
-    async def _method_keyboard(self, reg: Registration) -> InlineKeyboardMarkup:
+    async def _method_keyboard(self, reg: FlowRecord) -> InlineKeyboardMarkup:
         return self._method_keyboard_for(reg, await self.store.remaining_waits(reg))
 
     def _method_keyboard_for(
-        self, reg: Registration, waits: dict[DeliveryMethod, int]
+        self, reg: FlowRecord, waits: dict[DeliveryMethod, int]
     ) -> InlineKeyboardMarkup:
         return self._keyboards(reg).methods(
             waits, blocked=self._blocked(reg), wa_old_eligible=reg.wa_old_eligible
         )
 
-    async def _method_question(self, reg: Registration, lead: str | None = None) -> Reply:
+    async def _method_question(self, reg: FlowRecord, lead: str | None = None) -> Reply:
         texts = self.texts(reg)
         body = texts.ask_method.format(number=self._number(reg))
         if reg.wa_old_eligible is not False:
@@ -246,7 +246,7 @@ class RegistrationFlow:
             body = f"{lead}\n\n{body}"
         return self._question(reg, body, await self._method_keyboard(reg))
 
-    def _waits_text(self, reg: Registration, waits: dict[DeliveryMethod, int]) -> str:
+    def _waits_text(self, reg: FlowRecord, waits: dict[DeliveryMethod, int]) -> str:
         texts = self.texts(reg)
         lines = [
             texts.wait_line.format(
@@ -262,23 +262,20 @@ class RegistrationFlow:
     async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
         texts = catalog_for(language_code)
         several = self.several_instances
-        new = Registration(
+        new = FlowRecord(
             chat_id=chat_id,
             user_id=user_id,
             flow_id=secrets.token_hex(4),
             language=texts.language,
             step=Step.INSTANCE.value if several else Step.DDI.value,
             instance=None if several else self.settings.instances[0].name,
-            blocked_methods="",
-            captcha_pending=False,
-            wrong_code_count=0,
         )
         opened = await self.store.open(new)
         if opened is None:
             return Outcome([Reply(texts.all_instances_busy)], None)
         resumed = [Reply(texts.resumed)] if opened.resumed else []
         reg = opened.registration
-        return self._outcome(reg, [*resumed, *await self.prompt(reg, held=opened.held)])
+        return self._outcome(reg, [*resumed, *await self.prompt(reg)])
 
     async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)
@@ -307,7 +304,7 @@ class RegistrationFlow:
         )
         return self._outcome(reg, [Reply(body)])
 
-    async def back(self, reg: Registration) -> Outcome:
+    async def back(self, reg: FlowRecord) -> Outcome:
         previous = Step(reg.step).previous(several_instances=self.several_instances)
         if previous is None:
             return self._outcome(reg, [Reply(self.texts(reg).first_step), *await self.prompt(reg)])
@@ -321,14 +318,14 @@ class RegistrationFlow:
             reg = await self.store.save(reg, step=previous.value, captcha_pending=False)
         return self._outcome(reg, await self.prompt(reg))
 
-    async def repeat(self, reg: Registration, hint: str | None = None) -> Outcome:
+    async def repeat(self, reg: FlowRecord, hint: str | None = None) -> Outcome:
         """Keep the member where they are, with a hint of what the step expects."""
         texts = self.texts(reg)
         reg = await self.store.save(reg)  # any message, even a wrong one, is activity
         message = hint if hint is not None else texts.step_hints[reg.step]
         return self._outcome(reg, [Reply(message, await self._current_keyboard(reg))])
 
-    async def _current_keyboard(self, reg: Registration) -> InlineKeyboardMarkup | None:
+    async def _current_keyboard(self, reg: FlowRecord) -> InlineKeyboardMarkup | None:
         replies = await self.prompt(reg)
         return replies[-1].keyboard if replies else None
 
@@ -346,7 +343,7 @@ class RegistrationFlow:
 
     # -- steps -----------------------------------------------------------------------------
 
-    async def choose_instance(self, reg: Registration, name: str) -> Outcome:
+    async def choose_instance(self, reg: FlowRecord, name: str) -> Outcome:
         texts = self.texts(reg)
         wanted = name.strip().casefold()
         instance = next(
@@ -364,7 +361,7 @@ class RegistrationFlow:
             return self._outcome(reg, [busy])
         return self._outcome(reg, await self.prompt(reg))
 
-    async def receive_ddi(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def receive_ddi(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         whole = parse_international(text)
         if whole is not None:
             ddi, national = whole
@@ -377,7 +374,7 @@ class RegistrationFlow:
         reg = await self.store.save(reg, ddi=parsed_ddi, step=Step.PHONE.value)
         return self._outcome(reg, await self.prompt(reg))
 
-    async def receive_phone(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def receive_phone(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts = self.texts(reg)
         parsed = parse_phone(reg.ddi or "", text)
         if isinstance(parsed, PhoneProblem):
@@ -393,20 +390,20 @@ class RegistrationFlow:
         reg.phone = parsed.digits  # saved with the check's outcome, before the member hears it
         return await self.check_availability(reg, busy)
 
-    async def phone_confirmation(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def phone_confirmation(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         if _typed(text, lambda catalog: catalog.yes_words):
             return await self.confirm_phone(reg, True, busy)
         if _typed(text, lambda catalog: catalog.no_words):
             return await self.confirm_phone(reg, False, busy)
         return await self.repeat(reg, self.texts(reg).phone_confirm_hint)
 
-    async def confirm_phone(self, reg: Registration, use_it: bool, busy: BusySignal) -> Outcome:
+    async def confirm_phone(self, reg: FlowRecord, use_it: bool, busy: BusySignal) -> Outcome:
         if use_it:
             return await self.check_availability(reg, busy)
         reg = await self.store.save(reg, step=Step.PHONE.value, phone=None)
         return self._outcome(reg, await self.prompt(reg))
 
-    async def check_availability(self, reg: Registration, busy: BusySignal) -> Outcome:
+    async def check_availability(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
         """registration-available: mandatory before a code can be requested for the number."""
         keyboards = self._keyboards(reg)
         instance = self._instance(reg)
@@ -420,7 +417,7 @@ class RegistrationFlow:
             return await self._failure(reg, error, keyboards.retry())
         return await self._after_availability(reg, result)
 
-    async def _after_availability(self, reg: Registration, result: AvailabilityResult) -> Outcome:
+    async def _after_availability(self, reg: FlowRecord, result: AvailabilityResult) -> Outcome:
         texts = self.texts(reg)
         number = self._number(reg)
         if result.blocked:
@@ -454,18 +451,18 @@ class RegistrationFlow:
 
     # banned → appeal
 
-    async def banned_reply(self, reg: Registration, text: str) -> Outcome:
+    async def banned_reply(self, reg: FlowRecord, text: str) -> Outcome:
         if _typed(text, lambda catalog: catalog.appeal_words):
             return await self.start_appeal(reg)
         return await self.repeat(reg, self.texts(reg).banned_hint)
 
-    async def start_appeal(self, reg: Registration) -> Outcome:
+    async def start_appeal(self, reg: FlowRecord) -> Outcome:
         if not reg.appeal_token:
             return self._outcome(reg, await self.prompt(reg))
         reg = await self.store.save(reg, step=Step.APPEAL.value)
         return self._outcome(reg, await self.prompt(reg))
 
-    async def receive_appeal(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def receive_appeal(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts = self.texts(reg)
         description = " ".join(text.split())
         if len(description) not in APPEAL_LENGTH:
@@ -489,7 +486,7 @@ class RegistrationFlow:
         message = texts.appeal_in_review if result.success else texts.appeal_refused
         return Outcome([Reply(message)], None, language=reg.language)
 
-    async def change_number(self, reg: Registration) -> Outcome:
+    async def change_number(self, reg: FlowRecord) -> Outcome:
         reg = await self.store.save(
             reg,
             step=Step.PHONE.value,
@@ -515,12 +512,12 @@ class RegistrationFlow:
                     return DeliveryMethod(value)
         return None
 
-    async def resend(self, reg: Registration) -> Outcome:
+    async def resend(self, reg: FlowRecord) -> Outcome:
         """ "Didn't get it": back to the method choice, with the current waits."""
         reg = await self.store.save(reg, step=Step.METHOD.value, captcha_pending=False)
         return self._outcome(reg, await self.prompt(reg))
 
-    async def choose_method(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def choose_method(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts = self.texts(reg)
         method = self._parse_method(text)
         if method is None:
@@ -539,7 +536,7 @@ class RegistrationFlow:
         return self._outcome(reg, [Reply(refusal, self._method_keyboard_for(reg, waits))])
 
     async def _request_code(
-        self, reg: Registration, method: DeliveryMethod, busy: BusySignal
+        self, reg: FlowRecord, method: DeliveryMethod, busy: BusySignal
     ) -> Outcome:
         texts, keyboards = self.texts(reg), self._keyboards(reg)
         number = self._number(reg)
@@ -607,7 +604,7 @@ class RegistrationFlow:
             lead = texts.request_failed.format(method=texts.method_names[method.value])
         return self._outcome(reg, [await self._method_question(reg, lead)])
 
-    async def receive_captcha(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def receive_captcha(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts, keyboards = self.texts(reg), self._keyboards(reg)
         answer = re.sub(r"\s", "", text)
         if not _CAPTCHA_ANSWER.fullmatch(answer):
@@ -630,7 +627,7 @@ class RegistrationFlow:
 
     # code → PIN / device transfer → connected
 
-    async def receive_code(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def receive_code(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts, keyboards = self.texts(reg), self._keyboards(reg)
         code = parse_code(text)
         if code is None:
@@ -661,12 +658,12 @@ class RegistrationFlow:
             message = texts.wrong_code
         return self._outcome(reg, [Reply(message, keyboards.code())])
 
-    async def device_reply(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def device_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         if _typed(text, lambda catalog: catalog.done_words):
             return await self.device_accepted(reg, busy)
         return await self.repeat(reg, self.texts(reg).device_hint)
 
-    async def device_accepted(self, reg: Registration, busy: BusySignal) -> Outcome:
+    async def device_accepted(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
         texts, keyboards = self.texts(reg), self._keyboards(reg)
         busy()
         try:
@@ -678,7 +675,7 @@ class RegistrationFlow:
         reg = await self.store.save(reg, audit=("device_transfer", "not_yet"))
         return self._outcome(reg, [Reply(texts.device_not_yet, keyboards.device())])
 
-    async def receive_pin(self, reg: Registration, text: str, busy: BusySignal) -> Outcome:
+    async def receive_pin(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts, keyboards = self.texts(reg), self._keyboards(reg)
         pin = parse_pin(text)
         if pin is None:
@@ -702,7 +699,7 @@ class RegistrationFlow:
         reg = await self.store.save(reg, audit=("confirm_pin", "wrong_pin"))
         return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
 
-    async def forgot_pin(self, reg: Registration, busy: BusySignal) -> Outcome:
+    async def forgot_pin(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
         texts, keyboards = self.texts(reg), self._keyboards(reg)
         busy()
         try:
@@ -715,13 +712,13 @@ class RegistrationFlow:
         message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
         return self._outcome(reg, [Reply(message, keyboards.pin())])
 
-    async def retry(self, reg: Registration, busy: BusySignal) -> Outcome:
+    async def retry(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
         """The "Try again" button: repeats the failed availability check, else re-asks."""
         if Step(reg.step) is Step.PHONE and reg.phone:
             return await self.check_availability(reg, busy)
         return self._outcome(reg, await self.prompt(reg))
 
-    async def _connected(self, reg: Registration) -> Outcome:
+    async def _connected(self, reg: FlowRecord) -> Outcome:
         texts = self.texts(reg)
         await self.store.end(reg, "register", "connected")
         message = texts.connected.format(instance=reg.instance, number=self._number(reg))

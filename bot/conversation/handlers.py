@@ -27,7 +27,7 @@ from bot.conversation.flow import BusySignal, FlowGone, Outcome, RegistrationFlo
 from bot.conversation.keyboards import Action, ButtonPress
 from bot.conversation.states import RegistrationStep
 from bot.conversation.texts import Catalog, catalog_for
-from bot.storage.models import Registration
+from bot.storage.records import FlowRecord
 from bot.telegram_utils import answer_quietly
 
 __all__ = ["CONVERSATION_NAME", "RegistrationHandlers"]
@@ -63,7 +63,7 @@ def _fits(step: RegistrationStep, press: ButtonPress) -> bool:
     return steps is None or step in steps
 
 
-StepAction = Callable[[Registration, str, BusySignal], Awaitable[Outcome]]
+StepAction = Callable[[FlowRecord, str, BusySignal], Awaitable[Outcome]]
 
 
 def _text(update: Update) -> str:
@@ -130,7 +130,7 @@ class RegistrationHandlers:
         assert chat is not None
         text = _text(update)
 
-        async def answer(reg: Registration) -> Outcome:
+        async def answer(reg: FlowRecord) -> Outcome:
             if len(text) > MAX_TEXT_LENGTH:
                 texts = self.flow.texts(reg)
                 hint = texts.too_long.format(expected=texts.step_hints[reg.step])
@@ -141,7 +141,7 @@ class RegistrationHandlers:
         return await self._with_flow(update, context, answer)
 
     def _on_button(
-        self, action: Callable[[Registration, ButtonPress, BusySignal], Awaitable[Outcome]]
+        self, action: Callable[[FlowRecord, ButtonPress, BusySignal], Awaitable[Outcome]]
     ) -> Any:
         async def callback(update: Update, context: Context) -> object:
             query = update.callback_query
@@ -194,7 +194,7 @@ class RegistrationHandlers:
         self,
         update: Update,
         context: Context,
-        step: Callable[[Registration], Awaitable[Outcome]],
+        step: Callable[[FlowRecord], Awaitable[Outcome]],
     ) -> object:
         """Load the chat's flow, run `step` on it, send what it says; the one place that turns a
         missing or ended flow into "no registration in progress"."""
@@ -247,7 +247,7 @@ class RegistrationHandlers:
     async def not_text(self, update: Update, context: Context) -> object:
         """Stickers, photos, voice notes… in the middle of a step: say what the step expects."""
 
-        async def hint(reg: Registration) -> Outcome:
+        async def hint(reg: FlowRecord) -> Outcome:
             texts = self.flow.texts(reg)
             if Step(reg.step) is Step.PIN:
                 return await self.flow.repeat(reg, texts.bad_pin)
@@ -257,7 +257,7 @@ class RegistrationHandlers:
         return await self._with_flow(update, context, hint)
 
     async def other_command(self, update: Update, context: Context) -> object:
-        async def hint(reg: Registration) -> Outcome:
+        async def hint(reg: FlowRecord) -> Outcome:
             texts = self.flow.texts(reg)
             expected = texts.step_hints[reg.step]
             return await self.flow.repeat(reg, texts.command_here.format(expected=expected))
@@ -266,7 +266,7 @@ class RegistrationHandlers:
 
     # -- button actions --------------------------------------------------------------------
 
-    async def _press(self, reg: Registration, press: ButtonPress, busy: BusySignal) -> Outcome:
+    async def _press(self, reg: FlowRecord, press: ButtonPress, busy: BusySignal) -> Outcome:
         """A button that fits the flow's step (checked by `_fits` before this runs)."""
         flow = self.flow
         match press.action:
@@ -302,10 +302,10 @@ class RegistrationHandlers:
     def _text_actions(self) -> dict[RegistrationStep, StepAction]:
         flow = self.flow
 
-        async def instance(reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        async def instance(reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
             return await flow.choose_instance(reg, text)
 
-        async def banned(reg: Registration, text: str, busy: BusySignal) -> Outcome:
+        async def banned(reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
             return await flow.banned_reply(reg, text)
 
         return {

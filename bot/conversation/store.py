@@ -6,7 +6,8 @@ never called while a transaction is open.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -15,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.storage.models import Registration, WaitTimer, utcnow
+from bot.storage.group_commit import GroupCommit, WriteRefused
+from bot.storage.models import WaitTimer, utcnow
+from bot.storage.records import FlowRecord
 from bot.zapi import DeliveryMethod, MethodWaits
 
 __all__ = ["FlowGone", "FlowStore", "InstanceBusy", "ReportedWaits", "TimerScheduler"]
@@ -36,11 +39,11 @@ class ReportedWaits:
         return seconds
 
 
-class FlowGone(Exception):
+class FlowGone(WriteRefused):
     """The flow ended (cancelled, timed out) while this update was being handled."""
 
 
-class InstanceBusy(Exception):
+class InstanceBusy(WriteRefused):
     """Another flow holds the instance."""
 
 
@@ -49,20 +52,17 @@ class TimerScheduler(Protocol):
         """Make sure waits ending at `ready_at` get announced then."""
 
 
-def _copy(reg: Registration) -> Registration:
-    """A detached copy holding the same column values."""
-    return Registration(**{column.key: getattr(reg, column.key) for column in _COLUMNS})
-
-
-_COLUMNS = tuple(Registration.__table__.columns)
+@dataclass(frozen=True, slots=True)
+class OpenedFlow:
+    registration: FlowRecord
+    resumed: bool
 
 
 @dataclass(frozen=True, slots=True)
-class OpenedFlow:
-    registration: Registration
-    resumed: bool
-    # Instance → chat holding it, read with the flow when it is at the instance step.
-    held: dict[str, int] | None
+class _Saved:
+    record: FlowRecord
+    lease: tuple[str, datetime] | None
+    timers: list[WaitTimer]
 
 
 class FlowStore:
@@ -70,127 +70,135 @@ class FlowStore:
         self, database: Database, *, idle_timeout: timedelta, scheduler: TimerScheduler
     ) -> None:
         self.db = database
+        self.writes = GroupCommit(database)
         self.idle_timeout = idle_timeout
         self.scheduler = scheduler
         # Committed state of open flows. Every change to a flow is made by this process (one bot
         # process per database), so the copy saves a read per update; the database stays the
-        # truth: a save whose version no longer matches fails and drops the copy.
-        self._open: dict[int, Registration] = {}
-        # How long each chat's instance lease runs; it is extended only when it gets short.
-        self._lease_until: dict[int, datetime] = {}
+        # truth: a write whose version no longer matches fails and drops the copy.
+        self._open: dict[int, FlowRecord] = {}
+        # Chat → the instance it holds and until when, as committed; a lease is extended only
+        # when it gets short. Loaded once from the database, then kept up to date here.
+        self._leases: dict[int, tuple[str, datetime]] = {}
+        self._leases_loaded = False
+        self._loading_leases = asyncio.Lock()
 
-    async def load(self, chat_id: int) -> Registration | None:
+    async def load(self, chat_id: int) -> FlowRecord | None:
         cached = self._open.get(chat_id)
         if cached is not None:
-            return _copy(cached)
+            return cached.copy()
         async with self.db.reader() as session:
-            reg = await repo.get_registration(session, chat_id)
-        if reg is not None:
-            self._open[chat_id] = _copy(reg)
-        return reg
+            record = await repo.get_flow(session, chat_id)
+        if record is not None:
+            self._open[chat_id] = record.copy()
+        return record
 
     def forget(self, chat_id: int) -> None:
         self._open.pop(chat_id, None)
-        self._lease_until.pop(chat_id, None)
+        self._leases.pop(chat_id, None)
+
+    def _committed(self, record: FlowRecord, lease: tuple[str, datetime] | None) -> None:
+        self._open[record.chat_id] = record.copy()
+        if lease is None:
+            self._leases.pop(record.chat_id, None)
+        else:
+            self._leases[record.chat_id] = lease
 
     async def save(
         self,
-        reg: Registration,
+        reg: FlowRecord,
         *,
         audit: tuple[str, str] | None = None,
         waits: ReportedWaits | None = None,
         **changes: object,
-    ) -> Registration:
+    ) -> FlowRecord:
         """Commit `changes` (with an audit event, Z-API's waits and, when `instance` changes, its
-        lease, all in one transaction) if nobody else changed or ended the flow meanwhile.
+        lease, all in one transaction) if nobody else changed or ended the flow meanwhile; the
+        flow as committed.
 
-        Raises FlowGone, or InstanceBusy when the new instance is held by another flow; `reg` is
-        then left as it was.
+        `reg` itself is updated once the transaction committed. Raises FlowGone, or InstanceBusy
+        when the new instance is held by another flow; `reg` is then left as it was.
         """
-        snapshot = {
-            name: getattr(reg, name) for name in (*changes, "updated_at", "blocked_methods")
-        }
-        try:
-            return await self._save(reg, audit, waits, changes)
-        except BaseException:
-            for name, value in snapshot.items():
-                setattr(reg, name, value)
-            raise
-
-    async def _save(
-        self,
-        reg: Registration,
-        audit: tuple[str, str] | None,
-        waits: ReportedWaits | None,
-        changes: dict[str, object],
-    ) -> Registration:
-        for name, value in changes.items():
-            setattr(reg, name, value)
-        reg.updated_at = utcnow()
+        new = reg.copy(**changes, updated_at=utcnow(), version=reg.version + 1)
         ready_at: dict[str, datetime | None] = {}
         if waits is not None:
-            blocked = set(filter(None, reg.blocked_methods.split(",")))
+            blocked = set(filter(None, new.blocked_methods.split(",")))
             for method, seconds in waits.seconds().items():
                 if seconds < 0:
                     blocked.add(method.value)
                     continue
                 blocked.discard(method.value)
                 ready_at[method.value] = (
-                    reg.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
+                    new.updated_at + timedelta(seconds=seconds) if seconds > 0 else None
                 )
-            reg.blocked_methods = ",".join(sorted(blocked))
+            new.blocked_methods = ",".join(sorted(blocked))
         # The lease outlives the flow's idle deadline, which a pending wait pushes out.
-        needed = max([reg.updated_at, *filter(None, ready_at.values())]) + self.idle_timeout
-        lease_until = self._lease_until.get(reg.chat_id)
-        async with self.db.session() as session:
-            # The UPDATE checks the version the flow was read at: a flow ended or changed
-            # meanwhile matches no row.
-            if not await repo.save_registration(session, reg):
-                self.forget(reg.chat_id)
-                raise FlowGone(reg.chat_id)
-            if "instance" in changes:
-                lease_until = None if reg.instance is None else needed + self.idle_timeout
-                if reg.instance is None:
-                    await repo.release_leases(session, reg.chat_id)
-                elif not await repo.acquire_lease(
-                    session, reg.instance, reg.chat_id, until=needed + self.idle_timeout
-                ):
-                    raise InstanceBusy(reg.instance)
-            elif reg.instance is not None and (lease_until is None or lease_until < needed):
-                lease_until = needed + self.idle_timeout
-                await repo.refresh_lease(session, reg.chat_id, until=lease_until)
+        needed = max([new.updated_at, *filter(None, ready_at.values())]) + self.idle_timeout
+        held = self._leases.get(reg.chat_id)
+        instance_changes = "instance" in changes
+
+        async def write(session: AsyncSession) -> _Saved:
+            lease = held
+            if instance_changes:
+                # Taking an instance can fail after the flow's row was written: a savepoint
+                # keeps the batch clean of it.
+                async with session.begin_nested():
+                    if not await repo.update_flow(session, new, from_version=reg.version):
+                        raise FlowGone(reg.chat_id)
+                    if new.instance is None:
+                        await repo.release_leases(session, reg.chat_id)
+                        lease = None
+                    else:
+                        lease = (new.instance, needed + self.idle_timeout)
+                        if not await repo.acquire_lease(
+                            session, new.instance, reg.chat_id, until=lease[1]
+                        ):
+                            raise InstanceBusy(new.instance)
+            else:
+                if not await repo.update_flow(session, new, from_version=reg.version):
+                    raise FlowGone(reg.chat_id)
+                if new.instance is not None and (lease is None or lease[1] < needed):
+                    lease = (new.instance, needed + self.idle_timeout)
+                    await repo.refresh_lease(session, reg.chat_id, until=lease[1])
             timers: list[WaitTimer] = []
             if ready_at:
                 timers = await repo.apply_waits(
                     session,
-                    instance=reg.instance or "",
-                    ddi=reg.ddi or "",
-                    phone=reg.phone or "",
-                    chat_id=reg.chat_id,
+                    instance=new.instance or "",
+                    ddi=new.ddi or "",
+                    phone=new.phone or "",
+                    chat_id=new.chat_id,
                     ready_at=ready_at,
                 )
             if audit is not None:
-                await self._audit(session, reg, *audit)
-        self._open[reg.chat_id] = _copy(reg)
-        if lease_until is None:
-            self._lease_until.pop(reg.chat_id, None)
-        else:
-            self._lease_until[reg.chat_id] = lease_until
-        for timer in timers:
+                await self._audit(session, new, *audit)
+            return _Saved(new, lease, timers)
+
+        try:
+            saved = await self.writes.run(write)
+        except FlowGone:
+            self.forget(reg.chat_id)
+            raise
+        self._committed(saved.record, saved.lease)
+        for timer in saved.timers:
             self.scheduler.schedule(timer.ready_at)
+        reg.update_from(saved.record)  # what was already built from `reg` sees the new step
         return reg
 
-    async def end(self, reg: Registration, action: str, outcome: str) -> None:
+    async def end(self, reg: FlowRecord, action: str, outcome: str) -> None:
         self.forget(reg.chat_id)
-        async with self.db.session() as session:
+
+        async def write(session: AsyncSession) -> None:
             if not await repo.delete_registration(session, reg.chat_id, version=reg.version):
                 raise FlowGone(reg.chat_id)
             await repo.release_leases(session, reg.chat_id)
             await repo.delete_announced_timers(session, reg.chat_id)
             await self._audit(session, reg, action, outcome)
 
+        await self.writes.run(write)
+
     async def _audit(
-        self, session: AsyncSession, reg: Registration, action: str, outcome: str
+        self, session: AsyncSession, reg: FlowRecord, action: str, outcome: str
     ) -> None:
         number = f"{reg.ddi}{reg.phone}" if reg.ddi and reg.phone else None
         await repo.record_event(
@@ -203,7 +211,7 @@ class FlowStore:
             outcome=outcome,
         )
 
-    async def remaining_waits(self, reg: Registration) -> dict[DeliveryMethod, int]:
+    async def remaining_waits(self, reg: FlowRecord) -> dict[DeliveryMethod, int]:
         if not (reg.instance and reg.ddi and reg.phone):
             return {}
         async with self.db.reader() as session:
@@ -217,50 +225,76 @@ class FlowStore:
         return remaining
 
     async def held_instances(self) -> dict[str, int]:
-        async with self.db.reader() as session:
-            return await repo.held_instances(session)
+        """Instance → chat holding it (the database decides who gets one; this is for showing)."""
+        if not self._leases_loaded:
+            async with self._loading_leases:  # one read, however many ask at once
+                if not self._leases_loaded:
+                    async with self.db.reader() as session:
+                        stored = await repo.held_leases(session)
+                    for chat_id, lease in stored.items():
+                        self._leases.setdefault(chat_id, lease)  # what this process wrote is newer
+                    self._leases_loaded = True
+        now = utcnow()
+        return {instance: chat for chat, (instance, until) in self._leases.items() if until > now}
 
     async def pending_timers(self) -> Sequence[WaitTimer]:
         async with self.db.reader() as session:
             return await repo.pending_timers(session)
 
-    async def open(self, new: Registration) -> OpenedFlow | None:
+    async def open(self, new: FlowRecord) -> OpenedFlow | None:
         """The chat's flow in progress, or `new` saved (leasing its instance, if it names one);
         None when that instance is held by another flow."""
-        cached = await self.load(new.chat_id) if new.chat_id in self._open else None
+        cached = self._open.get(new.chat_id)
         if cached is not None:
-            return OpenedFlow(cached, resumed=True, held=None)
-        now = utcnow()
-        async with self.db.session() as session:
-            reg = await repo.get_registration(session, new.chat_id)
-            resumed = reg is not None
-            if reg is None:
-                reg = new
-                reg.created_at = reg.updated_at = now
-                if reg.instance is not None and not await repo.acquire_lease(
-                    session, reg.instance, reg.chat_id, until=now + self.idle_timeout
+            return OpenedFlow(cached.copy(), resumed=True)
+        new.created_at = new.updated_at = utcnow()
+        if new.instance is None:
+            # The common case, and the one a crowd sends at once: one INSERT for all of them.
+            inserted = await self.writes.add(repo.insert_flows, new)
+            lease = None
+        else:
+            lease = (new.instance, new.updated_at + self.idle_timeout)
+            try:
+                inserted = await self.writes.run(self._insert_leased(new, lease[1]))
+            except InstanceBusy:
+                return None
+        if inserted:
+            self._committed(new, lease)
+            return OpenedFlow(new.copy(), resumed=False)
+        existing = await self.load(new.chat_id)  # started before this process did
+        if existing is None:  # and ended since: start afresh
+            return await self.open(new)
+        return OpenedFlow(existing, resumed=True)
+
+    @staticmethod
+    def _insert_leased(
+        new: FlowRecord, until: datetime
+    ) -> Callable[[AsyncSession], Awaitable[bool]]:
+        async def write(session: AsyncSession) -> bool:
+            async with session.begin_nested():
+                [inserted] = await repo.insert_flows(session, [new])
+                if not inserted:
+                    return False
+                if not await repo.acquire_lease(
+                    session, new.instance or "", new.chat_id, until=until
                 ):
-                    return None
-                session.add(reg)
-                await session.flush()
-            held = await repo.held_instances(session) if reg.instance is None else None
-        self._open[reg.chat_id] = _copy(reg)
-        return OpenedFlow(reg, resumed=resumed, held=held)
+                    raise InstanceBusy(new.instance)
+            return True
+
+        return write
 
     async def idle_chats(self) -> list[int]:
         """Chats whose flow saw no activity for the timeout (a pending wait counts as activity:
         the member was told to wait and will be told when to go on)."""
         async with self.db.reader() as session:
-            idle = await repo.idle_registrations(session, utcnow() - self.idle_timeout)
+            idle = await repo.idle_flows(session, utcnow() - self.idle_timeout)
         return [reg.chat_id for reg in idle]
 
-    async def end_if_idle(self, chat_id: int) -> Registration | None:
+    async def end_if_idle(self, chat_id: int) -> FlowRecord | None:
         """End the chat's flow if it is still idle; the ended flow."""
         self.forget(chat_id)
         async with self.db.reader() as session:
-            idle = await repo.idle_registrations(
-                session, utcnow() - self.idle_timeout, chat_id=chat_id
-            )
+            idle = await repo.idle_flows(session, utcnow() - self.idle_timeout, chat_id=chat_id)
         if not idle:
             return None
         try:
@@ -271,16 +305,24 @@ class FlowStore:
 
     async def claim_ended_waits(
         self,
-    ) -> tuple[Sequence[WaitTimer], dict[int, Registration], Sequence[WaitTimer]]:
+    ) -> tuple[Sequence[WaitTimer], dict[int, FlowRecord], Sequence[WaitTimer]]:
         """Every ended wait, claimed exactly once; the flows of their chats; the waits pending."""
-        async with self.db.session() as session:
+
+        async def write(
+            session: AsyncSession,
+        ) -> tuple[Sequence[WaitTimer], dict[int, FlowRecord], Sequence[WaitTimer]]:
             claimed = await repo.claim_due_timers(session, now=utcnow())
-            regs = await repo.registrations_for(session, {timer.chat_id for timer in claimed})
+            flows = await repo.flows_for(session, {timer.chat_id for timer in claimed})
             pending = await repo.pending_timers(session)
-        return claimed, regs, pending
+            return claimed, flows, pending
+
+        return await self.writes.run(write)
 
     async def announce_again(self, timer_ids: Sequence[int], *, after: timedelta) -> datetime:
         retry_at = utcnow() + after
-        async with self.db.session() as session:
+
+        async def write(session: AsyncSession) -> None:
             await repo.unclaim_timers(session, timer_ids, ready_at=retry_at)
+
+        await self.writes.run(write)
         return retry_at

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Table, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
 
 from bot.storage.models import AuditEvent, InstanceLease, Member, Registration, WaitTimer, utcnow
+from bot.storage.records import FlowRecord
 
 __all__ = [
     "acquire_lease",
@@ -18,21 +21,24 @@ __all__ = [
     "claim_due_timers",
     "delete_announced_timers",
     "delete_registration",
+    "flows_for",
+    "get_flow",
     "get_registration",
     "held_instances",
-    "idle_registrations",
+    "held_leases",
+    "idle_flows",
+    "insert_flows",
     "member_overrides",
     "pending_timers",
     "recent_events",
     "record_event",
     "refresh_lease",
-    "registrations_for",
     "release_leases",
-    "save_registration",
     "set_member",
     "set_timer",
     "timers_for_number",
     "unclaim_timers",
+    "update_flow",
 ]
 
 
@@ -46,9 +52,72 @@ async def get_registration(session: AsyncSession, chat_id: int) -> Registration 
     return await session.get(Registration, chat_id, populate_existing=True)
 
 
-async def idle_registrations(
+_FLOWS = cast(Table, Registration.__table__)
+# Columns a flow's update writes (the version is bumped by the caller's record).
+_MUTABLE = tuple(
+    column.key for column in _FLOWS.columns if column.key not in {"chat_id", "created_at"}
+)
+
+
+async def get_flow(session: AsyncSession, chat_id: int) -> FlowRecord | None:
+    row = (
+        (await session.execute(select(_FLOWS).where(_FLOWS.c.chat_id == chat_id)))
+        .mappings()
+        .first()
+    )
+    return FlowRecord.from_row(row) if row is not None else None
+
+
+async def flows_for(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, FlowRecord]:
+    wanted = list(chat_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(_FLOWS).where(_FLOWS.c.chat_id.in_(wanted)))
+    return {row["chat_id"]: FlowRecord.from_row(row) for row in rows.mappings()}
+
+
+def _insert_new_flows(session: AsyncSession) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING chat_id: dialect syntax, so each dialect's
+    module is loaded only by the deployments using it."""
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(_FLOWS).on_conflict_do_nothing().returning(_FLOWS.c.chat_id)
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(_FLOWS).on_conflict_do_nothing().returning(_FLOWS.c.chat_id)
+
+
+async def insert_flows(session: AsyncSession, records: Sequence[FlowRecord]) -> list[bool]:
+    """Insert new flows in one statement; for each, False when its chat already has a flow."""
+    fresh: dict[int, FlowRecord] = {}
+    for record in records:
+        fresh.setdefault(record.chat_id, record)
+    inserted: set[int] = set()
+    if fresh:
+        result = await session.execute(
+            _insert_new_flows(session), [r.values() for r in fresh.values()]
+        )
+        inserted = set(result.scalars())
+    # A second record for one chat in the same call finds the first one there.
+    return [r.chat_id in inserted and fresh[r.chat_id] is r for r in records]
+
+
+async def update_flow(session: AsyncSession, record: FlowRecord, *, from_version: int) -> bool:
+    """Write every column of `record` if the row is still at `from_version`.
+
+    False when the row was changed or deleted meanwhile (optimistic concurrency)."""
+    result = await session.execute(
+        update(_FLOWS)
+        .where(_FLOWS.c.chat_id == record.chat_id, _FLOWS.c.version == from_version)
+        .values({key: getattr(record, key) for key in _MUTABLE})
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def idle_flows(
     session: AsyncSession, cutoff: datetime, *, chat_id: int | None = None
-) -> Sequence[Registration]:
+) -> list[FlowRecord]:
     """Flows last changed before `cutoff` and with no wait for their number ending after it."""
     pending_wait = (
         select(WaitTimer.id)
@@ -61,10 +130,10 @@ async def idle_registrations(
         )
         .exists()
     )
-    query = select(Registration).where(Registration.updated_at < cutoff, ~pending_wait)
+    query = select(_FLOWS).where(_FLOWS.c.updated_at < cutoff, ~pending_wait)
     if chat_id is not None:
-        query = query.where(Registration.chat_id == chat_id)
-    return (await session.scalars(query)).all()
+        query = query.where(_FLOWS.c.chat_id == chat_id)
+    return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
 
 
 async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
@@ -80,29 +149,6 @@ async def delete_registration(
         statement = statement.where(Registration.version == version)
     result = await session.execute(statement, execution_options=_BULK)
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-_MUTABLE = tuple(
-    column.key
-    for column in Registration.__table__.columns
-    if column.key not in {"chat_id", "version", "created_at"}
-)
-
-
-async def save_registration(session: AsyncSession, reg: Registration) -> bool:
-    """Write every column of a detached `reg` if the row is still at its version, bumping it.
-
-    False when the row was changed or deleted meanwhile (optimistic concurrency)."""
-    result = await session.execute(
-        update(Registration)
-        .where(Registration.chat_id == reg.chat_id, Registration.version == reg.version)
-        .values({**{key: getattr(reg, key) for key in _MUTABLE}, "version": reg.version + 1}),
-        execution_options=_BULK,
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        return False
-    reg.version += 1
-    return True
 
 
 # -- instance leases -------------------------------------------------------------------------
@@ -164,6 +210,16 @@ async def held_instances(session: AsyncSession) -> dict[str, int]:
         )
     )
     return {instance: chat_id for instance, chat_id in rows}
+
+
+async def held_leases(session: AsyncSession) -> dict[int, tuple[str, datetime]]:
+    """Chat → the instance it holds and until when, for leases not yet expired."""
+    rows = await session.execute(
+        select(InstanceLease.chat_id, InstanceLease.instance, InstanceLease.expires_at).where(
+            InstanceLease.expires_at > utcnow()
+        )
+    )
+    return {chat_id: (instance, until) for chat_id, instance, until in rows}
 
 
 # -- wait timers -----------------------------------------------------------------------------
@@ -284,16 +340,6 @@ async def delete_announced_timers(session: AsyncSession, chat_id: int) -> None:
         delete(WaitTimer).where(WaitTimer.chat_id == chat_id, WaitTimer.notified.is_(True)),
         execution_options=_BULK,
     )
-
-
-async def registrations_for(
-    session: AsyncSession, chat_ids: Iterable[int]
-) -> dict[int, Registration]:
-    wanted = list(chat_ids)
-    if not wanted:
-        return {}
-    rows = await session.scalars(select(Registration).where(Registration.chat_id.in_(wanted)))
-    return {row.chat_id: row for row in rows}
 
 
 # -- members ---------------------------------------------------------------------------------

@@ -1,0 +1,177 @@
+"""Group commit (issue 5): many chats' writes share a transaction, and each caller hears back
+only once its write is committed; a refused or failing write costs nobody else theirs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage import repositories as repo
+from bot.storage.database import Database
+from bot.storage.group_commit import GroupCommit, WriteRefused
+from bot.storage.migrate import upgrade
+from bot.storage.models import AuditEvent, Registration
+from bot.storage.records import FLOW_COLUMNS, FlowRecord
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+def commits_of(database: Database) -> list[int]:
+    """Counts the transactions committed on `database` from now on."""
+    counter = [0]
+
+    def committed(_connection: Any) -> None:
+        counter[0] += 1
+
+    event.listen(database.engine.sync_engine, "commit", committed)
+    return counter
+
+
+def flow(chat_id: int) -> FlowRecord:
+    return FlowRecord(chat_id=chat_id, user_id=chat_id, flow_id=f"f{chat_id}", step="instance")
+
+
+async def stored_chats(database: Database) -> set[int]:
+    async with database.reader() as session:
+        return set((await session.scalars(select(Registration.chat_id))).all())
+
+
+async def audit_count(database: Database) -> int:
+    async with database.reader() as session:
+        return int(await session.scalar(select(func.count()).select_from(AuditEvent)) or 0)
+
+
+def audit(chat_id: int, action: str = "test") -> Any:
+    async def write(session: AsyncSession) -> int:
+        await repo.record_event(
+            session, user_id=chat_id, chat_id=chat_id, action=action, outcome="ok"
+        )
+        return chat_id
+
+    return write
+
+
+def test_flow_record_has_exactly_the_registrations_columns() -> None:
+    assert set(FLOW_COLUMNS) == {column.key for column in Registration.__table__.columns}
+
+
+async def test_a_crowd_of_new_flows_is_written_in_a_few_transactions(db: Database) -> None:
+    writes = GroupCommit(db)
+    commits = commits_of(db)
+    results = await asyncio.gather(
+        *(writes.add(repo.insert_flows, flow(chat)) for chat in range(1, 301))
+    )
+    assert results == [True] * 300
+    assert await stored_chats(db) == set(range(1, 301))
+    assert 1 <= commits[0] <= 5  # 300 writes, batches of at most 256
+
+
+async def test_a_caller_hears_back_only_after_its_write_is_committed(db: Database) -> None:
+    writes = GroupCommit(db)
+
+    async def insert_then_look(chat: int) -> bool:
+        assert await writes.add(repo.insert_flows, flow(chat))
+        # Another connection (another process, the bot after a restart) already sees it.
+        return chat in await stored_chats(db)
+
+    assert await asyncio.gather(*(insert_then_look(chat) for chat in range(1, 21))) == [True] * 20
+
+
+async def test_a_flow_that_exists_is_not_inserted_again(db: Database) -> None:
+    writes = GroupCommit(db)
+    assert await writes.add(repo.insert_flows, flow(7)) is True
+    again = flow(7)
+    again.step = "ddi"
+    assert await writes.add(repo.insert_flows, again) is False
+    async with db.reader() as session:
+        stored = await repo.get_flow(session, 7)
+    assert stored is not None and stored.step == "instance"
+
+
+async def test_two_new_flows_of_one_chat_in_one_batch_insert_once(db: Database) -> None:
+    writes = GroupCommit(db)
+    first, second = flow(9), flow(9)
+    second.flow_id = "other"
+    results = await asyncio.gather(
+        writes.add(repo.insert_flows, first), writes.add(repo.insert_flows, second)
+    )
+    assert sorted(results) == [False, True]
+    async with db.reader() as session:
+        stored = await repo.get_flow(session, 9)
+    assert stored is not None and stored.flow_id == (first if results[0] else second).flow_id
+
+
+async def test_a_refused_write_leaves_the_others_of_its_batch_alone(db: Database) -> None:
+    writes = GroupCommit(db)
+    commits = commits_of(db)
+
+    async def refuse(session: AsyncSession) -> None:
+        raise WriteRefused("version moved on")
+
+    outcomes = await asyncio.gather(
+        writes.run(audit(1)), writes.run(refuse), writes.run(audit(2)), return_exceptions=True
+    )
+    assert outcomes[0] == 1 and outcomes[2] == 2
+    assert isinstance(outcomes[1], WriteRefused)
+    assert await audit_count(db) == 2
+    assert commits[0] == 1  # the refusal did not split the batch
+
+
+async def test_a_failing_write_fails_alone_and_leaves_nothing_behind(db: Database) -> None:
+    writes = GroupCommit(db)
+    assert await writes.add(repo.insert_flows, flow(5))
+
+    async def write_then_break(session: AsyncSession) -> None:
+        await repo.record_event(session, user_id=5, chat_id=5, action="half", outcome="written")
+        await session.flush()
+        await session.execute(  # a duplicate key: the database refuses the whole statement
+            Registration.__table__.insert(), [flow(5).values()]
+        )
+
+    outcomes = await asyncio.gather(
+        writes.run(audit(1)),
+        writes.run(write_then_break),
+        writes.add(repo.insert_flows, flow(6)),
+        writes.run(audit(2)),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == 1 and outcomes[2] is True and outcomes[3] == 2
+    assert isinstance(outcomes[1], IntegrityError)
+    async with db.reader() as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert sorted(actions) == ["test", "test"]  # the broken write's event is not there
+    assert await stored_chats(db) == {5, 6}
+
+
+async def test_a_caller_that_gives_up_does_not_undo_the_write(db: Database) -> None:
+    writes = GroupCommit(db)
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(session: AsyncSession) -> int:
+        started.set()
+        await release.wait()
+        await repo.record_event(session, user_id=1, chat_id=1, action="slow", outcome="ok")
+        return 1
+
+    caller = asyncio.create_task(writes.run(slow))
+    await started.wait()
+    later = asyncio.create_task(writes.run(audit(2)))
+    caller.cancel()
+    release.set()
+    assert await later == 2  # the next batch still runs
+    assert await audit_count(db) == 2
