@@ -5,7 +5,7 @@
 
 Each scenario prints its numbers and the ratio it is judged by, measured in the same run:
 
-- startup: seconds from process start to the first getUpdates (median of 3 starts).
+- startup: seconds from process start to the first getUpdates, first starts and restarts.
 - flows:   30 members on 30 instances, every Z-API call answered after 1 s; the 30 whole flows
            (/register to code confirmed) against one member's flow alone. Target: ≤ 1.5×.
 - burst:   1,000 members send /register at the same moment; p50/p99 latency from the update
@@ -140,27 +140,39 @@ def users(count: int, first_id: int = 10_000) -> list[TgUser]:
 # -- scenarios -----------------------------------------------------------------------------
 
 
-async def bench_startup(workdir: Path) -> dict[str, float]:
-    """A first start (creating the database) and three restarts on it."""
+async def bench_startup(workdir: Path, starts: int = 3) -> dict[str, float]:
+    """First starts (each creating and migrating a new database) and restarts on a migrated one;
+    medians and the slowest."""
     instance = instance_names(1)
-    database = f"sqlite+aiosqlite:///{workdir / 'startup.sqlite3'}"
-    times = []
+    firsts: list[float] = []
+    restarts: list[float] = []
     async with (
         TelegramDouble(token=BOT_TOKEN) as telegram,
         ZapiDouble(client_token=CLIENT_TOKEN, instances=instance) as zapi,
     ):
-        env = bot_env(telegram, zapi, database, [1], ZAPI_INSTANCES=f"i000=i000:{instance['i000']}")
-        for _ in range(4):
-            process = BotProcess(env, workdir / "startup.log")
-            await process.start()
-            polled = await first_poll_after(telegram, process.started_at)
-            times.append(polled - process.started_at)
-            await process.stop()
-    first, restarts = times[0], times[1:]
-    result = {"startup_first_s": first, "startup_restart_s": statistics.median(restarts)}
+        for number in range(starts):
+            database = f"sqlite+aiosqlite:///{workdir / f'startup-{number}.sqlite3'}"
+            env = bot_env(
+                telegram, zapi, database, [1], ZAPI_INSTANCES=f"i000=i000:{instance['i000']}"
+            )
+            for times in (firsts, restarts):
+                # An update waiting makes the first getUpdates return at once: the double
+                # records a call (with the time it began) only when it returns.
+                telegram.send_text(TgUser(id=1, first_name="M", language_code="en"), "/start")
+                process = BotProcess(env, workdir / "startup.log")
+                await process.start()
+                polled = await first_poll_after(telegram, process.started_at)
+                times.append(polled - process.started_at)
+                await process.stop(kill=True)
+    result = {
+        "startup_first_s": statistics.median(firsts),
+        "startup_restart_s": statistics.median(restarts),
+        "startup_slowest_s": max(firsts + restarts),
+    }
     print(
-        f"startup: first poll {first:.2f} s after the first start (migrating a new database), "
-        f"{result['startup_restart_s']:.2f} s after a restart (median of 3); target ≤ 2 s"
+        f"startup: first poll {result['startup_first_s']:.2f} s after a first start (migrating a "
+        f"new database), {result['startup_restart_s']:.2f} s after a restart (medians of "
+        f"{starts}; slowest {result['startup_slowest_s']:.2f} s); target ≤ 2 s"
     )
     return result
 

@@ -118,12 +118,13 @@ def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotSe
 async def _on_start(application: BotApplication) -> None:
     services = services_of(application)
     await services.gate.load()
-    await application.bot.set_my_commands(_commands(CATALOGS["en"]))
-    await application.bot.set_my_commands(_commands(CATALOGS["pt"]), language_code="pt")
     timers = await services.flow.store.pending_timers()
     if timers:
         services.timers.schedule(min(timer.ready_at for timer in timers))
     assert application.job_queue is not None
+    # The command menu is cosmetic: published once polling runs, so neither its round trips nor
+    # a failure of them holds up the start.
+    application.job_queue.run_once(_publish_commands, when=0, name="commands")
     interval = min(30.0, max(0.5, services.settings.conversation_timeout_seconds / 10))
     application.job_queue.run_repeating(
         services.jobs.end_idle_flows, interval=interval, first=0, name="idle-flows"
@@ -133,6 +134,11 @@ async def _on_start(application: BotApplication) -> None:
         len(services.settings.instances),
         len(timers),
     )
+
+
+async def _publish_commands(context: Context) -> None:
+    await context.bot.set_my_commands(_commands(CATALOGS["en"]))
+    await context.bot.set_my_commands(_commands(CATALOGS["pt"]), language_code="pt")
 
 
 async def _on_stop(application: BotApplication) -> None:

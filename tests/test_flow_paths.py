@@ -807,6 +807,9 @@ async def test_portuguese_failure_text(start_bot, zapi):
 
 async def test_commands_published_in_english_and_portuguese(start_bot, telegram):
     await start_bot()
+    # Published once polling runs, not before.
+    await telegram.wait_for("setMyCommands", predicate=lambda call: call.ok)
+    await telegram.wait_for("setMyCommands", predicate=lambda call: call.ok)
     english = {item["command"]: item["description"] for item in telegram.my_commands()}
     portuguese = {
         item["command"]: item["description"] for item in telegram.my_commands(language_code="pt")
@@ -815,3 +818,10 @@ async def test_commands_published_in_english_and_portuguese(start_bot, telegram)
         assert command in english and command in portuguese
     assert english["register"] == "Register a number on a Z-API instance"
     assert portuguese["register"] == "Registrar um número numa instância Z-API"
+
+
+async def test_a_command_menu_telegram_refuses_does_not_stop_the_bot(start_bot, telegram):
+    telegram.fail_next("setMyCommands", 500, "Internal Server Error", times=2)
+    bot = await start_bot()
+    await telegram.wait_for("setMyCommands", predicate=lambda call: not call.ok)
+    assert "Which instance" in (await bot.say(MEMBER, "/register")).text
