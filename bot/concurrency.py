@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
-__all__ = ["MAX_CONCURRENT_UPDATES", "PerChatUpdateProcessor"]
+__all__ = ["MAX_CONCURRENT_UPDATES", "MAX_QUEUED_UPDATES", "PerChatUpdateProcessor"]
 
 # Updates handled at once, all chats together. Members of one team rarely have more than a few
 # dozen flows open; the cap bounds the memory a burst of updates can take.
 MAX_CONCURRENT_UPDATES = 256
+# Updates let in to wait for their chat's turn.
+MAX_QUEUED_UPDATES = 4096
 
 
 @dataclass
@@ -28,10 +30,20 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     The ConversationHandler and the write-through state both rely on one chat's updates being
     handled one after the other; a member stuck on a slow Z-API call holds only their own chat.
+
+    PTB takes a slot of its semaphore before `do_process_update` sees an update. Were that the
+    limit, the updates queued behind one busy chat (a member pasting fifty messages while a
+    Z-API call hangs) would sit on slots every other chat needs. So PTB's semaphore is made wide
+    (its tasks exist for every fetched update anyway) and `max_running` applies once an update
+    has its chat's turn.
     """
 
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
-        super().__init__(max_concurrent_updates)
+    def __init__(
+        self, max_running: int = MAX_CONCURRENT_UPDATES, *, max_queued: int = MAX_QUEUED_UPDATES
+    ) -> None:
+        super().__init__(max(max_queued, max_running))
+        self.max_running = max_running
+        self._running = asyncio.BoundedSemaphore(max_running)
         self._chats: dict[int, _ChatQueue] = {}
 
     @staticmethod
@@ -45,9 +57,10 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
         key = self._key(update)
         if key is None:
-            await coroutine
+            async with self._running:
+                await coroutine
             return
-        async with self.turn(key):
+        async with self.turn(key), self._running:
             await coroutine
 
     @asynccontextmanager

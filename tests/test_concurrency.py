@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+from telegram import Chat, Message, Update
+
+from bot.concurrency import PerChatUpdateProcessor
 from bot.storage import repositories as repo
 from tests.conftest import INSTANCE_TOKENS, MEMBER, OTHER_MEMBER, PT_MEMBER
 from tests.doubles.telegram_api import TgUser
@@ -96,3 +100,49 @@ async def test_many_chats_at_once_each_get_their_own_answer(start_bot, telegram,
         buttons = [button for row in reply.reply_markup["inline_keyboard"] for button in row]
         assert buttons
         assert all(b["callback_data"].startswith(f"{flows[user.id].flow_id}:") for b in buttons)
+
+
+def _update(chat_id: int, number: int) -> Update:
+    chat = Chat(chat_id, Chat.PRIVATE)
+    return Update(number, message=Message(number, datetime.now(UTC), chat, text=f"#{number}"))
+
+
+async def test_a_busy_chat_with_a_backlog_does_not_hold_up_other_chats() -> None:
+    """More updates of one stuck chat than there are slots: another chat still gets through."""
+    processor = PerChatUpdateProcessor(2)
+    stuck = asyncio.Event()
+    handled: list[str] = []
+
+    async def handle(name: str, *, wait: bool = False) -> None:
+        if wait:
+            await stuck.wait()
+        handled.append(name)
+
+    backlog = [
+        asyncio.create_task(processor.process_update(_update(1, n), handle(f"a{n}", wait=n == 1)))
+        for n in range(1, 7)
+    ]
+    await asyncio.sleep(0.05)  # the backlog is queued behind a1
+    await asyncio.wait_for(processor.process_update(_update(2, 100), handle("b")), timeout=2)
+    assert handled == ["b"]
+    stuck.set()
+    await asyncio.gather(*backlog)
+    assert handled == ["b", "a1", "a2", "a3", "a4", "a5", "a6"]
+
+
+async def test_no_more_updates_run_at_once_than_the_limit() -> None:
+    processor = PerChatUpdateProcessor(3)
+    running = 0
+    most = 0
+
+    async def handle() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+
+    await asyncio.gather(
+        *(processor.process_update(_update(chat, chat), handle()) for chat in range(1, 21))
+    )
+    assert most == 3

@@ -186,7 +186,7 @@ class RegistrationFlow:
     async def prompt(self, reg: FlowRecord) -> list[Reply]:
         """The question of the step the flow is at (to resume, go back, or repeat)."""
         texts, keyboards, step = self.texts(reg), self._keyboards(reg), Step(reg.step)
-        number = self._number(reg)
+        number = self._number(reg) if reg.phone else ""  # the first steps have none yet
         if step is Step.INSTANCE:
             held = await self.store.held_instances()
             busy = [name for name, chat in held.items() if chat != reg.chat_id]
