@@ -447,6 +447,27 @@ async def test_request_answering_waits_then_notice(start_bot, telegram, zapi):
     assert "Code sent by SMS" in reply.text
 
 
+async def test_a_numbers_waits_outlive_its_flow_and_a_restart(start_bot, telegram, zapi):
+    """Waits belong to the number: after "Didn't get it", in a new flow for the number, and after
+    a restart the member is told to wait, and nothing is asked of Z-API meanwhile."""
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"voice": 900}, after_request_wait=600))
+    bot = await start_bot()
+    assert "Code sent by SMS" in (await to_code(bot)).text
+    reply = await bot.tap(MEMBER, "Didn't get it")
+    assert any("SMS — wait" in label for label in labels(reply)), labels(reply)
+    await bot.say(MEMBER, "/cancel")
+    reply = await to_method(bot)  # a new flow for the same number
+    assert any("SMS — wait" in label for label in labels(reply)), labels(reply)
+    database_url = bot.settings.database_url
+    await bot.stop()
+    bot = await start_bot(database_url=database_url)
+    reply = await bot.say(MEMBER, "/status")
+    assert re.search(r"SMS (9|10) min", reply.text), reply.text
+    reply = await bot.tap(MEMBER, "SMS — wait")
+    assert re.search(r"SMS can be used again in (9|10) min", reply.text), reply.text
+    assert len(zapi.requests_to(REQUEST)) == 1
+
+
 async def test_wait_after_a_sent_code_then_notice(start_bot, telegram, zapi):
     """The code went out; Z-API asks to wait (retryAfter as a string) before asking again."""
     zapi.add_number(DDI, PHONE, NumberProfile(after_request_wait=2, retry_after_as_string=True))

@@ -81,6 +81,9 @@ class FlowStore:
         # when it gets short. Loaded once from the database, then kept up to date here.
         self._leases: dict[int, tuple[str, datetime]] = {}
         self._leases_loaded = False
+        # (instance, ddi, phone) → method → when Z-API lets it be requested again, as committed;
+        # read from the database the first time a number's waits are asked for.
+        self._waits: dict[tuple[str, str, str], dict[str, datetime]] = {}
         self._loading_leases = asyncio.Lock()
 
     async def load(self, chat_id: int) -> FlowRecord | None:
@@ -180,13 +183,27 @@ class FlowStore:
             self.forget(reg.chat_id)
             raise
         self._committed(saved.record, saved.lease)
+        if ready_at:
+            self._remember_waits(saved.record, ready_at)
         for timer in saved.timers:
             self.scheduler.schedule(timer.ready_at)
         reg.update_from(saved.record)  # what was already built from `reg` sees the new step
         return reg
 
+    def _remember_waits(self, reg: FlowRecord, ready_at: dict[str, datetime | None]) -> None:
+        number = (reg.instance or "", reg.ddi or "", reg.phone or "")
+        known = self._waits.get(number)
+        if known is None:
+            return  # not read yet: the first question reads them all, these included
+        for method, when in ready_at.items():
+            if when is None:
+                known.pop(method, None)
+            else:
+                known[method] = when
+
     async def end(self, reg: FlowRecord, action: str, outcome: str) -> None:
         self.forget(reg.chat_id)
+        self._waits.pop((reg.instance or "", reg.ddi or "", reg.phone or ""), None)
 
         async def write(session: AsyncSession) -> None:
             if not await repo.delete_registration(session, reg.chat_id, version=reg.version):
@@ -212,16 +229,23 @@ class FlowStore:
         )
 
     async def remaining_waits(self, reg: FlowRecord) -> dict[DeliveryMethod, int]:
+        """Seconds left per delivery method for the flow's number (ended waits left out)."""
         if not (reg.instance and reg.ddi and reg.phone):
             return {}
-        async with self.db.reader() as session:
-            timers = await repo.timers_for_number(session, reg.instance, reg.ddi, reg.phone)
+        number = (reg.instance, reg.ddi, reg.phone)
+        ready_at = self._waits.get(number)
+        if ready_at is None:
+            async with self.db.reader() as session:
+                timers = await repo.timers_for_number(session, *number)
+            ready_at = self._waits[number] = {timer.method: timer.ready_at for timer in timers}
         now = utcnow()
         remaining: dict[DeliveryMethod, int] = {}
-        for timer in timers:
-            left = int((timer.ready_at - now).total_seconds() + 0.999)
+        for method, when in ready_at.items():
+            left = int((when - now).total_seconds() + 0.999)
             if left > 0:
-                remaining[DeliveryMethod(timer.method)] = left
+                remaining[DeliveryMethod(method)] = left
+        if not remaining:
+            self._waits.pop(number, None)  # nothing to remember; read again if asked again
         return remaining
 
     async def held_instances(self) -> dict[str, int]:
