@@ -38,7 +38,7 @@ from bot.conversation.store import (
 )
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
 from bot.storage.database import Database
-from bot.storage.models import utcnow
+from bot.storage.models import WaitTimer, utcnow
 from bot.storage.records import FlowRecord
 from bot.zapi import (
     AvailabilityResult,
@@ -746,6 +746,9 @@ class RegistrationFlow:
             ):
                 ended.setdefault(timer.chat_id, set()).add(DeliveryMethod(timer.method))
         now = utcnow()
+        pending_by_number: dict[tuple[str, str, str], list[WaitTimer]] = {}
+        for timer in pending:
+            pending_by_number.setdefault((timer.instance, timer.ddi, timer.phone), []).append(timer)
         notices = []
         for chat_id, methods in ended.items():
             reg = regs[chat_id]
@@ -756,10 +759,10 @@ class RegistrationFlow:
                 usable.remove(DeliveryMethod.WA_OLD)
             if not usable:
                 continue
+            number = (reg.instance or "", reg.ddi or "", reg.phone or "")
             waits = {
                 DeliveryMethod(timer.method): math.ceil((timer.ready_at - now).total_seconds())
-                for timer in pending
-                if (timer.instance, timer.ddi, timer.phone) == (reg.instance, reg.ddi, reg.phone)
+                for timer in pending_by_number.get(number, [])
             }
             texts = self.texts(reg)
             names = " / ".join(texts.method_names[m.value] for m in usable)
