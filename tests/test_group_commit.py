@@ -4,12 +4,13 @@ only once its write is committed; a refused or failing write costs nobody else t
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage import repositories as repo
@@ -175,3 +176,33 @@ async def test_a_caller_that_gives_up_does_not_undo_the_write(db: Database) -> N
     release.set()
     assert await later == 2  # the next batch still runs
     assert await audit_count(db) == 2
+
+
+async def test_a_database_locked_elsewhere_fails_the_batch_once(sqlite_url: str) -> None:
+    """Another process holds SQLite's write lock past the busy timeout: every write of the batch
+    gets the error after one wait, not one wait per write."""
+    database = Database(sqlite_url, busy_timeout_ms=200)
+    await upgrade(database)
+    refusals = [0]
+
+    def refused(_context: Any) -> None:
+        refusals[0] += 1
+
+    event.listen(database.engine.sync_engine, "handle_error", refused)
+    writes = GroupCommit(database)
+    assert await writes.add(repo.insert_flows, flow(100)) is True
+    other = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process writing, and not letting go
+        outcomes = await asyncio.gather(
+            *(writes.add(repo.insert_flows, flow(chat)) for chat in range(1, 4)),
+            writes.run(audit(9)),
+            return_exceptions=True,
+        )
+        assert all(isinstance(outcome, OperationalError) for outcome in outcomes), outcomes
+        assert refusals[0] == 1  # one attempt for the whole batch, not one per write
+        other.rollback()
+        assert await writes.add(repo.insert_flows, flow(1)) is True  # and then it works again
+    finally:
+        other.close()
+        await database.dispose()

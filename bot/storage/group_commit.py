@@ -13,9 +13,11 @@ Two kinds of work:
   the new flows of a batch); items of one bulk function are applied with a single call.
 
 Units must leave the session as they found it when they raise `WriteRefused` (check before
-writing, or write inside a savepoint): the batch goes on without them. Any other exception rolls
-the whole batch back, and each of its units is then run alone in its own transaction, so one
-failing write fails only its caller.
+writing, or write inside a savepoint): the batch goes on without them. Any other exception from a
+write rolls the batch back; that write's caller gets the exception and the other writes go again
+in a new transaction, so one failing write fails only its own caller. When the transaction itself
+fails (the database locked by another process past its busy timeout, say), every caller of the
+batch gets that error at once.
 """
 
 from __future__ import annotations
@@ -110,13 +112,24 @@ class GroupCommit:
             for pending in batch:
                 _settle(pending, error=asyncio.CancelledError())
             raise
+        except _WriteFailed as failure:
+            # The batch is rolled back. The writes that failed get their error (a bulk write
+            # cannot say which of its items failed: each is tried alone); the others go again.
+            if len(failure.suspects) == 1:
+                _settle(failure.suspects[0], error=failure.error)
+            else:
+                for suspect in failure.suspects:
+                    await self._commit([suspect])
+            rest = [pending for pending in batch if pending not in failure.suspects]
+            if rest:
+                logger.warning("A write failed; the %d others of its batch go again", len(rest))
+                await self._commit(rest)
+            return
         except Exception as error:
-            if len(batch) == 1:
-                _settle(batch[0], error=error)
-                return
-            logger.warning("A batch of %d writes failed; writing them one by one", len(batch))
+            # The transaction itself (BEGIN, COMMIT, the connection): no write is to blame, and
+            # trying each alone would only wait for the same refusal once per write.
             for pending in batch:
-                await self._commit([pending])
+                _settle(pending, error=error)
             return
         for pending, result in outcomes.results.items():
             _settle(pending, result=result)
@@ -130,17 +143,36 @@ class GroupCommit:
             if pending.bulk is not None:
                 bulks.setdefault(pending.bulk, []).append(pending)
         async with self.database.session() as session:
+            # Begin now (SQLite: take the write lock), so that a database that refuses the
+            # transaction is told apart from a write that fails.
+            await session.connection()
             for bulk, items in bulks.items():
-                results = await bulk(session, [pending.item for pending in items])
+                try:
+                    results = await bulk(session, [pending.item for pending in items])
+                    await session.flush()
+                except Exception as error:
+                    raise _WriteFailed(items, error) from error
                 outcomes.results.update(zip(items, results, strict=True))
             for pending in batch:
                 if pending.unit is None:
                     continue
                 try:
+                    # Flushed here, so that a failure shows on the write that caused it rather
+                    # than on the next one, or at the commit.
                     outcomes.results[pending] = await pending.unit(session)
+                    await session.flush()
                 except WriteRefused as refusal:
                     outcomes.refusals[pending] = refusal
+                except Exception as error:
+                    raise _WriteFailed([pending], error) from error
         return outcomes
+
+
+class _WriteFailed(Exception):
+    def __init__(self, suspects: list[_Pending], error: Exception) -> None:
+        super().__init__(str(error))
+        self.suspects = suspects
+        self.error = error
 
 
 def _settle(pending: _Pending, *, result: Any = None, error: BaseException | None = None) -> None:
