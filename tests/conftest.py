@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.config import Settings, load_settings
+from bot.storage.database import Database
+from bot.storage.migrate import upgrade
 from tests.doubles.telegram_api import TelegramDouble, TgUser
 from tests.doubles.zapi import ZapiDouble
 from tests.harness import BotHarness
@@ -84,6 +86,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await drop_postgres_database(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database, as the bot has it after `python -m bot migrate`."""
+    database = Database(database_url)
+    await upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,16 +17,6 @@ from bot.storage.group_commit import GroupCommit, WriteRefused
 from bot.storage.migrate import upgrade
 from bot.storage.models import AuditEvent, Registration
 from bot.storage.records import FLOW_COLUMNS, FlowRecord
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await upgrade(database)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def commits_of(database: Database) -> list[int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -55,17 +54,6 @@ async def table_names(database: Database) -> set[str]:
     async with database.engine.connect() as connection:
         names = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     return set(names)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """A migrated database, as the bot has it after `python -m bot migrate`."""
-    database = Database(database_url)
-    await upgrade(database)
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def new_registration(chat_id: int, **fields: object) -> Registration:
