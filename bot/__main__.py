@@ -61,8 +61,8 @@ def start_migration(settings: Settings) -> multiprocessing.process.BaseProcess |
     """Apply pending migrations in a forked child, so Alembic never loads into the long-running
     process (it would cost it about 10 MB for good); None when the database is at HEAD.
 
-    The child runs while this process goes on loading the bot, which halves a first start on a
-    machine with two cores; `migrated` waits for it.
+    The child runs while this process goes on loading the bot, so on a machine with two cores a
+    first start takes little longer than a restart; `migrated` waits for it.
     """
     import migrations
 
