@@ -9,9 +9,16 @@ import multiprocessing
 import multiprocessing.process
 import os
 import sys
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.logging_setup import setup_logging
+
+if TYPE_CHECKING:  # python-telegram-bot is imported once the migration child is forked
+    from telegram.error import TelegramError
+
+    from bot.app import BotApplication
 
 __all__ = ["main"]
 
@@ -31,13 +38,24 @@ async def migrate_database(settings: Settings) -> None:
         await database.dispose()
 
 
-def _migrate_and_exit(settings: Settings) -> None:
+def _migrate(settings: Settings) -> bool:
+    """Upgrade the database; on failure, one line saying why (not a traceback) and False."""
     try:
         asyncio.run(migrate_database(settings))
-    except Exception:
-        logger.exception("Could not migrate the database")
-        os._exit(1)
-    os._exit(0)
+    except Exception as error:
+        logger.error("Could not migrate the database: %s", _first_line(error))
+        return False
+    return True
+
+
+def _first_line(error: BaseException) -> str:
+    # SQLAlchemy adds the statement and a link on further lines.
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
+def _migrate_and_exit(settings: Settings) -> None:
+    os._exit(0 if _migrate(settings) else 1)
 
 
 async def database_revision(settings: Settings) -> str | None:
@@ -69,7 +87,8 @@ def start_migration(settings: Settings) -> multiprocessing.process.BaseProcess |
     if asyncio.run(database_revision(settings)) == migrations.HEAD:
         return None
     if "fork" not in multiprocessing.get_all_start_methods():
-        asyncio.run(migrate_database(settings))
+        if not _migrate(settings):
+            raise SystemExit(1)
         return None
     child = multiprocessing.get_context("fork").Process(
         target=_migrate_and_exit, args=(settings,), name="migrate"
@@ -85,25 +104,72 @@ def migrated(child: multiprocessing.process.BaseProcess | None) -> bool:
     return child.exitcode == 0
 
 
+async def connect_to_telegram(application: BotApplication) -> None:
+    """`application.initialize()`, which asks Telegram who the bot is (getMe). When that fails,
+    the Bot API sessions it opened and the services are closed: nothing is left for Python to
+    complain about ("Unclosed client session") on the way out."""
+    from bot.app import services_of
+
+    try:
+        await application.initialize()
+    except BaseException:
+        await application.bot.shutdown()
+        services = services_of(application)
+        await services.zapi.aclose()
+        await services.database.dispose()
+        raise
+
+
+def telegram_failure(error: TelegramError, base_url: str) -> str:
+    """One line for the operator. Never `str(error)` of an InvalidToken: it quotes the token."""
+    from telegram.error import BadRequest, InvalidToken, NetworkError
+
+    if not base_url.endswith("/bot"):
+        return (
+            f"Telegram did not accept the bot's calls: TELEGRAM_BASE_URL {base_url!r} looks "
+            "wrong: it must end with /bot, e.g. https://api.telegram.org/bot"
+        )
+    if isinstance(error, InvalidToken):
+        return (
+            "Telegram refused the bot token (getMe answered Unauthorized or Not Found): check "
+            "TELEGRAM_BOT_TOKEN, the token BotFather gave you"
+        )
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):  # TimedOut too
+        host = urlsplit(base_url).netloc.rpartition("@")[2]
+        return f"Could not reach Telegram at {host} ({error.message})"
+    return f"Telegram refused to start the bot: {error.message}"
+
+
 def run(settings: Settings) -> int:
     migration = start_migration(settings)
 
     from telegram import Update
+    from telegram.error import TelegramError
 
     from bot.app import build_application
 
     application = build_application(settings)
     if not migrated(migration):
         return 1
-    if settings.webhook_url is not None:
-        from bot.webhook import run_webhook
+    # One event loop for the whole run: the sessions the getMe check opens serve the polling
+    # (python-telegram-bot runs on the current loop) or the webhook server.
+    with asyncio.Runner() as runner:
+        try:
+            runner.run(connect_to_telegram(application))
+            if settings.webhook_url is not None:
+                from bot.webhook import serve_webhook
 
-        run_webhook(application, settings)
-    else:
-        logger.info("Long polling")
-        application.run_polling(
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], drop_pending_updates=False
-        )
+                runner.run(serve_webhook(application, settings))
+            else:
+                logger.info("Long polling")
+                application.run_polling(
+                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                    drop_pending_updates=False,
+                    close_loop=False,
+                )
+        except TelegramError as error:
+            logger.error("%s", telegram_failure(error, settings.telegram_base_url))
+            return 1
     return 0
 
 
@@ -126,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SETTINGS
     setup_logging(settings.log_level, settings.secrets(), json_lines=settings.log_format == "json")
     if args.command == "migrate":
-        try:
-            asyncio.run(migrate_database(settings))
-        except Exception as error:  # the message is what an operator needs, not a traceback
-            logger.error("Could not migrate the database: %s", error)
+        if not _migrate(settings):
             return 1
         logger.info("Database is at the latest revision")
         return 0

@@ -1,23 +1,45 @@
-"""Admin commands: /allow, /deny, /members, /history."""
+"""Admin commands: /allow, /deny, /members, /history, /release."""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from typing import Any
 
 from telegram import Update
+from telegram.constants import MessageLimit
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, ContextTypes
 
 from bot.access import AccessGate
+from bot.concurrency import PerChatUpdateProcessor
+from bot.conversation.flow import RegistrationFlow
 from bot.conversation.texts import Catalog, catalog_for
 from bot.storage import repositories as repo
 from bot.storage.database import Database
+from bot.storage.models import AuditEvent
+from bot.storage.records import FlowRecord
 
-__all__ = ["AdminCommands", "mask_number"]
+__all__ = ["MAX_USER_ID", "AdminCommands", "mask_number", "split_message"]
+
+logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
+Command = Callable[[Update, Context], Coroutine[Any, Any, None]]
 HISTORY_DEFAULT = 10
 HISTORY_MAX = 100
-REGISTRATION_ACTIONS = ("register", "cancel", "timeout", "check", "appeal")
+# The audit action of a flow an admin ended (/deny, /release): its user is the admin.
+ADMIN_ACTION = "admin"
+REGISTRATION_ACTIONS = ("register", "cancel", "timeout", "check", "appeal", ADMIN_ACTION)
+# Telegram user ids are positive and fit in 52 bits; anything from 1 to 2**53 - 1 is taken.
+MAX_USER_ID = 2**53 - 1
+_NUMBER_ARGUMENT = re.compile(r"[0-9]{1,20}")  # ASCII digits only: int() also reads "١٢٣"
+# How much of an unknown instance name is repeated back.
+ECHO_LIMIT = 64
+# A holder found, then gone before its turn came (and the instance taken by someone else): look
+# again, a few times.
+RELEASE_ATTEMPTS = 3
 
 
 def mask_number(number: str | None) -> str:
@@ -27,18 +49,95 @@ def mask_number(number: str | None) -> str:
     return "•" * max(0, len(number) - 4) + number[-4:]
 
 
+def _telegram_length(text: str) -> int:
+    """Telegram counts a message's length in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _pieces(line: str, limit: int) -> Iterator[str]:
+    """`line` cut into pieces of at most `limit` (only a line too long for one message)."""
+    while _telegram_length(line) > limit:
+        cut = limit
+        while _telegram_length(line[:cut]) > limit:  # characters outside the BMP count twice
+            cut -= 1
+        yield line[:cut]
+        line = line[cut:]
+    yield line
+
+
+def split_message(
+    header: str, lines: Sequence[str], *, limit: int = MessageLimit.MAX_TEXT_LENGTH
+) -> list[str]:
+    """The header and lines as few messages as fit Telegram's limit, split between lines; the
+    header only on the first."""
+    messages: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in [header, *lines] if header else lines:
+        for piece in _pieces(line, limit):
+            length = _telegram_length(piece)
+            if current and size + 1 + length > limit:
+                messages.append("\n".join(current))
+                current, size = [], 0
+            size += length + (1 if current else 0)
+            current.append(piece)
+    if current:
+        messages.append("\n".join(current))
+    return messages
+
+
 class AdminCommands:
-    def __init__(self, gate: AccessGate, database: Database) -> None:
+    def __init__(
+        self,
+        gate: AccessGate,
+        database: Database,
+        flow: RegistrationFlow,
+        processor: PerChatUpdateProcessor,
+    ) -> None:
         self.gate = gate
         self.database = database
+        self.flow = flow
+        self.processor = processor
 
     def handlers(self) -> list[BaseHandler[Update, Context, Any]]:
+        commands: dict[str, Command] = {
+            "allow": self.allow,
+            "deny": self.deny,
+            "members": self.members,
+            "history": self.history,
+            "release": self.release,
+        }
         return [
-            CommandHandler("allow", self.allow),
-            CommandHandler("deny", self.deny),
-            CommandHandler("members", self.members),
-            CommandHandler("history", self.history),
+            CommandHandler(name, self._guarded(name, command)) for name, command in commands.items()
         ]
+
+    @staticmethod
+    def _guarded(name: str, command: Command) -> Command:
+        """An admin command ends the update whatever happens: it never falls through to the
+        conversation. An unexpected error is logged and the admin told in one short reply."""
+
+        async def run(update: Update, context: Context) -> None:
+            try:
+                await command(update, context)
+            except ApplicationHandlerStop:
+                raise
+            except Exception:
+                logger.exception("Admin command /%s failed", name)
+                await AdminCommands._say_failed(update, context)
+            raise ApplicationHandlerStop
+
+        return run
+
+    @staticmethod
+    async def _say_failed(update: Update, context: Context) -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None:
+            return
+        texts = catalog_for(user.language_code if user is not None else None)
+        try:
+            await context.bot.send_message(chat.id, texts.admin_error)
+        except TelegramError as error:
+            logger.warning("Could not tell chat %s an admin command failed: %s", chat.id, error)
 
     async def _admin_texts(self, update: Update, context: Context) -> Catalog:
         """The admin's catalog; anyone else is told no and the update stops here."""
@@ -51,16 +150,105 @@ class AdminCommands:
         return texts
 
     @staticmethod
-    def _user_id(context: Context) -> int | None:
+    def _number_argument(context: Context) -> int | None:
         args = context.args or []
-        if len(args) != 1 or not args[0].lstrip("-").isdigit() or len(args[0]) > 20:
+        if len(args) != 1 or _NUMBER_ARGUMENT.fullmatch(args[0]) is None:
             return None
         return int(args[0])
 
-    async def _reply(self, update: Update, context: Context, text: str) -> None:
+    @classmethod
+    def _user_id(cls, context: Context) -> int | None:
+        user_id = cls._number_argument(context)
+        return user_id if user_id is not None and 1 <= user_id <= MAX_USER_ID else None
+
+    @staticmethod
+    async def _reply(
+        update: Update, context: Context, text: str, lines: Sequence[str] = ()
+    ) -> None:
+        """`text` (a header when `lines` follow), in as many messages as Telegram needs."""
         assert update.effective_chat is not None
-        await context.bot.send_message(update.effective_chat.id, text)
-        raise ApplicationHandlerStop
+        for message in split_message(text, lines):
+            await context.bot.send_message(update.effective_chat.id, message)
+
+    # -- ending a member's flow ---------------------------------------------------------------
+    #
+    # A flow is ended in its chat's turn, so the end does not interleave with a step in flight.
+    # That wait runs after the admin's update, outside the admin's own turn: were the update to
+    # wait, two admins releasing each other's instances would each hold the turn the other
+    # needs, an admin's chat would be stuck behind a member's slow Z-API call, and the admin's
+    # own flow could not be ended at all (its turn is the one the update holds).
+
+    def _detach(
+        self, update: Update, context: Context, name: str, work: Coroutine[Any, Any, None]
+    ) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                logger.exception("Admin command /%s failed", name)
+                await self._say_failed(update, context)
+
+        context.application.create_task(run(), name=f"admin-{name}")
+
+    async def _end_denied(
+        self, update: Update, context: Context, texts: Catalog, user_id: int
+    ) -> None:
+        assert update.effective_user is not None
+        async with self.processor.turn(user_id):  # a private chat's id is its user's
+            ended = await self.flow.end_by_admin(
+                user_id, by=update.effective_user.id, reason="denied"
+            )
+        if ended is None:
+            await self._reply(update, context, texts.denied.format(user_id=user_id))
+            return
+        step = self._step_name(texts, ended)
+        if ended.instance:
+            details = texts.admin_flow_details.format(step=step, instance=ended.instance)
+        else:
+            details = texts.admin_flow_details_no_instance.format(step=step)
+        await self._reply(
+            update, context, texts.denied_flow_ended.format(user_id=user_id, details=details)
+        )
+
+    async def _release(
+        self, update: Update, context: Context, texts: Catalog, instance: str
+    ) -> None:
+        assert update.effective_user is not None
+        ended = None
+        for _ in range(RELEASE_ATTEMPTS):
+            holder = (await self.flow.store.held_instances()).get(instance)
+            if holder is None:
+                break
+            async with self.processor.turn(holder):
+                if (await self.flow.store.held_instances()).get(instance) != holder:
+                    continue  # ended meanwhile: maybe someone else holds it now
+                ended = await self.flow.end_by_admin(
+                    holder, by=update.effective_user.id, reason="released"
+                )
+            if ended is not None:
+                break
+        if ended is None:
+            await self._reply(update, context, texts.release_free.format(instance=instance))
+            return
+        step = self._step_name(texts, ended)
+        await self._reply(
+            update,
+            context,
+            texts.released.format(instance=instance, user_id=ended.user_id, step=step),
+        )
+
+    @staticmethod
+    def _who_and_outcome(event: AuditEvent) -> dict[str, object]:
+        if event.action == ADMIN_ACTION:  # the member's flow (private chat: chat id = user id)
+            outcome = f"{event.action} {event.user_id}: {event.outcome}"
+            return {"user_id": event.chat_id, "outcome": outcome}
+        return {"user_id": event.user_id, "outcome": f"{event.action}: {event.outcome}"}
+
+    @staticmethod
+    def _step_name(texts: Catalog, reg: FlowRecord) -> str:
+        return texts.step_names.get(reg.step, reg.step)
+
+    # -- the commands -------------------------------------------------------------------------
 
     async def allow(self, update: Update, context: Context) -> None:
         texts = await self._admin_texts(update, context)
@@ -82,8 +270,27 @@ class AdminCommands:
             await self._reply(update, context, texts.deny_admin.format(user_id=user_id))
             return
         assert update.effective_user is not None
+        # Denied first: the member's next update is refused at the gate, so no new flow starts.
         await self.gate.set_member(user_id, allowed=False, by=update.effective_user.id)
-        await self._reply(update, context, texts.denied.format(user_id=user_id))
+        self._detach(update, context, "deny", self._end_denied(update, context, texts, user_id))
+
+    async def release(self, update: Update, context: Context) -> None:
+        texts = await self._admin_texts(update, context)
+        names = [instance.name for instance in self.flow.settings.instances]
+        listed = ", ".join(names)
+        args = context.args or []
+        if len(args) != 1:
+            await self._reply(update, context, texts.release_usage.format(instances=listed))
+            return
+        wanted = args[0].casefold()
+        instance = next((name for name in names if name.casefold() == wanted), None)
+        if instance is None:
+            shown = args[0] if len(args[0]) <= ECHO_LIMIT else args[0][:ECHO_LIMIT] + "…"
+            await self._reply(
+                update, context, texts.release_unknown.format(instance=shown, instances=listed)
+            )
+            return
+        self._detach(update, context, "release", self._release(update, context, texts, instance))
 
     async def members(self, update: Update, context: Context) -> None:
         texts = await self._admin_texts(update, context)
@@ -92,17 +299,17 @@ class AdminCommands:
             await self._reply(update, context, texts.members_none)
             return
         lines = [texts.members_line.format(user_id=uid, source=src) for uid, src in members.items()]
-        await self._reply(update, context, "\n".join([texts.members_header, *lines]))
+        await self._reply(update, context, texts.members_header, lines)
 
     async def history(self, update: Update, context: Context) -> None:
         texts = await self._admin_texts(update, context)
-        args = context.args or []
         limit = HISTORY_DEFAULT
-        if args:
-            if len(args) != 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= HISTORY_MAX:
+        if context.args:
+            requested = self._number_argument(context)
+            if requested is None or not 1 <= requested <= HISTORY_MAX:
                 await self._reply(update, context, texts.history_usage)
                 return
-            limit = int(args[0])
+            limit = requested
         async with self.database.reader() as session:
             events = await repo.recent_events(session, limit, actions=REGISTRATION_ACTIONS)
         if not events:
@@ -111,11 +318,10 @@ class AdminCommands:
         lines = [
             texts.history_line.format(
                 when=event.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                user_id=event.user_id,
+                **self._who_and_outcome(event),
                 instance=event.instance or "—",
                 number=mask_number(event.number),
-                outcome=f"{event.action}: {event.outcome}",
             )
             for event in events
         ]
-        await self._reply(update, context, "\n".join([texts.history_header, *lines]))
+        await self._reply(update, context, texts.history_header, lines)

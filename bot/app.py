@@ -24,6 +24,7 @@ from bot.conversation.handlers import RegistrationHandlers
 from bot.conversation.jobs import FlowJobs
 from bot.conversation.texts import CATALOGS, Catalog
 from bot.conversation.timers import JobQueueTimers
+from bot.delivery import Courier
 from bot.errors import ErrorReporter
 from bot.storage.database import Database
 from bot.storage.persistence import RegistrationPersistence
@@ -35,7 +36,6 @@ __all__ = ["BotServices", "build_application"]
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
-NOTICE_CONCURRENCY = 8
 BotApplication = Application[Any, Context, Any, Any, Any, Any]
 
 
@@ -49,6 +49,7 @@ class BotServices:
     timers: JobQueueTimers
     gate: AccessGate
     jobs: FlowJobs
+    courier: Courier
 
 
 def _commands(texts: Catalog) -> list[BotCommand]:
@@ -63,7 +64,9 @@ def _commands(texts: Catalog) -> list[BotCommand]:
 
 
 def build_application(settings: Settings) -> BotApplication:
-    database = Database(settings.database_url)
+    database = Database(
+        settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
+    )
     zapi = ZapiClient(
         str(settings.zapi_base_url),
         settings.zapi_client_token,
@@ -91,18 +94,20 @@ def build_application(settings: Settings) -> BotApplication:
 
     timers = JobQueueTimers(application.job_queue)
     flow = RegistrationFlow(settings, database, zapi, timers)
-    handlers = RegistrationHandlers(flow)
+    courier = Courier(application.bot, flow.store)
+    flow.courier = courier
+    handlers = RegistrationHandlers(flow, courier)
     gate = AccessGate(settings, database)
 
     processor = application.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
-    jobs = FlowJobs(flow, handlers, processor, application.bot)
+    jobs = FlowJobs(flow, courier, processor)
     timers.on_due = jobs.announce_waits_over
-    services = BotServices(settings, database, zapi, flow, handlers, timers, gate, jobs)
+    services = BotServices(settings, database, zapi, flow, handlers, timers, gate, jobs, courier)
     application.bot_data["services"] = services
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
-    application.add_handlers(AdminCommands(gate, database).handlers(), group=-1)
+    application.add_handlers(AdminCommands(gate, database, flow, processor).handlers(), group=-1)
     application.add_handler(handlers.conversation())
     application.add_handlers(handlers.outside_handlers())
     application.add_error_handler(ErrorReporter(settings).on_error)
@@ -118,6 +123,10 @@ def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotSe
 async def _on_start(application: BotApplication) -> None:
     services = services_of(application)
     await services.gate.load()
+    # Members whose Z-API call a stop cut off are told where they are; then everything still
+    # owed (those notices included) goes out.
+    interrupted = await services.flow.resume_interrupted()
+    owed = await services.courier.start()
     timers = await services.flow.store.pending_timers()
     if timers:
         services.timers.schedule(min(timer.ready_at for timer in timers))
@@ -130,9 +139,12 @@ async def _on_start(application: BotApplication) -> None:
         services.jobs.end_idle_flows, interval=interval, first=0, name="idle-flows"
     )
     logger.info(
-        "Started: %d instance(s), %d wait timer(s) restored",
+        "Started: %d instance(s), %d wait timer(s) restored, %d interrupted call(s), "
+        "%d message(s) owed",
         len(services.settings.instances),
         len(timers),
+        interrupted,
+        owed,
     )
 
 
@@ -143,6 +155,8 @@ async def _publish_commands(context: Context) -> None:
 
 async def _on_stop(application: BotApplication) -> None:
     services = services_of(application)
+    await services.jobs.stop()
+    await services.courier.stop()
     await services.zapi.aclose()
     await services.database.dispose()
     logger.info("Stopped")

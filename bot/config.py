@@ -44,6 +44,7 @@ SETTING_SOURCES: dict[str, str] = {
     "ALLOWED_USER_IDS": "comma-separated Telegram user ids (ask @userinfobot for yours)",
     "ADMIN_USER_IDS": "comma-separated Telegram user ids (ask @userinfobot for yours)",
     "CONVERSATION_TIMEOUT_SECONDS": "a number of seconds, e.g. 900",
+    "SQLITE_BUSY_TIMEOUT_SECONDS": "a number of seconds, e.g. 10",
     "TELEGRAM_MAX_MESSAGES_PER_SECOND": "a number, e.g. 30 (0 turns the limiter off)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "LOG_FORMAT": "text or json",
@@ -143,6 +144,8 @@ class Settings(BaseSettings):
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
     conversation_timeout_seconds: float = Field(default=900.0, gt=0)
+    # How long an SQLite write waits for another process's lock before it fails (and is retried).
+    sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     webhook_url: AnyHttpUrl | None = None

@@ -6,8 +6,10 @@ import json
 import logging
 import re
 import sys
+import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 __all__ = ["RedactingFilter", "setup_logging"]
@@ -68,7 +70,7 @@ class OneLineFormatter(logging.Formatter):
     """Keeps tracebacks on the event's line so each event is one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\n", " ⏎ ")
+        return super().format(record).rstrip("\n").replace("\n", " ⏎ ")
 
 
 def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = False) -> None:
@@ -83,9 +85,39 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = Fals
         root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    _route_python_output_to(root)
     # httpx logs every request URL, which carries the instance token and the bot token.
     for noisy in ("httpx", "httpcore", "hpack", "apscheduler", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
     # At DEBUG, python-telegram-bot logs whole updates and call parameters: members' codes and
     # PINs would land in the log.
     logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def _route_python_output_to(root: logging.Logger) -> None:
+    """What Python itself would print on stderr goes through the handler too, masked and on one
+    line: uncaught exceptions (in any thread), exceptions ignored in `__del__` and the like
+    ("Exception ignored in ..."), and warnings."""
+    logging.captureWarnings(True)
+
+    def excepthook(
+        kind: type[BaseException], error: BaseException, trace: TracebackType | None
+    ) -> None:
+        root.critical("Uncaught exception", exc_info=(kind, error, trace))
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is not SystemExit:  # as the default hook does
+            name = args.thread.name if args.thread is not None else "?"
+            root.critical("Uncaught exception in thread %s", name, exc_info=args.exc_value)
+
+    def unraisablehook(unraisable: sys.UnraisableHookArgs) -> None:
+        try:
+            where = "" if unraisable.object is None else f": {unraisable.object!r}"
+        except Exception:  # a broken __repr__ must not hide the error itself
+            where = f": <{type(unraisable.object).__name__} object>"
+        message = unraisable.err_msg or "Exception ignored in"
+        root.error("%s%s", message, where, exc_info=unraisable.exc_value)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook
+    sys.unraisablehook = unraisablehook

@@ -18,7 +18,7 @@ from telegram import Update
 from bot.app import BotApplication, services_of
 from bot.config import Settings
 
-__all__ = ["WEBHOOK_PATH", "run_webhook", "webhook_secret"]
+__all__ = ["WEBHOOK_PATH", "serve_webhook", "webhook_secret"]
 
 logger = logging.getLogger(__name__)
 
@@ -80,32 +80,32 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with application:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        routes: list[Any] = [
-            (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
-            ("/healthz", _Health, {"bot_application": application}),
-        ]
-        server = tornado.httpserver.HTTPServer(tornado.web.Application(routes))
-        server.listen(settings.port, address="0.0.0.0")  # noqa: S104 - the platform routes to it
-        # Listening first: Telegram starts posting as soon as the webhook is set.
-        await application.bot.set_webhook(
-            url,
-            secret_token=secret,
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-        )
-        logger.info("Webhook mode on port %s", settings.port)
-        await stop.wait()
-        logger.info("Stopping")
-        server.stop()
-        await application.stop()
-        if application.post_stop is not None:
-            await application.post_stop(application)
-    if application.post_shutdown is not None:
-        await application.post_shutdown(application)
-
-
-def run_webhook(application: BotApplication, settings: Settings) -> None:
-    asyncio.run(serve_webhook(application, settings))
+    try:
+        async with application:
+            if application.post_init is not None:
+                await application.post_init(application)
+            await application.start()
+            routes: list[Any] = [
+                (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
+                ("/healthz", _Health, {"bot_application": application}),
+            ]
+            server = tornado.httpserver.HTTPServer(tornado.web.Application(routes))
+            try:
+                server.listen(settings.port, address="0.0.0.0")  # noqa: S104 - the platform routes to it
+                # Listening first: Telegram starts posting as soon as the webhook is set.
+                await application.bot.set_webhook(
+                    url,
+                    secret_token=secret,
+                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                )
+                logger.info("Webhook mode on port %s", settings.port)
+                await stop.wait()
+                logger.info("Stopping")
+            finally:  # also when the start fails (setWebhook refused, port taken): stop cleanly
+                server.stop()
+                await application.stop()
+                if application.post_stop is not None:
+                    await application.post_stop(application)
+    finally:
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

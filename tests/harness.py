@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from telegram import Update
@@ -59,3 +61,11 @@ class BotHarness:
         message_id, data = self.telegram.button(user.id, label)
         self.telegram.press(user, message_id, data)
         return await self.telegram.next_reply(user.id, timeout=timeout)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for state the bot changes in the background (a request reaching the Z-API double, a
+    row in the database) that raises no event of its own."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - nothing to await but the state itself
+            await asyncio.sleep(0.01)

@@ -7,6 +7,8 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,11 +42,15 @@ def make_settings(**overrides: str) -> Settings:
 
 @pytest.fixture(autouse=True)
 def restore_logging() -> Iterator[None]:
-    """setup_logging reconfigures the root logger: put things back for the other tests."""
+    """setup_logging reconfigures the root logger and Python's hooks: put things back for the
+    other tests."""
     root = logging.getLogger()
     level = root.level
     levels = {name: logging.getLogger(name).level for name in QUIET}
+    hooks = (sys.excepthook, sys.unraisablehook, threading.excepthook, warnings.showwarning)
     yield
+    logging.captureWarnings(False)
+    sys.excepthook, sys.unraisablehook, threading.excepthook, warnings.showwarning = hooks
     for handler in list(root.handlers):
         if any(isinstance(f, RedactingFilter) for f in handler.filters):
             root.removeHandler(handler)

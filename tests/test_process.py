@@ -27,6 +27,7 @@ from tests.conftest import (
 )
 from tests.doubles.telegram_api import TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, ZapiDouble
+from tests.harness import until
 from tests.process_helpers import BotProcess, Chat, Processes, free_port
 
 DDI = "55"
@@ -61,6 +62,12 @@ def sqlite_path(url: str) -> Path:
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(sqlite_path(url)) as connection:
         return connection.execute(sql).fetchall()
+
+
+async def recorded_delivered(url: str, timeout: float = 5.0) -> None:
+    """Wait until the bot has recorded every message Telegram confirmed (the outbox is empty):
+    a kill after that point repeats nothing."""
+    await until(lambda: query(url, "SELECT count(*) FROM outbox") == [(0,)], timeout)
 
 
 def assert_clean_exit(process: BotProcess, code: int) -> None:
@@ -270,6 +277,7 @@ async def test_sigkill_at_every_step_then_members_carry_on(
     await play(typing, case.drive, seat=TEXT_SEAT)
     await play(pressing, case.drive, seat=BUTTON_SEAT)
     old = pressing.button(BUTTON_SEAT.fill(case.old_button))
+    await recorded_delivered(sqlite_url)
     await first.kill()
     assert first.returncode == -9
 
@@ -301,6 +309,7 @@ async def test_wait_that_ended_while_down_is_announced_once_at_start(
     shown_at = time.monotonic()
     assert "How should WhatsApp send the code" in (reply.text or "")
     assert "wait" in json.dumps(reply.reply_markup)
+    await recorded_delivered(sqlite_url)
     await first.kill()
 
     await asyncio.sleep(max(0.0, shown_at + 5.0 - time.monotonic()))  # the wait ends meanwhile
@@ -308,6 +317,7 @@ async def test_wait_that_ended_while_down_is_announced_once_at_start(
     notice = await chat.reply()
     assert "You can request the code by SMS now" in (notice.text or ""), notice.text
     assert notice.reply_markup is not None
+    await recorded_delivered(sqlite_url)
     await second.kill()
 
     third = await processes.start_polling(sqlite_url)
@@ -325,12 +335,62 @@ async def test_wait_that_ended_while_down_is_announced_once_at_start(
     assert_clean_exit(third, await third.wait())
 
 
+async def test_sigkill_during_the_code_request_then_the_code_is_taken(
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+) -> None:
+    """Z-API sends the SMS, the bot dies before the answer: after the restart the member is
+    told where they are, unprompted, and the code that arrived is taken."""
+    chat = Chat(telegram, MEMBER)
+    first = await processes.start_polling(sqlite_url)
+    await play(chat, TO_METHOD)
+    zapi.hang("mobile/request-registration-code", simulate=True)
+    telegram.press_button(MEMBER, "SMS")
+    await until(lambda: bool(zapi.requests_to("mobile/request-registration-code")))
+    await first.kill()
+
+    second = await processes.start_polling(sqlite_url)
+    notice = await chat.reply()
+    assert "I restarted while asking WhatsApp for your code" in (notice.text or ""), notice.text
+    assert "Didn't get it" in json.dumps(notice.reply_markup)
+    await play(chat, AFTER_CODE_QUESTION)
+    assert zapi.connected("inst-a")
+    assert len(zapi.requests_to("mobile/request-registration-code")) == 1
+    assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
+    second.terminate()
+    assert_clean_exit(second, await second.wait())
+
+
+async def test_wait_notice_cut_off_by_a_crash_is_sent_after_restart(
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+) -> None:
+    """The wait was claimed (it will not be claimed again) and its notice was on its way to
+    Telegram when the bot died: the outbox still holds it."""
+    chat = Chat(telegram, MEMBER)
+    first = await processes.start_polling(sqlite_url)
+    await play(chat, TO_PHONE)
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 2}))
+    reply = await chat.say(PHONE_TEXT)
+    assert "How should WhatsApp send the code" in (reply.text or "")
+    telegram.hang_next("sendMessage", 60, chat_id=MEMBER.id)  # the notice's send never returns
+    await telegram.wait_for("sendMessage", chat_id=MEMBER.id, predicate=lambda call: call.held)
+    await first.kill()
+    assert query(sqlite_url, "SELECT notified FROM wait_timers") == [(1,)]  # claimed
+
+    second = await processes.start_polling(sqlite_url)
+    notice = await chat.reply()
+    assert "You can request the code by SMS now" in (notice.text or ""), notice.text
+    await recorded_delivered(sqlite_url)
+    second.terminate()
+    assert_clean_exit(second, await second.wait())
+
+
 async def test_flow_idle_past_its_timeout_while_down_is_ended_at_start(
     processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
 ) -> None:
     chat = Chat(telegram, MEMBER)
     first = await processes.start_polling(sqlite_url, conversation_timeout_seconds=3)
     await play(chat, TO_DDI)
+    await recorded_delivered(sqlite_url)
     await first.kill()
     await asyncio.sleep(4.5)  # the flow's timeout passes while the bot is down
 

@@ -537,10 +537,16 @@ async def test_one_lease_per_instance(db: Database) -> None:
 
     # A's lease runs out: it no longer counts, and chat C may take the instance.
     async with db.session() as session:
-        await repo.refresh_lease(session, 1, until=now - timedelta(seconds=1))
+        assert await repo.refresh_lease(session, "inst-a", 1, until=now - timedelta(seconds=1))
     async with db.session() as session:
         assert await repo.held_instances(session) == {"inst-b": 2}
+        # Expired but untaken: the row still proves A held it all along.
+        assert await repo.lease_is_held(session, "inst-a", 1) is True
         assert await repo.acquire_lease(session, "inst-a", 3, until=hour) is True
+    async with db.session() as session:
+        # Taken by C: A's flow finds out at its next write, and gets nothing back.
+        assert await repo.lease_is_held(session, "inst-a", 1) is False
+        assert await repo.refresh_lease(session, "inst-a", 1, until=hour) is False
     async with db.session() as session:
         assert await repo.held_instances(session) == {"inst-a": 3, "inst-b": 2}
         assert await repo.acquire_lease(session, "inst-a", 1, until=hour) is False
@@ -571,8 +577,9 @@ async def test_reacquiring_refreshes_the_lease(db: Database) -> None:
 
     even_later = later + timedelta(days=1)
     async with db.session() as session:
-        await repo.refresh_lease(session, 1, until=even_later)
-        await repo.refresh_lease(session, 2, until=now)  # a chat without a lease: nothing
+        assert await repo.refresh_lease(session, "inst-a", 1, until=even_later) is True
+        # A chat without a lease on it: nothing, and it is told so.
+        assert await repo.refresh_lease(session, "inst-a", 2, until=now) is False
     async with db.session() as session:
         lease = await session.get(InstanceLease, "inst-a", populate_existing=True)
         assert lease is not None

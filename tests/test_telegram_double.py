@@ -15,7 +15,7 @@ import telegram
 from aiohttp import web
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Conflict, InvalidToken, RetryAfter
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from tests.doubles.telegram_api import TelegramDouble, TgUser
@@ -237,6 +237,102 @@ async def test_fail_next_injects_errors(double: TelegramDouble, bot: telegram.Bo
         await bot.send_message(ANA.id, "first")
     assert (await bot.send_message(ANA.id, "second")).text == "second"
     assert (await double.next_reply(ANA.id, timeout=1)).params["text"] == "second"
+
+
+async def test_5xx_faults_are_failed_calls(double: TelegramDouble, bot: telegram.Bot) -> None:
+    double.fail_next("sendMessage", 500, "Internal Server Error", retry_after=None)
+    double.fail_next("sendMessage", 502, "Bad Gateway", chat_id=ANA.id)
+    with pytest.raises(NetworkError, match="Internal Server Error") as first:
+        await bot.send_message(ANA.id, "one")
+    assert not isinstance(first.value, TimedOut)
+    with pytest.raises(NetworkError, match="Bad Gateway"):
+        await bot.send_message(ANA.id, "two")
+    assert (await bot.send_message(ANA.id, "three")).text == "three"
+
+    calls = double.calls_to("sendMessage", ANA.id)
+    assert [(c.ok, c.error_code, c.held) for c in calls] == [
+        (False, 500, False),
+        (False, 502, False),
+        (True, None, False),
+    ]
+    assert (await double.next_reply(ANA.id, timeout=1)).params["text"] == "three"
+    assert [m["text"] for m in double.bot_messages(ANA.id)] == ["three"]
+    assert double.violations == []
+
+
+async def test_hang_next_delivered_but_unanswered(
+    double: TelegramDouble, bot: telegram.Bot
+) -> None:
+    double.hang_next("sendMessage", 30, chat_id=ANA.id, deliver=True)
+    assert (await bot.send_message(1002, "other chat")).text == "other chat"
+    started = time.monotonic()
+    with pytest.raises(TimedOut):
+        await bot.send_message(ANA.id, "lost answer", read_timeout=0.3)
+    assert time.monotonic() - started < 2
+    # Telegram carried it out: the member sees the message, the call succeeded.
+    assert [m["text"] for m in double.bot_messages(ANA.id)] == ["lost answer"]
+    reply = await double.next_reply(ANA.id, timeout=1)
+    assert (reply.ok, reply.held, reply.params["text"]) == (True, True, "lost answer")
+    assert reply.message is not None
+    assert "answer held back" in reply.summary()
+    # One call only: the next one is answered at once.
+    started = time.monotonic()
+    assert (await bot.send_message(ANA.id, "next")).text == "next"
+    assert time.monotonic() - started < 1
+    assert double.violations == []
+
+
+async def test_hang_next_not_delivered(double: TelegramDouble, bot: telegram.Bot) -> None:
+    double.hang_next("sendMessage", 30, times=2)
+    for text in ("first", "second"):
+        with pytest.raises(TimedOut):
+            await bot.send_message(ANA.id, text, read_timeout=0.3)
+    assert double.bot_messages(ANA.id) == []
+    calls = double.calls_to("sendMessage")
+    assert [(c.ok, c.error_code, c.held) for c in calls] == [(False, 500, True)] * 2
+    with pytest.raises(AssertionError, match="no reply"):
+        await double.next_reply(ANA.id, timeout=0.2)
+
+    # A hold shorter than the client's timeout: the error arrives late.
+    double.hang_next("sendMessage", 0.3)
+    started = time.monotonic()
+    with pytest.raises(NetworkError, match="Internal Server Error") as late:
+        await bot.send_message(ANA.id, "third")
+    assert not isinstance(late.value, TimedOut)
+    assert time.monotonic() - started >= 0.3
+    assert double.violations == []
+
+
+async def test_hang_next_keeps_the_double_strict(double: TelegramDouble, bot: telegram.Bot) -> None:
+    with pytest.raises(ValueError, match="not a Bot API method"):
+        double.hang_next("sendMesage", 1)
+    double.hang_next("sendMessage", 30, deliver=True)
+    async with raw_client(double) as http:
+        started = time.monotonic()
+        response = await http.post("sendMessage", json={"chat_id": ANA.id})  # no text
+    assert response.status_code == 400  # refused at once, the fault is still queued
+    assert time.monotonic() - started < 1
+    assert len(double.violations) == 1
+    with pytest.raises(TimedOut):
+        await bot.send_message(ANA.id, "held", read_timeout=0.3)
+    assert double.calls_to("sendMessage")[-1].held
+
+
+async def test_stop_releases_held_answers() -> None:
+    server = TelegramDouble(token=TOKEN)
+    await server.start()
+    try:
+        server.hang_next("getMe", 3600, deliver=True)
+        async with raw_client(server) as http:
+            pending = asyncio.create_task(http.get("getMe"))
+            await server.wait_for("getMe", timeout=2)
+            started = time.monotonic()
+            await server.stop()
+            assert time.monotonic() - started < 1.5
+            response = await asyncio.wait_for(pending, 2)
+        assert response.json()["result"]["username"] == "test_bot"
+    finally:
+        await server.stop()
 
 
 async def test_commands_and_other_methods(double: TelegramDouble, bot: telegram.Bot) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import socket
 import ssl
 import time
@@ -85,6 +86,13 @@ ENDPOINTS: dict[str, tuple[Call, str, Any]] = {
     "status": (lambda c: c.status(INST_A), "GET", None),
 }
 PATHS = list(ENDPOINTS)
+# Their payload is what the member typed: Z-API's words are never kept for them.
+MEMBER_TYPED = [
+    "mobile/respond-captcha",
+    "mobile/confirm-registration-code",
+    "mobile/confirm-pin-code",
+    "mobile/request-unbanning",
+]
 # request-registration-code and the confirm calls may already have acted when no answer came.
 NEVER_RETRIED = [
     "mobile/request-registration-code",
@@ -646,7 +654,7 @@ async def test_request_unbanning_with_an_unknown_token(
     with pytest.raises(ZapiRejected) as caught:
         await client.request_unbanning(INST_A, "Ae0B_unknown", "please")
     assert caught.value.status_code == 400
-    assert caught.value.zapi_message == "Invalid appealToken"
+    assert caught.value.zapi_message is None  # Z-API may quote the appeal
     assert_clean(caught.value)
 
 
@@ -740,7 +748,7 @@ async def test_http_status_maps_to_exception(
     error = caught.value
     assert type(error) is expected
     assert error.status_code == status
-    assert error.zapi_message == f"failure {status}"
+    assert error.zapi_message == (None if path in MEMBER_TYPED else f"failure {status}")
     assert error.endpoint == path
     assert str(status) in str(error)
     assert_clean(error)
@@ -760,11 +768,11 @@ async def test_http_status_without_a_body(
 
 async def test_error_and_message_both_kept(zapi: ZapiDouble, client: ZapiClient) -> None:
     zapi.script(
-        "mobile/confirm-registration-code",
+        "mobile/registration-available",
         Reply(status=400, json={"error": "BAD_REQUEST", "message": "code must be a string"}),
     )
     with pytest.raises(ZapiRejected) as caught:
-        await client.confirm_code(INST_A, "123456")
+        await client.registration_available(INST_A, DDI, PHONE)
     assert "BAD_REQUEST" in (caught.value.zapi_message or "")
     assert "code must be a string" in (caught.value.zapi_message or "")
 
@@ -784,7 +792,10 @@ async def test_error_body_with_200_is_a_failure(
     with pytest.raises(ZapiRejected) as caught:
         await call(path)(client)
     assert caught.value.status_code == 200
-    assert body["error"] in (caught.value.zapi_message or "")
+    if path in MEMBER_TYPED:
+        assert caught.value.zapi_message is None
+    else:
+        assert body["error"] in (caught.value.zapi_message or "")
     assert_clean(caught.value)
 
 
@@ -891,6 +902,88 @@ async def test_echoed_url_and_tokens_never_reach_the_exception(
     with pytest.raises(ZapiError) as caught:
         await client.status(INST_A)
     assert_clean(caught.value)
+
+
+# What the member typed, echoed by Z-API ("invalid code 123456"), must not reach the exception.
+ECHOES: dict[str, tuple[Call, str, dict[str, str]]] = {
+    "mobile/confirm-registration-code": (
+        lambda c: c.confirm_code(INST_A, "123456"),
+        "123456",
+        {"error": "invalid code 123456"},
+    ),
+    "mobile/confirm-pin-code": (
+        lambda c: c.confirm_pin(INST_A, "654321"),
+        "654321",
+        {"error": "PIN 654321 is wrong", "message": "try again"},
+    ),
+    "mobile/respond-captcha": (
+        lambda c: c.respond_captcha(INST_A, "x7Kp2"),
+        "x7Kp2",
+        {"message": "captcha answer 'X7KP2' does not match"},
+    ),
+    "mobile/request-unbanning": (
+        lambda c: c.request_unbanning(INST_A, APPEAL_TOKEN, "This is my own number"),
+        "This is my own number",
+        {"error": "description This is my own number rejected"},
+    ),
+}
+
+
+@pytest.mark.parametrize("status", [400, 500])
+@pytest.mark.parametrize("path", MEMBER_TYPED)
+async def test_echoed_member_input_never_reaches_the_exception_or_the_log(
+    zapi: ZapiDouble,
+    client: ZapiClient,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    status: int,
+) -> None:
+    act, typed, body = ECHOES[path]
+    zapi.script(path, Reply(status=status, json=body))
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(ZapiHTTPError) as caught:
+        await act(client)
+    error = caught.value
+    assert error.zapi_message is None
+    assert error.status_code == status
+    logging.getLogger("bot.test").warning("Z-API failed: %s", error, exc_info=error)
+    assert_clean(error, typed, typed.upper())
+    assert "Z-API failed" in caplog.text
+    for echoed in (typed, typed.upper(), APPEAL_TOKEN):
+        assert echoed not in caplog.text, f"{echoed!r} was logged"
+
+
+@pytest.mark.parametrize("path", MEMBER_TYPED)
+async def test_refused_credentials_are_still_seen_where_words_are_dropped(
+    zapi: ZapiDouble, client: ZapiClient, path: str
+) -> None:
+    act, typed, _ = ECHOES[path]
+    zapi.script(
+        path, Reply(status=400, json={"error": f"client-token is not configured ({typed})"})
+    )
+    with pytest.raises(ZapiAuthError) as caught:
+        await act(client)
+    assert caught.value.zapi_message is None
+    assert_clean(caught.value, typed)
+
+
+async def test_values_sent_are_masked_in_z_apis_words(zapi: ZapiDouble, client: ZapiClient) -> None:
+    """Elsewhere Z-API's words are kept, but not a value of the request they quote."""
+    zapi.script(
+        "mobile/registration-available",
+        Reply(status=400, json={"error": f"number +{DDI} {PHONE} is not valid"}),
+    )
+    zapi.script(
+        "mobile/request-registration-code",
+        Reply(status=400, json={"error": f"method voice refused for {PHONE}"}),
+    )
+    with pytest.raises(ZapiRejected) as caught:
+        await client.registration_available(INST_A, DDI, PHONE)
+    assert caught.value.zapi_message == f"number +{DDI} [redacted] is not valid"
+    assert_clean(caught.value, PHONE)
+    with pytest.raises(ZapiRejected) as caught:
+        await client.request_code(INST_A, DDI, PHONE, DeliveryMethod.VOICE)
+    assert caught.value.zapi_message == "method [redacted] refused for [redacted]"
 
 
 # -- timeouts, network errors, retries ------------------------------------------------------

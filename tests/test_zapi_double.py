@@ -11,8 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
-from tests.doubles.zapi import CaptchaFormat, NumberProfile, Reply, ZapiDouble
+from bot.config import InstanceConfig
+from bot.zapi import DeliveryMethod, ZapiClient, ZapiNetworkError, ZapiServerError, ZapiTimeout
+from tests.doubles.zapi import CaptchaFormat, NumberProfile, Reply, SentCode, ZapiDouble
 
 CLIENT_TOKEN = "ct-secret"
 DDI, PHONE = "55", "4499999999"
@@ -453,3 +456,104 @@ async def test_start_stop_and_free_ports() -> None:
     with pytest.raises(httpx.ConnectError):
         async with http_client() as http:
             await http.get(first.base_url)
+
+
+# -- faults: dropped connections, 5xx, counting ---------------------------------------------
+
+
+async def test_drop_after_acting_sends_the_code_without_answering(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    await post(client, "mobile/registration-available", NUMBER)
+    double.drop_after_acting("mobile/request-registration-code")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("mobile/request-registration-code", json={**NUMBER, "method": "sms"})
+    # Z-API did the work: the code went out, the registration waits for it.
+    assert double.registration_stage("inst1") == "code_sent"
+    assert double.sent_codes == [SentCode("inst1", DDI, PHONE, "sms")]
+    assert double.codes_sent_to(DDI, PHONE) == double.sent_codes
+    assert len(double.requests_to("mobile/request-registration-code")) == 1
+    # The connection is gone, not the server: the next call is answered on a new one.
+    assert await post(client, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": True
+    }
+    assert double.registration_stage("inst1") == "idle"
+    assert double.connected("inst1")
+
+
+async def test_drop_with_reset_and_delay(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    await post(client, "mobile/registration-available", NUMBER)
+    double.drop_after_acting(
+        "mobile/request-registration-code", instance_id="inst1", reset=True, delay=0.2
+    )
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadError):
+        await client.post("mobile/request-registration-code", json={**NUMBER, "method": "voice"})
+    assert time.monotonic() - started >= 0.2
+    assert double.sent_codes == [SentCode("inst1", DDI, PHONE, "voice")]
+
+
+async def test_drop_without_simulate_does_nothing(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    await post(client, "mobile/registration-available", NUMBER)
+    double.script("mobile/request-registration-code", Reply(drop_connection=True))
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("mobile/request-registration-code", json={**NUMBER, "method": "sms"})
+    assert double.registration_stage("inst1") == "idle"
+    assert double.sent_codes == []
+    # Requests the double rejects do not consume the drop.
+    double.script("status", Reply(drop_connection=True))
+    assert (await client.get("status", headers={"Client-Token": "bad"})).status_code == 403
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.get("status")
+    assert len(double.requests_to("status")) == 2
+
+
+def test_reset_needs_drop_connection() -> None:
+    with pytest.raises(ValueError, match="drop_connection"):
+        Reply(reset=True)
+
+
+async def test_zapi_client_sees_a_dropped_connection_as_sent(double: ZapiDouble) -> None:
+    instance = InstanceConfig(name="inst1", instance_id="inst1", token=SecretStr("tok1"))
+    async with ZapiClient(double.base_url, SecretStr(CLIENT_TOKEN), timeout=2.0) as zapi:
+        await zapi.registration_available(instance, DDI, PHONE)
+        double.drop_after_acting("mobile/request-registration-code")
+        started = time.monotonic()
+        with pytest.raises(ZapiNetworkError) as caught:
+            await zapi.request_code(instance, DDI, PHONE, DeliveryMethod.SMS)
+        assert time.monotonic() - started < 1.0  # a transport error, not a timeout
+        assert caught.value.request_sent is True
+        assert caught.value.may_have_acted is True
+        # Never retried: one request, one code.
+        assert len(double.requests_to("mobile/request-registration-code")) == 1
+        assert double.codes_sent_to(DDI, PHONE) == [SentCode("inst1", DDI, PHONE, "sms")]
+        assert double.registration_stage("inst1") == "code_sent"
+        assert (await zapi.confirm_code(instance, "123456")).success is True
+
+
+async def test_zapi_client_sees_a_hang_as_its_timeout_and_5xx_as_server_error(
+    double: ZapiDouble,
+) -> None:
+    instance = InstanceConfig(name="inst1", instance_id="inst1", token=SecretStr("tok1"))
+    async with ZapiClient(double.base_url, SecretStr(CLIENT_TOKEN), timeout=0.3) as zapi:
+        await zapi.registration_available(instance, DDI, PHONE)
+        double.hang("mobile/request-registration-code", simulate=True)
+        with pytest.raises(ZapiTimeout) as timed_out:
+            await zapi.request_code(instance, DDI, PHONE, DeliveryMethod.SMS)
+        assert timed_out.value.request_sent is True
+        assert double.registration_stage("inst1") == "code_sent"
+
+        double.script(
+            "mobile/confirm-registration-code",
+            Reply(status=502, body=b"<html>Bad Gateway</html>", content_type="text/html"),
+            Reply(status=503, json={"error": "Service Unavailable"}),
+        )
+        for status in (502, 503):
+            with pytest.raises(ZapiServerError) as failed:
+                await zapi.confirm_code(instance, "123456")
+            assert failed.value.status_code == status
+        assert len(double.requests_to("mobile/confirm-registration-code", "inst1")) == 2
+        assert double.registration_stage("inst1") == "code_sent"  # a scripted 5xx did nothing
+        assert (await zapi.confirm_code(instance, "123456")).success is True

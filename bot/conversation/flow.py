@@ -1,7 +1,9 @@
 """The registration flow as a service: checks input, calls Z-API, writes state, says what to reply.
 
-Every step's state is committed to the database *before* the reply is returned (write-through), so
-a crash between two messages never loses a step. Z-API is never called inside a transaction.
+Every step's state is committed to the database together with its replies (the outbox) before
+anything is sent, so a crash between two messages never loses a step nor what the member was to
+hear of it. Z-API is never called inside a transaction; before each call the flow commits that
+the call is under way and makes sure its instance lease outlasts the call.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, TypeVar
 
 from telegram import InlineKeyboardMarkup
 
@@ -28,12 +31,16 @@ from bot.conversation.phone import (
     parse_phone,
     parse_pin,
 )
+from bot.conversation.replies import Reply
 from bot.conversation.states import RegistrationStep
 from bot.conversation.store import (
     FlowGone,
     FlowStore,
     InstanceBusy,
+    LeaseLost,
+    OwedMessage,
     ReportedWaits,
+    StorageUnavailable,
     TimerScheduler,
 )
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
@@ -42,22 +49,40 @@ from bot.storage.models import WaitTimer, utcnow
 from bot.storage.records import FlowRecord
 from bot.zapi import (
     AvailabilityResult,
+    CodeRequestResult,
     DeliveryMethod,
     ZapiClient,
     ZapiError,
-    ZapiTimeout,
 )
 
-__all__ = ["FlowGone", "Outcome", "RegistrationFlow", "Reply", "TimerScheduler", "WaitOverNotice"]
+__all__ = [
+    "Courier",
+    "FlowGone",
+    "LeaseLost",
+    "Outcome",
+    "RegistrationFlow",
+    "Reply",
+    "StorageUnavailable",
+    "TimerScheduler",
+]
 
 logger = logging.getLogger(__name__)
 
 Step = RegistrationStep
 BusySignal = Callable[[], None]
+R = TypeVar("R")
 MAX_WRONG_CODES = 3
-NOTICE_RETRY = timedelta(seconds=10)
 APPEAL_LENGTH = range(10, 501)
+# Beyond the call's own time limit, how long a lease taken for a Z-API call lasts: room for the
+# step's commit after the answer.
+CALL_LEASE_MARGIN = timedelta(seconds=30)
 _CAPTCHA_ANSWER = re.compile(r"[A-Za-z0-9]{1,20}")
+
+# The Z-API call a flow has under way, as written in `pending_call` before the call.
+ZapiCall = Literal[
+    "check", "request_code", "captcha", "confirm_code", "device", "confirm_pin", "recover_pin",
+    "appeal",
+]  # fmt: skip
 
 
 def _typed(text: str, words: Callable[[Catalog], frozenset[str]]) -> bool:
@@ -66,28 +91,29 @@ def _typed(text: str, words: Callable[[Catalog], frozenset[str]]) -> bool:
     return any(word in words(catalog) for catalog in CATALOGS.values())
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    text: str
-    keyboard: InlineKeyboardMarkup | None = None
-    photo: bytes | None = None
+class Courier(Protocol):
+    """Delivers committed messages (at least once) without the caller waiting for Telegram."""
+
+    def post(self, owed: Sequence[OwedMessage]) -> None: ...
 
 
 @dataclass(slots=True)
 class Outcome:
-    """What to tell the member, and the step the flow is now at (None: no flow any more)."""
+    """What to tell the member, and the step the flow is now at (None: no flow any more).
 
-    replies: list[Reply]
+    `owed`: messages committed with the step (deliver them, at least once); `replies`: messages
+    about nothing committed (send them after, once)."""
+
     step: RegistrationStep | None
+    owed: list[OwedMessage] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
     delete_message: bool = False
-    language: str = "en"
 
-
-@dataclass(frozen=True, slots=True)
-class WaitOverNotice:
-    chat_id: int
-    reply: Reply
-    timer_ids: tuple[int, ...]
+    @property
+    def messages(self) -> list[Reply]:
+        """Everything the member is to read, in order (owed ones are Replies too)."""
+        owed = [o.message for o in self.owed if isinstance(o.message, Reply)]
+        return [*owed, *self.replies]
 
 
 class RegistrationFlow:
@@ -101,6 +127,8 @@ class RegistrationFlow:
         self.settings = settings
         self.zapi = zapi
         self.store = FlowStore(database, idle_timeout=self.idle_timeout, scheduler=scheduler)
+        self.courier: Courier | None = None  # wired by the application
+        self._call_lease = timedelta(seconds=settings.zapi_timeout_seconds) + CALL_LEASE_MARGIN
 
     # -- reading state ---------------------------------------------------------------------
 
@@ -132,32 +160,91 @@ class RegistrationFlow:
     def _keyboards(self, reg: FlowRecord) -> Keyboards:
         return Keyboards(self.texts(reg), reg)
 
-    def _outcome(
-        self, reg: FlowRecord, replies: list[Reply], *, delete_message: bool = False
+    # -- committing a step -----------------------------------------------------------------
+
+    async def _step(
+        self,
+        reg: FlowRecord,
+        reply: Callable[[FlowRecord], list[Reply]] | None = None,
+        *,
+        lead: str | None = None,
+        before: Sequence[Reply] = (),
+        audit: tuple[str, str] | None = None,
+        waits: ReportedWaits | None = None,
+        **changes: Any,
     ) -> Outcome:
-        return Outcome(
-            replies, Step(reg.step), delete_message=delete_message, language=reg.language
-        )
+        """Commit the step's changes with what it says, in one transaction: `reply(new state)`,
+        else the question of the step the flow moves to (`lead` opens the method question;
+        `before` goes first). Committing clears the call under way."""
+        changes.setdefault("pending_call", None)
+        change = self.store.change(reg, audit=audit, waits=waits, **changes)
+        new = change.after
+        if reply is not None:
+            replies = reply(new)
+        else:
+            replies = await self.prompt(new, pending=change.ready_at, lead=lead)
+        owed = await self.store.commit(change, [*before, *replies])
+        return Outcome(Step(new.step), owed)
+
+    async def _end(
+        self,
+        reg: FlowRecord,
+        action: str,
+        outcome: str,
+        text: str,
+        *,
+        by: int | None = None,
+    ) -> Outcome:
+        owed = await self.store.end(reg, action, outcome, [Reply(text)], by=by)
+        return Outcome(None, owed)
+
+    async def _call(
+        self,
+        reg: FlowRecord,
+        call: ZapiCall,
+        request: Callable[[InstanceConfig], Awaitable[R]],
+        busy: BusySignal,
+        **changes: Any,
+    ) -> R:
+        """Make a Z-API call for the flow: first commit that it is under way (with `changes`)
+        and a lease that outlasts it, then call. `reg` is the flow as committed before the call.
+
+        Raises LeaseLost (the instance was taken: nothing is sent), StorageUnavailable (nothing
+        is sent either) or the call's ZapiError."""
+        instance = self._instance(reg)
+        await self.store.save(reg, pending_call=call, hold_for=self._call_lease, **changes)
+        busy()
+        return await request(instance)
 
     async def _failure(
         self,
         reg: FlowRecord,
         error: ZapiError,
-        keyboard: InlineKeyboardMarkup | None,
+        keyboard: Callable[[FlowRecord], InlineKeyboardMarkup | None],
         *,
         delete_message: bool = False,
+        **changes: Any,
     ) -> Outcome:
         """A Z-API call failed: the member keeps their place (and the attempt is activity)."""
-        reg = await self.store.save(reg)
-        return self._outcome(
-            reg, [Reply(self._error(reg, error), keyboard)], delete_message=delete_message
-        )
+        text = self._error(reg, error)
+        outcome = await self._step(reg, lambda new: [Reply(text, keyboard(new))], **changes)
+        outcome.delete_message = delete_message
+        return outcome
 
     def _error(self, reg: FlowRecord, error: ZapiError) -> str:
-        logger.warning("Z-API call failed for chat %s: %s", reg.chat_id, error)
+        # The type and endpoint only: Z-API's words may hold what the member typed.
+        logger.warning(
+            "Z-API %s failed for chat %s: %s", error.endpoint, reg.chat_id, type(error).__name__
+        )
         return zapi_error_text(
             error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
         )
+
+    def _unsaved(
+        self, reg: FlowRecord, text: str, keyboard: InlineKeyboardMarkup | None
+    ) -> Outcome:
+        """Z-API acted but the database refused the step: say honestly what Z-API did."""
+        return Outcome(Step(reg.step), replies=[Reply(text, keyboard)])
 
     # -- questions -------------------------------------------------------------------------
 
@@ -183,8 +270,15 @@ class RegistrationFlow:
     ) -> Reply:
         return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
 
-    async def prompt(self, reg: FlowRecord) -> list[Reply]:
-        """The question of the step the flow is at (to resume, go back, or repeat)."""
+    async def prompt(
+        self,
+        reg: FlowRecord,
+        *,
+        pending: Mapping[str, datetime | None] | None = None,
+        lead: str | None = None,
+    ) -> list[Reply]:
+        """The question of the step the flow is at (to resume, go back, or repeat); `pending`:
+        waits about to be committed with it; `lead` opens the method question."""
         texts, keyboards, step = self.texts(reg), self._keyboards(reg), Step(reg.step)
         number = self._number(reg) if reg.phone else ""  # the first steps have none yet
         if step is Step.INSTANCE:
@@ -212,7 +306,7 @@ class RegistrationFlow:
         if step is Step.APPEAL:
             return [self._question(reg, texts.ask_appeal, keyboards.navigation())]
         if step is Step.METHOD:
-            return [await self._method_question(reg)]
+            return [await self._method_question(reg, lead, pending)]
         if step is Step.CAPTCHA:
             # The picture is not stored; "Didn't get it" requests the code (and a picture) again.
             return [self._question(reg, texts.captcha_resume, keyboards.captcha())]
@@ -227,9 +321,6 @@ class RegistrationFlow:
     def _blocked(self, reg: FlowRecord) -> set[DeliveryMethod]:
         return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
 
-    async def _method_keyboard(self, reg: FlowRecord) -> InlineKeyboardMarkup:
-        return self._method_keyboard_for(reg, await self.store.remaining_waits(reg))
-
     def _method_keyboard_for(
         self, reg: FlowRecord, waits: dict[DeliveryMethod, int]
     ) -> InlineKeyboardMarkup:
@@ -237,14 +328,20 @@ class RegistrationFlow:
             waits, blocked=self._blocked(reg), wa_old_eligible=reg.wa_old_eligible
         )
 
-    async def _method_question(self, reg: FlowRecord, lead: str | None = None) -> Reply:
+    async def _method_question(
+        self,
+        reg: FlowRecord,
+        lead: str | None = None,
+        pending: Mapping[str, datetime | None] | None = None,
+    ) -> Reply:
         texts = self.texts(reg)
         body = texts.ask_method.format(number=self._number(reg))
         if reg.wa_old_eligible is not False:
             body += f"\n\n{texts.popup_note}"
         if lead:
             body = f"{lead}\n\n{body}"
-        return self._question(reg, body, await self._method_keyboard(reg))
+        waits = await self.store.remaining_waits(reg, pending)
+        return self._question(reg, body, self._method_keyboard_for(reg, waits))
 
     def _waits_text(self, reg: FlowRecord, waits: dict[DeliveryMethod, int]) -> str:
         texts = self.texts(reg)
@@ -270,24 +367,26 @@ class RegistrationFlow:
             step=Step.INSTANCE.value if several else Step.DDI.value,
             instance=None if several else self.settings.instances[0].name,
         )
-        opened = await self.store.open(new)
+        opened = await self.store.open(new, await self.prompt(new))
         if opened is None:
-            return Outcome([Reply(texts.all_instances_busy)], None)
-        resumed = [Reply(texts.resumed)] if opened.resumed else []
-        reg = opened.registration
-        return self._outcome(reg, [*resumed, *await self.prompt(reg)])
+            return Outcome(None, replies=[Reply(texts.all_instances_busy)])
+        flow, owed = opened
+        if not flow.resumed:
+            return Outcome(Step(new.step), owed)
+        reg = flow.registration
+        replies = [Reply(self.texts(reg).resumed), *await self.prompt(reg)]
+        return Outcome(Step(reg.step), replies=replies)
 
     async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)
         if reg is None:
-            return Outcome([Reply(catalog_for(language_code).nothing_to_cancel)], None)
-        await self.store.end(reg, "cancel", "cancelled")
-        return Outcome([Reply(self.texts(reg).cancelled)], None, language=reg.language)
+            return Outcome(None, replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
+        return await self._end(reg, "cancel", "cancelled", self.texts(reg).cancelled)
 
     async def status(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)
         if reg is None:
-            return Outcome([Reply(catalog_for(language_code).status_none)], None)
+            return Outcome(None, replies=[Reply(catalog_for(language_code).status_none)])
         texts = self.texts(reg)
         waits = await self.store.remaining_waits(reg)
         wait_text = (
@@ -302,44 +401,103 @@ class RegistrationFlow:
             number=self._number(reg) if reg.phone else (f"+{reg.ddi}" if reg.ddi else "—"),
             waits=wait_text,
         )
-        return self._outcome(reg, [Reply(body)])
+        return Outcome(Step(reg.step), replies=[Reply(body)])
 
     async def back(self, reg: FlowRecord) -> Outcome:
         previous = Step(reg.step).previous(several_instances=self.several_instances)
         if previous is None:
-            return self._outcome(reg, [Reply(self.texts(reg).first_step), *await self.prompt(reg)])
+            return await self._step(reg, before=[Reply(self.texts(reg).first_step)])
         if previous is Step.INSTANCE:
-            reg = await self.store.save(reg, step=previous.value, instance=None)
-        elif previous in (Step.PHONE, Step.DDI):
-            reg = await self.store.save(
+            return await self._step(reg, step=previous.value, instance=None)
+        if previous in (Step.PHONE, Step.DDI):
+            return await self._step(
                 reg, step=previous.value, appeal_token=None, captcha_pending=False
             )
-        else:
-            reg = await self.store.save(reg, step=previous.value, captcha_pending=False)
-        return self._outcome(reg, await self.prompt(reg))
+        return await self._step(reg, step=previous.value, captcha_pending=False)
 
     async def repeat(self, reg: FlowRecord, hint: str | None = None) -> Outcome:
-        """Keep the member where they are, with a hint of what the step expects."""
+        """Keep the member where they are, with a hint of what the step expects (any message,
+        even a wrong one, is activity)."""
         texts = self.texts(reg)
-        reg = await self.store.save(reg)  # any message, even a wrong one, is activity
         message = hint if hint is not None else texts.step_hints[reg.step]
-        return self._outcome(reg, [Reply(message, await self._current_keyboard(reg))])
-
-    async def _current_keyboard(self, reg: FlowRecord) -> InlineKeyboardMarkup | None:
-        replies = await self.prompt(reg)
-        return replies[-1].keyboard if replies else None
+        change = self.store.change(reg, pending_call=None)
+        keyboard = (await self.prompt(change.after))[-1].keyboard
+        owed = await self.store.commit(change, [Reply(message, keyboard)])
+        return Outcome(Step(change.after.step), owed)
 
     async def idle_chats(self) -> list[int]:
         return await self.store.idle_chats()
 
-    async def expire_if_idle(self, chat_id: int) -> Reply | None:
-        """End the chat's flow if it is still idle (run it in the chat's turn); what to say."""
-        reg = await self.store.end_if_idle(chat_id)
+    async def expire_if_idle(self, chat_id: int) -> list[OwedMessage]:
+        """End the chat's flow if it is still idle (run it in the chat's turn); what is owed."""
+
+        def say(reg: FlowRecord) -> list[Reply]:
+            texts = self.texts(reg)
+            duration = format_wait(round(self.settings.conversation_timeout_seconds), texts)
+            return [Reply(texts.idle_timeout.format(duration=duration))]
+
+        ended = await self.store.end_if_idle(chat_id, say)
+        return ended[1] if ended is not None else []
+
+    async def lease_lost(self, reg: FlowRecord, instance: str) -> Outcome:
+        """The flow's instance was taken while the flow lived on: it stops here."""
+        logger.warning("Chat %s lost its lease on %s; its flow ends", reg.chat_id, instance)
+        text = self.texts(reg).instance_lost.format(instance=instance)
+        return await self._end(reg, "lease", "lost", text)
+
+    async def end_by_admin(
+        self, chat_id: int, *, by: int, reason: Literal["denied", "released"]
+    ) -> FlowRecord | None:
+        """An admin ends the chat's open flow and frees its instance (run it in the chat's
+        turn). The member is told (delivered at least once); None when there was no flow."""
+        reg = await self.store.load(chat_id)
         if reg is None:
             return None
         texts = self.texts(reg)
-        duration = format_wait(round(self.settings.conversation_timeout_seconds), texts)
-        return Reply(texts.idle_timeout.format(duration=duration))
+        if reason == "denied":
+            text = texts.ended_by_admin_denied
+        else:
+            text = texts.ended_by_admin_released.format(instance=reg.instance or "—")
+        try:
+            outcome = await self._end(reg, "admin", reason, text, by=by)
+        except FlowGone:
+            return None
+        self._post(outcome.owed)
+        return reg
+
+    def _post(self, owed: Sequence[OwedMessage]) -> None:
+        if owed and self.courier is not None:
+            self.courier.post(owed)
+
+    async def resume_interrupted(self) -> int:
+        """After a restart: commit, for every member whose Z-API call was cut off, a notice of
+        where they are (sent with whatever else the outbox owes). How many there were."""
+        told = 0
+        for reg in await self.store.interrupted():
+            try:
+                await self._resume(reg)
+            except (FlowGone, LeaseLost):
+                continue
+            told += 1
+        return told
+
+    async def _resume(self, reg: FlowRecord) -> Outcome:
+        texts = self.texts(reg)
+        if reg.pending_call == "request_code":
+            # The code may have been sent: the code step takes it, "Didn't get it" asks again.
+            return await self._step(
+                reg,
+                lambda new: [Reply(texts.restarted_code_request, self._keyboards(new).code())],
+            )
+        if reg.pending_call == "check" and reg.phone:
+            number = self._number(reg)
+
+            def again(new: FlowRecord) -> list[Reply]:
+                body = f"{texts.restarted_during_call}\n{texts.phone_confirm_hint}"
+                return [Reply(f"{body} ({number})", self._keyboards(new).retry())]
+
+            return await self._step(reg, again)
+        return await self._step(reg, before=[Reply(texts.restarted_during_call)])
 
     # -- steps -----------------------------------------------------------------------------
 
@@ -349,30 +507,32 @@ class RegistrationFlow:
         instance = next(
             (item for item in self.settings.instances if item.name.casefold() == wanted), None
         )
-        if instance is None and wanted.isdigit() and int(wanted) < len(self.settings.instances):
+        if (
+            instance is None
+            and wanted.isascii()
+            and wanted.isdigit()
+            and int(wanted) < len(self.settings.instances)
+        ):
             instance = self.settings.instances[int(wanted)]
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
         try:
-            reg = await self.store.save(reg, step=Step.DDI.value, instance=instance.name)
+            return await self._step(reg, step=Step.DDI.value, instance=instance.name)
         except InstanceBusy:
-            replies = await self.prompt(reg)
-            busy = Reply(texts.instance_busy.format(instance=instance.name), replies[0].keyboard)
-            return self._outcome(reg, [busy])
-        return self._outcome(reg, await self.prompt(reg))
+            question = await self.prompt(reg)
+            busy = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
+            return Outcome(Step(reg.step), replies=[busy])
 
     async def receive_ddi(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         whole = parse_international(text)
         if whole is not None:
             ddi, national = whole
-            return await self.receive_phone(
-                await self.store.save(reg, ddi=ddi, step=Step.PHONE.value), national, busy
-            )
+            reg = await self.store.save(reg, ddi=ddi, step=Step.PHONE.value)
+            return await self.receive_phone(reg, national, busy)
         parsed_ddi = parse_ddi(text)
         if parsed_ddi is None:
             return await self.repeat(reg, self.texts(reg).bad_ddi)
-        reg = await self.store.save(reg, ddi=parsed_ddi, step=Step.PHONE.value)
-        return self._outcome(reg, await self.prompt(reg))
+        return await self._step(reg, ddi=parsed_ddi, step=Step.PHONE.value)
 
     async def receive_phone(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts = self.texts(reg)
@@ -385,10 +545,8 @@ class RegistrationFlow:
             }[parsed]
             return await self.repeat(reg, hint)
         if not parsed.valid:
-            reg = await self.store.save(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
-            return self._outcome(reg, await self.prompt(reg))
-        reg.phone = parsed.digits  # saved with the check's outcome, before the member hears it
-        return await self.check_availability(reg, busy)
+            return await self._step(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
+        return await self.check_availability(reg, busy, phone=parsed.digits)
 
     async def phone_confirmation(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         if _typed(text, lambda catalog: catalog.yes_words):
@@ -400,44 +558,56 @@ class RegistrationFlow:
     async def confirm_phone(self, reg: FlowRecord, use_it: bool, busy: BusySignal) -> Outcome:
         if use_it:
             return await self.check_availability(reg, busy)
-        reg = await self.store.save(reg, step=Step.PHONE.value, phone=None)
-        return self._outcome(reg, await self.prompt(reg))
+        return await self._step(reg, step=Step.PHONE.value, phone=None)
 
-    async def check_availability(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+    async def check_availability(
+        self,
+        reg: FlowRecord,
+        busy: BusySignal,
+        *,
+        phone: str | None = None,
+        before: Sequence[Reply] = (),
+    ) -> Outcome:
         """registration-available: mandatory before a code can be requested for the number."""
-        keyboards = self._keyboards(reg)
-        instance = self._instance(reg)
-        busy()
+        ddi, number = reg.ddi or "", phone or reg.phone or ""
         try:
-            result = await self.zapi.registration_available(
-                instance, reg.ddi or "", reg.phone or ""
+            result = await self._call(
+                reg,
+                "check",
+                lambda instance: self.zapi.registration_available(instance, ddi, number),
+                busy,
+                step=Step.PHONE.value,
+                phone=number,
             )
         except ZapiError as error:
-            reg.step = Step.PHONE.value
-            return await self._failure(reg, error, keyboards.retry())
-        return await self._after_availability(reg, result)
+            return await self._failure(reg, error, lambda new: self._keyboards(new).retry())
+        return await self._after_availability(reg, result, before)
 
-    async def _after_availability(self, reg: FlowRecord, result: AvailabilityResult) -> Outcome:
+    async def _after_availability(
+        self, reg: FlowRecord, result: AvailabilityResult, before: Sequence[Reply]
+    ) -> Outcome:
         texts = self.texts(reg)
         number = self._number(reg)
         if result.blocked:
-            reg = await self.store.save(
+            return await self._step(
                 reg,
+                before=before,
                 audit=("check", "banned"),
                 step=Step.BANNED.value,
                 appeal_token=result.appeal_token,
             )
-            return self._outcome(reg, await self.prompt(reg))
         if not result.available:
-            await self.store.end(reg, "check", "unavailable")
             logger.info("Number not available for chat %s (reason: %s)", reg.chat_id, result.reason)
-            return Outcome(
-                [Reply(texts.unavailable.format(number=number))],
-                None,
-                language=reg.language,
+            owed = await self.store.end(
+                reg,
+                "check",
+                "unavailable",
+                [*before, Reply(texts.unavailable.format(number=number))],
             )
-        reg = await self.store.save(
+            return Outcome(None, owed)
+        return await self._step(
             reg,
+            before=before,
             audit=("check", "available"),
             waits=ReportedWaits(result.waits),
             step=Step.METHOD.value,
@@ -447,7 +617,6 @@ class RegistrationFlow:
             captcha_pending=False,
             method=None,
         )
-        return self._outcome(reg, await self.prompt(reg))
 
     # banned → appeal
 
@@ -458,36 +627,39 @@ class RegistrationFlow:
 
     async def start_appeal(self, reg: FlowRecord) -> Outcome:
         if not reg.appeal_token:
-            return self._outcome(reg, await self.prompt(reg))
-        reg = await self.store.save(reg, step=Step.APPEAL.value)
-        return self._outcome(reg, await self.prompt(reg))
+            return Outcome(Step(reg.step), replies=await self.prompt(reg))
+        return await self._step(reg, step=Step.APPEAL.value)
 
     async def receive_appeal(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts = self.texts(reg)
         description = " ".join(text.split())
         if len(description) not in APPEAL_LENGTH:
             return await self.repeat(reg, texts.appeal_length)
-        busy()
+        token = reg.appeal_token or ""
         try:
-            result = await self.zapi.request_unbanning(
-                self._instance(reg), reg.appeal_token or "", description
+            result = await self._call(
+                reg,
+                "appeal",
+                lambda instance: self.zapi.request_unbanning(instance, token, description),
+                busy,
             )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if result.success and (result.status or "").upper() == "UNBANNED":
             reg = await self.store.save(
-                reg, audit=("appeal", "unbanned"), step=Step.PHONE.value, appeal_token=None
+                reg,
+                audit=("appeal", "unbanned"),
+                step=Step.PHONE.value,
+                appeal_token=None,
+                pending_call=None,
             )
-            checked = await self.check_availability(reg, busy)
-            checked.replies.insert(0, Reply(texts.appeal_unbanned))
-            return checked
+            return await self.check_availability(reg, busy, before=[Reply(texts.appeal_unbanned)])
         outcome = "in_review" if result.success else "refused"
-        await self.store.end(reg, "appeal", outcome)
         message = texts.appeal_in_review if result.success else texts.appeal_refused
-        return Outcome([Reply(message)], None, language=reg.language)
+        return await self._end(reg, "appeal", outcome, message)
 
     async def change_number(self, reg: FlowRecord) -> Outcome:
-        reg = await self.store.save(
+        return await self._step(
             reg,
             step=Step.PHONE.value,
             phone=None,
@@ -498,7 +670,6 @@ class RegistrationFlow:
             blocked_methods="",
             wa_old_eligible=None,
         )
-        return self._outcome(reg, await self.prompt(reg))
 
     # method → code request
 
@@ -514,8 +685,16 @@ class RegistrationFlow:
 
     async def resend(self, reg: FlowRecord) -> Outcome:
         """ "Didn't get it": back to the method choice, with the current waits."""
-        reg = await self.store.save(reg, step=Step.METHOD.value, captcha_pending=False)
-        return self._outcome(reg, await self.prompt(reg))
+        return await self._step(reg, step=Step.METHOD.value, captcha_pending=False)
+
+    async def method_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        """A typed answer at the method step: a method, or the code of an earlier request that
+        arrived after all (after "Didn't get it", say)."""
+        if reg.method is not None and self._parse_method(text) is None:
+            code = parse_code(text)
+            if code is not None:
+                return await self.receive_code(reg, text, busy)
+        return await self.choose_method(reg, text, busy)
 
     async def choose_method(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         texts = self.texts(reg)
@@ -533,130 +712,184 @@ class RegistrationFlow:
             refusal = texts.method_waiting.format(method=name, wait=wait)
         else:
             return await self._request_code(reg, method, busy)
-        return self._outcome(reg, [Reply(refusal, self._method_keyboard_for(reg, waits))])
+        return Outcome(
+            Step(reg.step), replies=[Reply(refusal, self._method_keyboard_for(reg, waits))]
+        )
 
     async def _request_code(
         self, reg: FlowRecord, method: DeliveryMethod, busy: BusySignal
     ) -> Outcome:
-        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        texts = self.texts(reg)
         number = self._number(reg)
-        busy()
+        previous = reg.copy()
+        ddi, phone = reg.ddi or "", reg.phone or ""
+        # Committed before the call: whatever becomes of the call, the code step takes a code
+        # that arrives.
         try:
-            result = await self.zapi.request_code(
-                self._instance(reg), reg.ddi or "", reg.phone or "", method
-            )
-        except ZapiError as error:
-            if not (isinstance(error, ZapiTimeout) and error.request_sent):
-                reg = await self.store.save(
-                    reg, audit=("request_code", "failed"), step=Step.METHOD.value
-                )
-                return self._outcome(
-                    reg, [Reply(self._error(reg, error), await self._method_keyboard(reg))]
-                )
-            # The code may have been sent anyway: let the member type it if it arrives.
-            logger.warning("Z-API call failed for chat %s: %s", reg.chat_id, error)
-            reg = await self.store.save(
-                reg, audit=("request_code", "timeout"), step=Step.CODE.value, method=method.value
-            )
-            lead = zapi_error_lead(error, texts, timeout_seconds=self.settings.zapi_timeout_seconds)
-            return self._outcome(reg, [Reply(f"{lead}\n{texts.code_maybe_sent}", keyboards.code())])
-        if result.captcha is not None:
-            reg = await self.store.save(
+            result = await self._call(
                 reg,
-                audit=("request_code", "captcha"),
-                step=Step.CAPTCHA.value,
-                method=method.value,
-                captcha_pending=True,
-            )
-            caption = f"{self._indicator(reg, Step.CAPTCHA)}\n{texts.captcha_caption}"
-            return self._outcome(
-                reg, [Reply(caption, keyboards.captcha(), photo=result.captcha.data)]
-            )
-        if result.blocked:
-            reg = await self.store.save(
-                reg, audit=("request_code", "banned"), step=Step.BANNED.value
-            )
-            return self._outcome(reg, await self.prompt(reg))
-        reported = ReportedWaits(result.waits, result.retry_after, method)
-        if result.success:
-            reg = await self.store.save(
-                reg,
-                audit=("request_code", f"sent_{method.value}"),
-                waits=reported,
+                "request_code",
+                lambda instance: self.zapi.request_code(instance, ddi, phone, method),
+                busy,
                 step=Step.CODE.value,
                 method=method.value,
+            )
+        except ZapiError as error:
+            if not error.may_have_acted:
+                # Nothing was sent: back to the method choice.
+                return await self._method_after_failure(reg, previous, self._error(reg, error))
+            logger.warning(
+                "Z-API request-registration-code may have acted for chat %s: %s",
+                reg.chat_id,
+                type(error).__name__,
+            )
+            lead = zapi_error_lead(error, texts, timeout_seconds=self.settings.zapi_timeout_seconds)
+            return await self._step(
+                reg,
+                lambda new: [
+                    Reply(f"{lead}\n{texts.code_maybe_sent}", self._keyboards(new).code())
+                ],
+                audit=("request_code", "uncertain"),
+            )
+        try:
+            return await self._after_code_request(reg, method, number, result)
+        except StorageUnavailable:
+            if not (result.success and result.captcha is None and not result.blocked):
+                raise
+            # The flow is at the code step since before the call: the code is taken.
+            text = texts.code_requested_unsaved.format(method=texts.method_names[method.value])
+            return self._unsaved(reg, text, self._keyboards(reg).code())
+
+    async def _method_after_failure(
+        self, reg: FlowRecord, previous: FlowRecord, text: str
+    ) -> Outcome:
+        change = self.store.change(
+            reg,
+            audit=("request_code", "failed"),
+            step=Step.METHOD.value,
+            method=previous.method,
+            pending_call=None,
+        )
+        question_waits = await self.store.remaining_waits(change.after)
+        keyboard = self._method_keyboard_for(change.after, question_waits)
+        owed = await self.store.commit(change, [Reply(text, keyboard)])
+        return Outcome(Step.METHOD, owed)
+
+    async def _after_code_request(
+        self,
+        reg: FlowRecord,
+        method: DeliveryMethod,
+        number: str,
+        result: CodeRequestResult,
+    ) -> Outcome:
+        texts = self.texts(reg)
+        if result.captcha is not None:
+            photo = result.captcha.data
+
+            def captcha(new: FlowRecord) -> list[Reply]:
+                caption = f"{self._indicator(new, Step.CAPTCHA)}\n{texts.captcha_caption}"
+                return [Reply(caption, self._keyboards(new).captcha(), photo=photo)]
+
+            return await self._step(
+                reg,
+                captcha,
+                audit=("request_code", "captcha"),
+                step=Step.CAPTCHA.value,
+                captcha_pending=True,
+            )
+        if result.blocked:
+            return await self._step(reg, audit=("request_code", "banned"), step=Step.BANNED.value)
+        reported = ReportedWaits(result.waits, result.retry_after, method)
+        if result.success:
+            body = texts.code_sent[method.value].format(number=number)
+            return await self._step(
+                reg,
+                lambda new: [self._question(new, body, self._keyboards(new).code())],
+                audit=("request_code", f"sent_{method.value}"),
+                waits=reported,
                 wrong_code_count=0,
             )
-            body = texts.code_sent[method.value].format(number=number)
-            return self._outcome(reg, [self._question(reg, body, keyboards.code())])
         told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
-        reg = await self.store.save(
+        change = self.store.change(
             reg,
             audit=("request_code", "wait" if told_to_wait else "refused"),
             waits=reported,
             step=Step.METHOD.value,
+            pending_call=None,
         )
-        waits = await self.store.remaining_waits(reg)
+        waits = await self.store.remaining_waits(change.after, change.ready_at)
         if waits:
             lead = self._waits_text(reg, waits)
         else:
             logger.info("Code request refused for chat %s (reason: %s)", reg.chat_id, result.reason)
             lead = texts.request_failed.format(method=texts.method_names[method.value])
-        return self._outcome(reg, [await self._method_question(reg, lead)])
+        question = await self._method_question(change.after, lead, change.ready_at)
+        owed = await self.store.commit(change, [question])
+        return Outcome(Step.METHOD, owed)
 
     async def receive_captcha(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
-        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        texts = self.texts(reg)
         answer = re.sub(r"\s", "", text)
         if not _CAPTCHA_ANSWER.fullmatch(answer):
             return await self.repeat(reg, texts.captcha_bad_input)
-        busy()
         try:
-            result = await self.zapi.respond_captcha(self._instance(reg), answer)
+            result = await self._call(
+                reg, "captcha", lambda instance: self.zapi.respond_captcha(instance, answer), busy
+            )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if not result.success:
-            reg = await self.store.save(reg, audit=("captcha", "wrong"))
+            reg = await self.store.save(reg, audit=("captcha", "wrong"), pending_call=None)
             return await self.repeat(reg, texts.captcha_wrong)
-        reg = await self.store.save(
-            reg, audit=("captcha", "solved"), step=Step.CODE.value, captcha_pending=False
-        )
         method = texts.method_names.get(reg.method or "", reg.method or "")
-        return self._outcome(
-            reg, [self._question(reg, texts.captcha_ok.format(method=method), keyboards.code())]
+        body = texts.captcha_ok.format(method=method)
+        return await self._step(
+            reg,
+            lambda new: [self._question(new, body, self._keyboards(new).code())],
+            audit=("captcha", "solved"),
+            step=Step.CODE.value,
+            captcha_pending=False,
         )
 
     # code → PIN / device transfer → connected
 
     async def receive_code(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
-        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        texts = self.texts(reg)
         code = parse_code(text)
         if code is None:
             return await self.repeat(reg, texts.bad_code)
-        busy()
         try:
-            result = await self.zapi.confirm_code(self._instance(reg), code)
+            result = await self._call(
+                reg,
+                "confirm_code",
+                lambda instance: self.zapi.confirm_code(instance, code),
+                busy,
+                step=Step.CODE.value,
+            )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if result.success:
             return await self._connected(reg)
         if result.confirm_security_code:
-            reg = await self.store.save(
+            return await self._step(
                 reg, audit=("confirm_code", "pin_required"), step=Step.PIN.value
             )
-            return self._outcome(reg, await self.prompt(reg))
         if result.device_confirm:
-            reg = await self.store.save(
+            return await self._step(
                 reg, audit=("confirm_code", "device_confirm"), step=Step.DEVICE.value
             )
-            return self._outcome(reg, await self.prompt(reg))
-        reg = await self.store.save(
-            reg, audit=("confirm_code", "wrong_code"), wrong_code_count=reg.wrong_code_count + 1
+        count = reg.wrong_code_count + 1
+        message = (
+            texts.wrong_code_many.format(count=count)
+            if count >= MAX_WRONG_CODES
+            else texts.wrong_code
         )
-        if reg.wrong_code_count >= MAX_WRONG_CODES:
-            message = texts.wrong_code_many.format(count=reg.wrong_code_count)
-        else:
-            message = texts.wrong_code
-        return self._outcome(reg, [Reply(message, keyboards.code())])
+        return await self._step(
+            reg,
+            lambda new: [Reply(message, self._keyboards(new).code())],
+            audit=("confirm_code", "wrong_code"),
+            wrong_code_count=count,
+        )
 
     async def device_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
         if _typed(text, lambda catalog: catalog.done_words):
@@ -664,80 +897,104 @@ class RegistrationFlow:
         return await self.repeat(reg, self.texts(reg).device_hint)
 
     async def device_accepted(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
-        texts, keyboards = self.texts(reg), self._keyboards(reg)
-        busy()
+        texts = self.texts(reg)
         try:
-            result = await self.zapi.device_transfer_confirmed(self._instance(reg))
+            result = await self._call(
+                reg, "device", lambda instance: self.zapi.device_transfer_confirmed(instance), busy
+            )
         except ZapiError as error:
-            return await self._failure(reg, error, keyboards.device())
+            return await self._failure(reg, error, lambda new: self._keyboards(new).device())
         if result.success:
             return await self._connected(reg)
-        reg = await self.store.save(reg, audit=("device_transfer", "not_yet"))
-        return self._outcome(reg, [Reply(texts.device_not_yet, keyboards.device())])
+        return await self._step(
+            reg,
+            lambda new: [Reply(texts.device_not_yet, self._keyboards(new).device())],
+            audit=("device_transfer", "not_yet"),
+        )
 
     async def receive_pin(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
-        texts, keyboards = self.texts(reg), self._keyboards(reg)
+        texts = self.texts(reg)
         pin = parse_pin(text)
         if pin is None:
             outcome = await self.repeat(reg, texts.bad_pin)
             outcome.delete_message = True
             return outcome
-        busy()
         try:
-            result = await self.zapi.confirm_pin(self._instance(reg), pin)
+            result = await self._call(
+                reg, "confirm_pin", lambda instance: self.zapi.confirm_pin(instance, pin), busy
+            )
         except ZapiError as error:
-            return await self._failure(reg, error, keyboards.pin(), delete_message=True)
+            return await self._failure(
+                reg, error, lambda new: self._keyboards(new).pin(), delete_message=True
+            )
         if result.success:
             outcome = await self._connected(reg)
-            outcome.delete_message = True
-            return outcome
-        if result.device_confirm:
-            reg = await self.store.save(
+        elif result.device_confirm:
+            outcome = await self._step(
                 reg, audit=("confirm_pin", "device_confirm"), step=Step.DEVICE.value
             )
-            return self._outcome(reg, await self.prompt(reg), delete_message=True)
-        reg = await self.store.save(reg, audit=("confirm_pin", "wrong_pin"))
-        return self._outcome(reg, [Reply(texts.wrong_pin, keyboards.pin())], delete_message=True)
+        else:
+            outcome = await self._step(
+                reg,
+                lambda new: [Reply(texts.wrong_pin, self._keyboards(new).pin())],
+                audit=("confirm_pin", "wrong_pin"),
+            )
+        outcome.delete_message = True
+        return outcome
 
     async def forgot_pin(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
-        texts, keyboards = self.texts(reg), self._keyboards(reg)
-        busy()
+        texts = self.texts(reg)
         try:
-            result = await self.zapi.recover_pin(self._instance(reg))
+            result = await self._call(
+                reg, "recover_pin", lambda instance: self.zapi.recover_pin(instance), busy
+            )
         except ZapiError as error:
-            return await self._failure(reg, error, keyboards.pin())
-        reg = await self.store.save(
-            reg, audit=("recover_pin", "sent" if result.success else "failed")
-        )
+            return await self._failure(reg, error, lambda new: self._keyboards(new).pin())
         message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
-        return self._outcome(reg, [Reply(message, keyboards.pin())])
+        try:
+            return await self._step(
+                reg,
+                lambda new: [Reply(message, self._keyboards(new).pin())],
+                audit=("recover_pin", "sent" if result.success else "failed"),
+            )
+        except StorageUnavailable:
+            return self._unsaved(reg, message, None)
 
     async def retry(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
         """The "Try again" button: repeats the failed availability check, else re-asks."""
         if Step(reg.step) is Step.PHONE and reg.phone:
             return await self.check_availability(reg, busy)
-        return self._outcome(reg, await self.prompt(reg))
+        return Outcome(Step(reg.step), replies=await self.prompt(reg))
 
     async def _connected(self, reg: FlowRecord) -> Outcome:
         texts = self.texts(reg)
-        await self.store.end(reg, "register", "connected")
         message = texts.connected.format(instance=reg.instance, number=self._number(reg))
-        return Outcome([Reply(message)], None, language=reg.language)
+        try:
+            return await self._end(reg, "register", "connected", message)
+        except StorageUnavailable:
+            # Z-API connected the number: that is what the member must hear.
+            logger.error("Chat %s connected but the database refused to record it", reg.chat_id)
+            return Outcome(None, replies=[Reply(message)])
 
     # -- wait timers -----------------------------------------------------------------------
 
-    async def due_notices(self) -> tuple[list[WaitOverNotice], datetime | None]:
-        """Claim every ended wait (exactly once) and say, per chat, which methods are usable now.
+    async def due_notices(self) -> tuple[list[OwedMessage], datetime | None]:
+        """Claim every ended wait (exactly once) and commit, per chat, which methods are usable
+        now; the notices and when the next wait ends.
 
-        Returns the notices and when the next wait ends. A chat is told only while its flow is
-        still choosing a method or waiting for the code for that number.
+        A chat is told only while its flow is still choosing a method or waiting for the code
+        for that number.
         """
-        claimed, regs, pending = await self.store.claim_ended_waits()
-        next_deadline = min((timer.ready_at for timer in pending), default=None)
+        return await self.store.claim_ended_waits(self._wait_notices)
+
+    def _wait_notices(
+        self,
+        claimed: Sequence[WaitTimer],
+        regs: dict[int, FlowRecord],
+        pending: Sequence[WaitTimer],
+    ) -> list[tuple[int, Reply]]:
         ended: dict[int, set[DeliveryMethod]] = {}
-        timer_ids: dict[int, list[int]] = {}
         for timer in claimed:
-            timer_ids.setdefault(timer.chat_id, []).append(timer.id)
             reg = regs.get(timer.chat_id)
             if reg is not None and (timer.instance, timer.ddi, timer.phone) == (
                 reg.instance,
@@ -769,9 +1026,5 @@ class RegistrationFlow:
             reply = Reply(
                 texts.wait_over.format(methods=names), self._method_keyboard_for(reg, waits)
             )
-            notices.append(WaitOverNotice(chat_id, reply, tuple(timer_ids[chat_id])))
-        return notices, next_deadline
-
-    async def notice_not_delivered(self, notice: WaitOverNotice) -> datetime:
-        """Telegram did not take the notice: its waits are announced again shortly."""
-        return await self.store.announce_again(notice.timer_ids, after=NOTICE_RETRY)
+            notices.append((chat_id, reply))
+        return notices

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from functools import cached_property
 from typing import Any, assert_never
 
-from telegram import Bot, Update
+from telegram import Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -23,10 +23,11 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.conversation.flow import BusySignal, FlowGone, Outcome, RegistrationFlow, Reply
-from bot.conversation.keyboards import Action, ButtonPress
+from bot.conversation.flow import BusySignal, FlowGone, LeaseLost, Outcome, RegistrationFlow
+from bot.conversation.keyboards import ACTS_ON_ZAPI, Action, ButtonPress
 from bot.conversation.states import RegistrationStep
 from bot.conversation.texts import Catalog, catalog_for
+from bot.delivery import Courier
 from bot.storage.records import FlowRecord
 from bot.telegram_utils import answer_quietly
 
@@ -74,20 +75,11 @@ def _text(update: Update) -> str:
 class RegistrationHandlers:
     """The /register conversation and the commands around it."""
 
-    def __init__(self, flow: RegistrationFlow) -> None:
+    def __init__(self, flow: RegistrationFlow, courier: Courier) -> None:
         self.flow = flow
+        self.courier = courier
 
     # -- sending ---------------------------------------------------------------------------
-
-    @staticmethod
-    async def deliver_to(bot: Bot, chat_id: int, replies: list[Reply]) -> None:
-        for reply in replies:
-            if reply.photo is not None:
-                await bot.send_photo(
-                    chat_id, photo=reply.photo, caption=reply.text, reply_markup=reply.keyboard
-                )
-            else:
-                await bot.send_message(chat_id, reply.text, reply_markup=reply.keyboard)
 
     def _busy_signal(self, context: Context, chat_id: int) -> BusySignal:
         def signal() -> None:
@@ -103,15 +95,32 @@ class RegistrationHandlers:
             await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
 
     async def _finish(self, update: Update, context: Context, outcome: Outcome) -> object:
+        """Say what the step said: committed messages at least once (retried if Telegram fails
+        now), the others once."""
         chat_id = update.effective_chat.id if update.effective_chat else 0
         message = update.effective_message
         if outcome.delete_message and message is not None and update.callback_query is None:
-            try:
-                await message.delete()
-            except TelegramError as error:
-                logger.warning("Could not delete a PIN message in chat %s: %s", chat_id, error)
-        await self.deliver_to(context.bot, chat_id, outcome.replies)
+            await self._delete_secret(update, chat_id)
+        if outcome.owed:
+            await self.courier.deliver(outcome.owed)
+        if outcome.replies:
+            await self.courier.send(chat_id, outcome.replies)
         return outcome.step if outcome.step is not None else END
+
+    async def _delete_secret(self, update: Update, chat_id: int) -> None:
+        """The member's message with the PIN goes; if it cannot, the member is asked to."""
+        message = update.effective_message
+        assert message is not None
+        try:
+            await message.delete()
+        except TelegramError as error:
+            logger.warning("Could not delete a PIN message in chat %s: %s", chat_id, error)
+            user = update.effective_user
+            texts = catalog_for(user.language_code if user else None)
+            try:
+                await message.reply_text(texts.pin_not_deleted)
+            except TelegramError:
+                logger.warning("Could not ask chat %s to delete its PIN message", chat_id)
 
     async def _gone(self, update: Update, context: Context) -> object:
         user = update.effective_user
@@ -157,12 +166,18 @@ class RegistrationHandlers:
             ):
                 await answer_quietly(query, catalog_for(reg.language if reg else None).stale_button)
                 return Step(reg.step) if reg is not None else END
+            if press.action in ACTS_ON_ZAPI and press.version != reg.version:
+                # A second tap, or a keyboard older than the flow's last change: Z-API was (or
+                # is being) asked already.
+                await answer_quietly(query, self.flow.texts(reg).button_used)
+                return Step(reg.step)
             await answer_quietly(query)
-            try:
-                outcome = await action(reg, press, self._busy_signal(context, chat.id))
-            except FlowGone:
-                return await self._gone(update, context)
-            return await self._finish(update, context, outcome)
+            return await self._run(
+                update,
+                context,
+                reg,
+                lambda: action(reg, press, self._busy_signal(context, chat.id)),
+            )
 
         return callback
 
@@ -187,7 +202,7 @@ class RegistrationHandlers:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         outcome = await self.flow.status(chat.id, user.language_code)
-        await self.deliver_to(context.bot, chat.id, outcome.replies)
+        await self.courier.send(chat.id, outcome.replies)
         return None  # the conversation stays where it is
 
     async def _with_flow(
@@ -203,10 +218,26 @@ class RegistrationHandlers:
         reg = await self.flow.load(chat.id)
         if reg is None:
             return await self._gone(update, context)
+        return await self._run(update, context, reg, lambda: step(reg))
+
+    async def _run(
+        self,
+        update: Update,
+        context: Context,
+        reg: FlowRecord,
+        step: Callable[[], Awaitable[Outcome]],
+    ) -> object:
+        """Run a step of the flow and say what it says; a flow that ended meanwhile, or lost its
+        instance, says so instead."""
         try:
-            outcome = await step(reg)
+            outcome = await step()
         except FlowGone:
             return await self._gone(update, context)
+        except LeaseLost as lost:
+            try:
+                outcome = await self.flow.lease_lost(reg, lost.instance)
+            except FlowGone:
+                return await self._gone(update, context)
         return await self._finish(update, context, outcome)
 
     async def back_command(self, update: Update, context: Context) -> object:
@@ -232,7 +263,7 @@ class RegistrationHandlers:
         """After /start or /help in the middle of a flow: the question the member is at."""
         reg = await self.flow.load(chat_id)
         if reg is not None:
-            await self.deliver_to(context.bot, chat_id, await self.flow.prompt(reg))
+            await self.courier.send(chat_id, await self.flow.prompt(reg))
 
     async def outside_flow(self, update: Update, context: Context) -> None:
         """Any message when no registration is in progress."""
@@ -250,7 +281,10 @@ class RegistrationHandlers:
         async def hint(reg: FlowRecord) -> Outcome:
             texts = self.flow.texts(reg)
             if Step(reg.step) is Step.PIN:
-                return await self.flow.repeat(reg, texts.bad_pin)
+                # A photo captioned with the PIN is as secret as the PIN typed.
+                outcome = await self.flow.repeat(reg, texts.bad_pin)
+                outcome.delete_message = True
+                return outcome
             expected = texts.step_hints[reg.step]
             return await self.flow.repeat(reg, texts.text_only.format(expected=expected))
 
@@ -315,7 +349,7 @@ class RegistrationHandlers:
             Step.PHONE_CONFIRM: flow.phone_confirmation,
             Step.BANNED: banned,
             Step.APPEAL: flow.receive_appeal,
-            Step.METHOD: flow.choose_method,
+            Step.METHOD: flow.method_reply,
             Step.CAPTCHA: flow.receive_captcha,
             Step.CODE: flow.receive_code,
             Step.DEVICE: flow.device_reply,

@@ -6,63 +6,57 @@ import asyncio
 import logging
 from datetime import datetime
 
-from telegram import Bot
-from telegram.error import NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.concurrency import PerChatUpdateProcessor
-from bot.conversation.flow import RegistrationFlow, WaitOverNotice
-from bot.conversation.handlers import RegistrationHandlers
+from bot.conversation.flow import RegistrationFlow
+from bot.delivery import Courier
 
 __all__ = ["FlowJobs"]
 
 logger = logging.getLogger(__name__)
 
-# Hundreds of sends at once mostly wait on each other inside the HTTP client's pool.
-NOTICE_CONCURRENCY = 8
-
 
 class FlowJobs:
     def __init__(
-        self,
-        flow: RegistrationFlow,
-        handlers: RegistrationHandlers,
-        processor: PerChatUpdateProcessor,
-        bot: Bot,
+        self, flow: RegistrationFlow, courier: Courier, processor: PerChatUpdateProcessor
     ) -> None:
         self.flow = flow
-        self.handlers = handlers
+        self.courier = courier
         self.processor = processor
-        self.bot = bot
-        self._sending = asyncio.Semaphore(NOTICE_CONCURRENCY)
+        self._expiring: dict[int, asyncio.Task[None]] = {}
 
     async def announce_waits_over(self) -> datetime | None:
-        """Tell every chat whose wait ended; returns when to run again."""
+        """Tell every chat whose wait ended (the notices are committed with the claim, so they
+        are delivered at least once); returns when to run again."""
         notices, next_deadline = await self.flow.due_notices()
-        retries = await asyncio.gather(*(self._announce(notice) for notice in notices))
-        return min(filter(None, [next_deadline, *retries]), default=None)
-
-    async def _announce(self, notice: WaitOverNotice) -> datetime | None:
-        """Deliver one notice; when Telegram could not take it, when to try again."""
-        try:
-            async with self._sending:
-                await self.handlers.deliver_to(self.bot, notice.chat_id, [notice.reply])
-        except (NetworkError, RetryAfter) as error:  # TimedOut is a NetworkError
-            logger.warning("Wait notice to chat %s not delivered: %s", notice.chat_id, error)
-            return await self.flow.notice_not_delivered(notice)
-        except TelegramError as error:  # e.g. the member blocked the bot: nobody to tell
-            logger.warning("Wait notice to chat %s refused: %s", notice.chat_id, error)
-        return None
+        await self.courier.deliver(notices, background=True)
+        return next_deadline
 
     async def end_idle_flows(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The JobQueue's repeating job: end flows that saw no activity for the timeout."""
+        """The JobQueue's repeating job: end flows that saw no activity for the timeout.
+
+        Each chat's flow ends in that chat's turn (a step still in flight, say a Z-API call,
+        finishes first), and each chat waits for its own turn only: one slow chat delays no
+        other chat's timeout."""
         for chat_id in await self.flow.idle_chats():
-            # In the chat's turn: a step still in flight (say, a Z-API call) finishes first.
+            if chat_id not in self._expiring:
+                task = asyncio.get_running_loop().create_task(
+                    self._expire(chat_id), name=f"expire:{chat_id}"
+                )
+                self._expiring[chat_id] = task
+
+    async def _expire(self, chat_id: int) -> None:
+        try:
             async with self.processor.turn(chat_id):
-                reply = await self.flow.expire_if_idle(chat_id)
-            if reply is None:
-                continue
-            try:
-                await self.handlers.deliver_to(self.bot, chat_id, [reply])
-            except TelegramError as error:
-                logger.warning("Could not tell chat %s its flow timed out: %s", chat_id, error)
+                owed = await self.flow.expire_if_idle(chat_id)
+            await self.courier.deliver(owed, background=True)
+        except Exception:
+            logger.exception("Could not end the idle flow of chat %s", chat_id)
+        finally:
+            del self._expiring[chat_id]
+
+    async def stop(self) -> None:
+        for task in list(self._expiring.values()):
+            task.cancel()
+        await asyncio.gather(*self._expiring.values(), return_exceptions=True)

@@ -12,7 +12,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.conversation.texts import Catalog
 from bot.zapi import DeliveryMethod
 
-__all__ = ["Action", "ButtonPress", "Keyboards", "format_wait"]
+__all__ = ["ACTS_ON_ZAPI", "Action", "ButtonPress", "Keyboards", "format_wait"]
 
 
 class Action(StrEnum):
@@ -30,27 +30,36 @@ class Action(StrEnum):
     CANCEL = "x"
 
 
+# Buttons that make Z-API act: each acts once, on the very question it was shown with.
+ACTS_ON_ZAPI = frozenset(
+    {Action.METHOD, Action.RETRY, Action.YES, Action.DEVICE_ACCEPTED, Action.FORGOT_PIN}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ButtonPress:
-    """`flow_id:action:argument`; the flow id makes buttons of older flows recognisable."""
+    """`flow_id:version:action:argument`. The flow id makes buttons of older flows
+    recognisable; the version (of the flow when the keyboard was shown) makes a second tap, or
+    a tap on an older keyboard, recognisable after the first one changed the flow."""
 
     flow_id: str
+    version: int
     action: Action
     argument: str = ""
 
     def encode(self) -> str:
-        return f"{self.flow_id}:{self.action.value}:{self.argument}"
+        return f"{self.flow_id}:{self.version}:{self.action.value}:{self.argument}"
 
     @classmethod
     def decode(cls, data: str | None) -> ButtonPress | None:
-        parts = (data or "").split(":", 2)
-        if len(parts) != 3:
+        parts = (data or "").split(":", 3)
+        if len(parts) != 4 or not parts[1].isdigit() or len(parts[1]) > 9:
             return None
         try:
-            action = Action(parts[1])
+            action = Action(parts[2])
         except ValueError:
             return None
-        return cls(parts[0], action, parts[2])
+        return cls(parts[0], int(parts[1]), action, parts[3])
 
 
 def format_wait(seconds: int, texts: Catalog) -> str:
@@ -67,6 +76,7 @@ class FlowView(Protocol):
 
     flow_id: str
     step: str
+    version: int
 
 
 class Keyboards:
@@ -82,7 +92,10 @@ class Keyboards:
 
     def _button(self, text: str, action: Action, argument: str = "") -> InlineKeyboardButton:
         return InlineKeyboardButton(
-            text, callback_data=ButtonPress(self.flow.flow_id, action, argument).encode()
+            text,
+            callback_data=ButtonPress(
+                self.flow.flow_id, self.flow.version, action, argument
+            ).encode(),
         )
 
     def _navigation(self, *, back: bool = True) -> list[InlineKeyboardButton]:

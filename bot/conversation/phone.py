@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import Enum
 
@@ -14,6 +15,7 @@ __all__ = [
     "ParsedPhone",
     "PhoneProblem",
     "format_number",
+    "normalise_pasted",
     "parse_code",
     "parse_ddi",
     "parse_international",
@@ -23,17 +25,50 @@ __all__ = [
 
 E164_MAX_DIGITS = 15
 MIN_NATIONAL_DIGITS = 6
-_MASK_CHARACTERS = re.compile(r"[\s\-().\u00a0/]")
+_MASK_CHARACTERS = re.compile(r"[\s\-()./]")
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+# Dashes that Unicode does not file as dash punctuation (Pd) but that people type as one.
+_DASH_LIKE = frozenset("\u2212")  # MINUS SIGN
+
+
+def normalise_pasted(text: str) -> str:
+    """What was pasted, as the ASCII it looks like: invisible marks dropped, spaces and dashes
+    made plain; digits are left alone (only ASCII digits ever pass a parser).
+
+    WhatsApp on Android copies a number as U+202A `+55 44 99999-1234` U+202C (bidirectional
+    embedding marks); other apps add zero-width spaces, word joiners, a byte-order mark, soft
+    hyphens, no-break or thin spaces, non-breaking hyphens, en dashes or a minus sign. Format
+    characters (Unicode category Cf) are dropped; every Unicode space (Zs, and the line and
+    paragraph separators) becomes " "; every dash (Pd) and the minus sign becomes "-".
+    """
+    if text.isascii():
+        return text.strip()
+    characters: list[str] = []
+    for character in text:
+        category = unicodedata.category(character)
+        if category == "Cf":
+            continue
+        if character.isspace():
+            characters.append(" ")
+        elif category == "Pd" or character in _DASH_LIKE:
+            characters.append("-")
+        else:
+            characters.append(character)
+    return "".join(characters).strip()
+
+
+def _is_ascii_digits(text: str) -> bool:
+    return _ASCII_DIGITS.fullmatch(text) is not None
 
 
 def _strip_mask(text: str) -> str:
-    return _MASK_CHARACTERS.sub("", text.strip())
+    return _MASK_CHARACTERS.sub("", normalise_pasted(text))
 
 
 def parse_ddi(text: str) -> str | None:
     """`55`, `+55`, `055`, `00 55` → "55" when it is a real country calling code."""
     cleaned = _strip_mask(text).lstrip("+")
-    if not cleaned.isdigit() or not cleaned.isascii():
+    if not _is_ascii_digits(cleaned):
         return None
     cleaned = cleaned.lstrip("0")
     if not 1 <= len(cleaned) <= 3:
@@ -43,13 +78,13 @@ def parse_ddi(text: str) -> str | None:
 
 def parse_international(text: str) -> tuple[str, str] | None:
     """A whole number pasted with its `+` (`+55 44 99999-9999`) → ("55", "44999999999")."""
-    stripped = text.strip()
+    stripped = normalise_pasted(text)
     if not (stripped.startswith("+") or stripped.startswith("00")):
         return None
     digits = _strip_mask(stripped).lstrip("+")
     if digits.startswith("00"):
         digits = digits[2:]
-    if not digits.isascii() or not digits.isdigit() or len(digits) > E164_MAX_DIGITS:
+    if not _is_ascii_digits(digits) or len(digits) > E164_MAX_DIGITS:
         return None
     try:
         number = phonenumbers.parse("+" + digits, None)
@@ -83,7 +118,7 @@ def parse_phone(ddi: str, text: str) -> ParsedPhone | PhoneProblem:
         if international is None or international[0] != ddi:
             return PhoneProblem.NOT_DIGITS
         cleaned = international[1]
-    if not cleaned.isascii() or not cleaned.isdigit():
+    if not _is_ascii_digits(cleaned):
         return PhoneProblem.NOT_DIGITS
     cleaned = cleaned.lstrip("0")
     if len(cleaned) < MIN_NATIONAL_DIGITS:
@@ -109,17 +144,17 @@ def format_number(ddi: str, phone: str) -> str:
     return f"+{ddi} {phone}"
 
 
-_CODE = re.compile(r"(\d{3})[\s\-.]?(\d{3})")
-_PIN = re.compile(r"\d{6}")
+_CODE = re.compile(r"([0-9]{3})[\s\-.]?([0-9]{3})")
+_PIN = re.compile(r"[0-9]{6}")
 
 
 def parse_code(text: str) -> str | None:
     """`123456`, `123-456`, `123 456` → "123456"."""
-    match = _CODE.fullmatch(text.strip())
-    return match.group(1) + match.group(2) if match and text.isascii() else None
+    match = _CODE.fullmatch(normalise_pasted(text))
+    return match.group(1) + match.group(2) if match else None
 
 
 def parse_pin(text: str) -> str | None:
     """WhatsApp's two-step PIN: six digits (spaces allowed between them)."""
-    cleaned = re.sub(r"\s", "", text)
-    return cleaned if _PIN.fullmatch(cleaned) and cleaned.isascii() else None
+    cleaned = re.sub(r"\s", "", normalise_pasted(text))
+    return cleaned if _PIN.fullmatch(cleaned) else None

@@ -24,6 +24,7 @@ __all__ = [
     "Base",
     "InstanceLease",
     "Member",
+    "OutboxMessage",
     "Registration",
     "UTCDateTime",
     "WaitTimer",
@@ -86,6 +87,9 @@ class Registration(Base):
     wa_old_eligible: Mapped[bool | None] = mapped_column(Boolean, default=None)
     blocked_methods: Mapped[str] = mapped_column(String(32), default="")
     appeal_token: Mapped[str | None] = mapped_column(Text, default=None)
+    # The Z-API call this flow has under way (written before the call, cleared with its outcome):
+    # a restart that finds it set knows the call was interrupted.
+    pending_call: Mapped[str | None] = mapped_column(String(24), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -149,3 +153,17 @@ class AuditEvent(Base):
     number: Mapped[str | None] = mapped_column(String(20), default=None)
     action: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(32))
+
+
+class OutboxMessage(Base):
+    """A message the bot owes a chat: written with the step that says it, deleted once Telegram
+    confirmed it. Never holds codes, captcha answers or PINs (no reply repeats them)."""
+
+    __tablename__ = "outbox"
+
+    # Given by the bot, increasing: a chat's messages go out in this order.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    # JSON: text, keyboard (Bot API InlineKeyboardMarkup), photo (base64).
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -32,6 +32,7 @@ class FlowRecord:
     wa_old_eligible: bool | None = None
     blocked_methods: str = ""
     appeal_token: str | None = None
+    pending_call: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     version: int = 1

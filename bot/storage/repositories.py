@@ -11,7 +11,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
-from bot.storage.models import AuditEvent, InstanceLease, Member, Registration, WaitTimer, utcnow
+from bot.storage.models import (
+    AuditEvent,
+    InstanceLease,
+    Member,
+    OutboxMessage,
+    Registration,
+    WaitTimer,
+    utcnow,
+)
 from bot.storage.records import FlowRecord
 
 __all__ = [
@@ -20,6 +28,7 @@ __all__ = [
     "apply_waits",
     "claim_due_timers",
     "delete_announced_timers",
+    "delete_outbox",
     "delete_registration",
     "flows_for",
     "get_flow",
@@ -28,7 +37,11 @@ __all__ = [
     "held_leases",
     "idle_flows",
     "insert_flows",
+    "insert_outbox",
+    "interrupted_flows",
+    "lease_is_held",
     "member_overrides",
+    "outbox_messages",
     "pending_timers",
     "recent_events",
     "record_event",
@@ -136,6 +149,12 @@ async def idle_flows(
     return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
 
 
+async def interrupted_flows(session: AsyncSession) -> list[FlowRecord]:
+    """Flows whose Z-API call was under way when the last process stopped."""
+    query = select(_FLOWS).where(_FLOWS.c.pending_call.is_not(None))
+    return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
+
+
 async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
     return (await session.scalars(select(Registration).order_by(Registration.chat_id))).all()
 
@@ -189,11 +208,32 @@ async def acquire_lease(
     return True
 
 
-async def refresh_lease(session: AsyncSession, chat_id: int, *, until: datetime) -> None:
-    await session.execute(
-        update(InstanceLease).where(InstanceLease.chat_id == chat_id).values(expires_at=until),
+async def refresh_lease(
+    session: AsyncSession, instance: str, chat_id: int, *, until: datetime
+) -> bool:
+    """Extend the chat's lease on `instance`; False when the chat no longer holds it.
+
+    The row names the chat for as long as nobody else took the instance (taking an instance
+    rewrites its row; ending a flow deletes only that flow's rows), so its presence proves the
+    chat held the instance all along, even past the old expiry.
+    """
+    result = await session.execute(
+        update(InstanceLease)
+        .where(InstanceLease.instance == instance, InstanceLease.chat_id == chat_id)
+        .values(expires_at=until),
         execution_options=_BULK,
     )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def lease_is_held(session: AsyncSession, instance: str, chat_id: int) -> bool:
+    """Whether the chat still holds `instance` (see `refresh_lease`)."""
+    found = await session.scalar(
+        select(InstanceLease.chat_id).where(
+            InstanceLease.instance == instance, InstanceLease.chat_id == chat_id
+        )
+    )
+    return found is not None
 
 
 async def release_leases(session: AsyncSession, chat_id: int) -> None:
@@ -391,3 +431,28 @@ async def recent_events(
     if actions:
         query = query.where(AuditEvent.action.in_(actions))
     return (await session.scalars(query.limit(limit))).all()
+
+
+# -- outbox ----------------------------------------------------------------------------------
+
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+
+
+async def insert_outbox(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
+    """Messages owed to chats (`id`, `chat_id`, `payload`, `created_at`), in one statement."""
+    if rows:
+        await session.execute(_OUTBOX.insert(), list(rows))
+
+
+async def delete_outbox(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Messages Telegram confirmed (or that can never be delivered)."""
+    if ids:
+        await session.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids))))
+
+
+async def outbox_messages(session: AsyncSession) -> list[tuple[int, int, str]]:
+    """Every owed message as (id, chat_id, payload), oldest first."""
+    rows = await session.execute(
+        select(_OUTBOX.c.id, _OUTBOX.c.chat_id, _OUTBOX.c.payload).order_by(_OUTBOX.c.id)
+    )
+    return [(row.id, row.chat_id, row.payload) for row in rows]

@@ -13,6 +13,10 @@ ZapiError
 
 No exception text ever carries a URL, an instance token or the Client-Token: they are built
 from the endpoint's name, the status and Z-API's own message only.
+
+`may_have_acted` says whether Z-API may have done what was asked although the call failed (a
+code request that timed out may still send the SMS): only a refused connection, or an answer
+that is Z-API's own refusal, proves it did nothing.
 """
 
 from __future__ import annotations
@@ -43,24 +47,34 @@ class ZapiError(Exception):
         """Whether the same call may succeed if the member simply tries again."""
         return True
 
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether Z-API may have carried the request out although the call failed."""
+        return False
+
 
 class ZapiTransportError(ZapiError):
-    """The request got no HTTP answer."""
+    """The request got no HTTP answer.
 
-
-class ZapiTimeout(ZapiTransportError):
-    """No answer within the configured timeout.
-
-    `request_sent`: whether the request may have reached Z-API (and may have been acted on).
+    `request_sent`: whether the request may have reached Z-API (and may have been acted on):
+    False only when the connection was never made.
     """
 
     def __init__(self, message: str, *, endpoint: str, request_sent: bool) -> None:
         super().__init__(message, endpoint=endpoint)
         self.request_sent = request_sent
 
+    @property
+    def may_have_acted(self) -> bool:
+        return self.request_sent
+
+
+class ZapiTimeout(ZapiTransportError):
+    """No answer within the configured timeout."""
+
 
 class ZapiNetworkError(ZapiTransportError):
-    """The connection failed (refused, reset, DNS, TLS)."""
+    """The connection failed (refused, reset, DNS, TLS), before or after the request went out."""
 
 
 class ZapiHTTPError(ZapiError):
@@ -88,7 +102,11 @@ class ZapiRateLimited(ZapiHTTPError):
 
 
 class ZapiServerError(ZapiHTTPError):
-    """HTTP 5xx: Z-API is failing."""
+    """HTTP 5xx: Z-API is failing (perhaps after acting: a gateway answers for it)."""
+
+    @property
+    def may_have_acted(self) -> bool:
+        return True
 
 
 class ZapiRejected(ZapiHTTPError):
@@ -96,4 +114,14 @@ class ZapiRejected(ZapiHTTPError):
 
 
 class ZapiBadResponse(ZapiError):
-    """The answer could not be understood (not JSON, not an object, a captcha not an image)."""
+    """The answer could not be understood (not JSON, not an object, a captcha not an image).
+
+    `acted`: False when what could be read proves Z-API did nothing (it asked for a captcha)."""
+
+    def __init__(self, message: str, *, endpoint: str, acted: bool = True) -> None:
+        super().__init__(message, endpoint=endpoint)
+        self.acted = acted
+
+    @property
+    def may_have_acted(self) -> bool:
+        return self.acted

@@ -43,18 +43,31 @@ _DIGITS = re.compile(r"\d{1,15}")
 _AUTH_HINTS = ("client-token", "null not allowed", "instance not found", "invalid token")
 _MAX_MESSAGE = 200
 _URL_LIKE = re.compile(r"https?://\S+|\S*/instances/\S+|\S*/token/\S+")
+# Their payload is what the member typed (code, PIN, captcha answer, appeal): Z-API's error may
+# quote it ("invalid code 123456"), so none of its words are kept.
+_MEMBER_TYPED = frozenset(
+    {
+        "mobile/respond-captcha",
+        "mobile/confirm-registration-code",
+        "mobile/confirm-pin-code",
+        "mobile/request-unbanning",
+    }
+)
+# A value sent that Z-API echoes is masked from this length (shorter: a DDI, "sms").
+_MIN_ECHOED = 4
 
 
-def _zapi_message(body: Any, secrets: tuple[str, ...]) -> str | None:
+def _zapi_message(body: Any, hidden: tuple[str, ...]) -> str | None:
     """Z-API's own words from an error body (`error`, then `message`), trimmed, with any URL or
-    secret it echoes removed: the text reaches logs and members."""
+    `hidden` value (secrets, what was sent) it echoes masked: the text reaches logs."""
     if not isinstance(body, Mapping):
         return None
     parts = [str(body[key]) for key in ("error", "message") if body.get(key)]
     text = " — ".join(parts).strip()
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+    values = sorted({value for value in hidden if value}, key=len, reverse=True)
+    if values:
+        pattern = "|".join(re.escape(value) for value in values)
+        text = re.sub(pattern, "[redacted]", text, flags=re.IGNORECASE)
     text = _URL_LIKE.sub("[url]", text)
     return text[:_MAX_MESSAGE] or None
 
@@ -136,7 +149,8 @@ class ZapiClient:
             try:
                 captcha = decode_captcha(raw_captcha)
             except ValueError as exc:
-                raise ZapiBadResponse(str(exc), endpoint=endpoint) from None
+                # A captcha instead of a code: nothing was sent.
+                raise ZapiBadResponse(str(exc), endpoint=endpoint, acted=False) from None
         return CodeRequestResult.from_body(body, captcha)
 
     async def respond_captcha(self, instance: InstanceConfig, answer: str) -> OperationResult:
@@ -209,8 +223,9 @@ class ZapiClient:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
-        secrets = (instance.token.get_secret_value(), self._client_token)
-        return self._read(response, endpoint, secrets, error_is_failure=error_is_failure)
+        sent = [value for value in (payload or {}).values() if len(value) >= _MIN_ECHOED]
+        hidden = (instance.token.get_secret_value(), self._client_token, *sent)
+        return self._read(response, endpoint, hidden, error_is_failure=error_is_failure)
 
     async def _send(
         self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None
@@ -237,7 +252,9 @@ class ZapiClient:
                     logger.info("Z-API %s: connect failed, retrying once", endpoint)
                     continue
                 if isinstance(exc, httpx.ConnectError):
-                    raise ZapiNetworkError("could not connect", endpoint=endpoint) from None
+                    raise ZapiNetworkError(
+                        "could not connect", endpoint=endpoint, request_sent=False
+                    ) from None
                 raise ZapiTimeout(
                     "connecting timed out", endpoint=endpoint, request_sent=False
                 ) from None
@@ -246,8 +263,11 @@ class ZapiClient:
                     "no answer in time", endpoint=endpoint, request_sent=True
                 ) from None
             except httpx.TransportError as exc:
+                # Reset or closed after the request was written: Z-API may have acted on it.
                 raise ZapiNetworkError(
-                    f"connection failed ({type(exc).__name__})", endpoint=endpoint
+                    f"connection failed ({type(exc).__name__})",
+                    endpoint=endpoint,
+                    request_sent=True,
                 ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -255,7 +275,7 @@ class ZapiClient:
     def _read(
         response: httpx.Response,
         endpoint: str,
-        secrets: tuple[str, ...],
+        hidden: tuple[str, ...],
         *,
         error_is_failure: bool,
     ) -> Mapping[str, Any]:
@@ -264,7 +284,7 @@ class ZapiClient:
         except (ValueError, UnicodeDecodeError):
             body = None
         status = response.status_code
-        message = _zapi_message(body, secrets)
+        message = _zapi_message(body, hidden)
         # `status` uses `error` for information ("You are not connected."), but a body with
         # `error` and no `connected` is a failure there too (e.g. NOT_FOUND with HTTP 200).
         failed = status >= 400 or (
@@ -277,7 +297,7 @@ class ZapiClient:
             kwargs: dict[str, Any] = {
                 "endpoint": endpoint,
                 "status_code": status,
-                "zapi_message": message,
+                "zapi_message": None if endpoint in _MEMBER_TYPED else message,
             }
             if status in (401, 403) or any(hint in lowered for hint in _AUTH_HINTS):
                 raise ZapiAuthError("credentials refused", **kwargs)

@@ -16,6 +16,10 @@ Usage::
         reply = await double.next_reply(1001)
         assert double.violations == []
 
+Faults: ``fail_next`` answers the next call(s) of a method with an error (429 with
+``retry_after``, 5xx, anything); ``hang_next`` holds the answer back, either after carrying the
+call out (Telegram did it, our side never heard) or without doing so.
+
 All public methods must be called from the event loop the double was started on.
 """
 
@@ -130,6 +134,8 @@ class ApiCall:
     description: str | None = None
     chat_id: int | str | None = None
     """Chat the call concerns (resolved ``chat_id``; for answerCallbackQuery the query's chat)."""
+    held: bool = False
+    """``hang_next`` held the answer back (the client may never have received it)."""
 
     @property
     def text(self) -> str | None:
@@ -150,6 +156,8 @@ class ApiCall:
 
     def summary(self) -> str:
         outcome = "ok" if self.ok else f"{self.error_code} {self.description}"
+        if self.held:
+            outcome += " (answer held back)"
         text = self.text
         shown = "" if text is None else f" text={text[:80]!r}"
         chat = "" if self.chat_id is None else f" chat={self.chat_id}"
@@ -774,6 +782,8 @@ class _Fault:
     description: str
     parameters: dict[str, Any] | None
     chat_id: int | str | None
+    hold: float | None = None  # hang_next: seconds the answer is held back
+    deliver: bool = False  # hang_next: carry the call out before holding the answer
 
 
 @dataclass
@@ -824,6 +834,7 @@ class TelegramDouble:
         self._closing = False
         self._changed = asyncio.Event()
         self._polled = asyncio.Event()
+        self._released = asyncio.Event()  # set by stop(): answers held by hang_next go out
 
         self._update_ids = itertools.count(1)
         self._pending: list[dict[str, Any]] = []
@@ -882,9 +893,12 @@ class TelegramDouble:
         self._runner = runner
         self._port = int(runner.addresses[0][1])
         self._closing = False
+        self._released = asyncio.Event()
 
     async def stop(self) -> None:
+        """Stop serving; answers still held back by ``hang_next`` are released first."""
         self._closing = True
+        self._released.set()
         self._notify()
         await self._stop_webhook_delivery()
         if self._runner is not None:
@@ -1061,12 +1075,53 @@ class TelegramDouble:
         chat_id: int | str | None = None,
         times: int = 1,
     ) -> None:
-        """Make the next ``times`` calls of ``method`` (optionally to ``chat_id``) fail."""
+        """Make the next ``times`` calls of ``method`` (optionally to ``chat_id``) fail.
+
+        Any status works: 429 carries ``retry_after`` (unless None), and e.g.
+        ``fail_next("sendMessage", 502, "Bad Gateway")`` is a failing Telegram. The calls are
+        recorded as failed (``ok=False``; ``next_reply`` skips them) and are not carried out.
+        """
         canonical = self._canonical_or_raise(method)
         parameters = {"retry_after": retry_after} if error_code == 429 and retry_after else None
         chat = None if chat_id is None else _norm_chat(chat_id)
         for _ in range(times):
             self._faults.append(_Fault(canonical, error_code, description, parameters, chat))
+
+    def hang_next(
+        self,
+        method: str,
+        seconds: float,
+        *,
+        chat_id: int | str | None = None,
+        times: int = 1,
+        deliver: bool = False,
+    ) -> None:
+        """Hold the answer to the next ``times`` calls of ``method`` back for ``seconds``.
+
+        The calls are validated as always (an invalid call is refused at once and does not use
+        the fault). With ``deliver`` each call is carried out and recorded as a successful
+        call (``ok``; ``next_reply`` returns it), as Telegram does when the answer is lost on
+        the way: only the answer, after ``seconds``, is late. Without ``deliver`` the call is
+        not carried out: it is recorded as failed (500 Internal Server Error) and that error
+        is the answer after ``seconds``. Either way the call carries ``held=True``. A client
+        whose timeout is shorter than ``seconds`` times out; ``stop()`` releases held answers.
+        """
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        canonical = self._canonical_or_raise(method)
+        chat = None if chat_id is None else _norm_chat(chat_id)
+        for _ in range(times):
+            self._faults.append(
+                _Fault(
+                    canonical,
+                    500,
+                    "Internal Server Error",
+                    None,
+                    chat,
+                    hold=seconds,
+                    deliver=deliver,
+                )
+            )
 
     def set_result(self, method: str, result: Any) -> None:
         """Always answer ``method`` with ``result`` (e.g. for getChat, getChatMember...)."""
@@ -1246,6 +1301,7 @@ class TelegramDouble:
         token, raw_method = match.groups()
         method = self.spec.canonical(raw_method) or raw_method
         call = ApiCall(method=method, params={}, files={}, timestamp=started)
+        hold: float | None = None
         try:
             raw, call.files = await _read_request(request)
             call.params = raw
@@ -1253,17 +1309,34 @@ class TelegramDouble:
                 raise _ApiError("Unauthorized", code=401)
             call.params = self._validate(raw_method, raw, call.files)
             call.chat_id = self._call_chat(method, call.params)
-            self._apply_fault(method, call.chat_id)
+            fault = self._take_fault(method, call.chat_id)
+            if fault is not None:
+                hold, call.held = fault.hold, fault.hold is not None
+                if hold is None or not fault.deliver:
+                    raise _ApiError(
+                        fault.description, code=fault.error_code, parameters=fault.parameters
+                    )
             result = await self._dispatch(method, call.params, call.files)
         except _ApiError as error:
             call.ok, call.error_code, call.description = False, error.code, error.description
             if error.violation:
                 self.violations.append(f"{method}: {error.description}")
             self._record(call)
+            await self._hold(hold)
             return _error_response(error.code, error.description, error.parameters)
         call.result = copy.deepcopy(result)
+        # Recorded before the hold: a client that gives up cancels this handler.
         self._record(call)
+        await self._hold(hold)
         return web.json_response({"ok": True, "result": result})
+
+    async def _hold(self, seconds: float | None) -> None:
+        """Wait ``seconds`` (a hang_next fault), or until ``stop()`` releases held answers."""
+        if seconds is None or seconds <= 0 or self._released.is_set():
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._released.wait()
 
     def _validate(
         self, raw_method: str, raw: dict[str, Any], files: dict[str, bytes]
@@ -1339,13 +1412,13 @@ class TelegramDouble:
             return None
         return self._chat_key(params["chat_id"])
 
-    def _apply_fault(self, method: str, chat_id: int | str | None) -> None:
+    def _take_fault(self, method: str, chat_id: int | str | None) -> _Fault | None:
+        """The first queued fault (fail_next or hang_next) for this call, removed from the queue."""
         for fault in self._faults:
             if fault.method == method and fault.chat_id in (None, chat_id):
                 self._faults.remove(fault)
-                raise _ApiError(
-                    fault.description, code=fault.error_code, parameters=fault.parameters
-                )
+                return fault
+        return None
 
     async def _dispatch(self, method: str, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         if method in self._results:

@@ -7,6 +7,11 @@ simulator, unless a test has queued scripted replies for the path.
 
 Waits (`*WaitSeconds`, `retryAfter`) count down on the double's clock (`time.monotonic` by
 default); `advance()` moves that clock forward.
+
+Faults: a scripted `Reply` can carry any status (`Reply(status=502)`), hold its answer back
+(`delay`, `hang()`), or close the connection without answering (`drop_connection`,
+`drop_after_acting()`: Z-API did the work but the answer never arrived). `requests_to()` counts
+what reached the double.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ __all__ = [
     "NumberProfile",
     "RecordedRequest",
     "Reply",
+    "SentCode",
     "UnbanStatus",
     "ZapiDouble",
     "make_png",
@@ -122,6 +128,15 @@ class RecordedRequest:
     body: bytes
 
 
+class SentCode(NamedTuple):
+    """A registration code the simulator sent (by SMS, voice or WhatsApp)."""
+
+    instance_id: str
+    ddi: str
+    phone: str
+    method: str
+
+
 @dataclass(frozen=True)
 class Reply:
     """A canned answer. `body` (raw bytes) and `json` are exclusive; with neither the body is empty.
@@ -129,6 +144,11 @@ class Reply:
     `delay` holds the answer back. With `simulate=True` the simulator handles the call at once
     (its state changes as if Z-API did the work) and only its answer is delayed; status, json,
     body and content_type are then ignored.
+
+    `drop_connection` closes the TCP connection (after `delay`) instead of answering: the client
+    sees the server disconnect without a response (httpx: `RemoteProtocolError`), or, with
+    `reset` too, a connection reset (httpx: `ReadError`). Combined with `simulate=True` the work
+    is done first: Z-API acted, and the answer was lost. The answer's fields are then ignored.
     """
 
     status: int = 200
@@ -137,10 +157,14 @@ class Reply:
     content_type: str | None = "application/json"
     delay: float = 0.0
     simulate: bool = False
+    drop_connection: bool = False
+    reset: bool = False
 
     def __post_init__(self) -> None:
         if self.json is not None and self.body is not None:
             raise ValueError("give json or body, not both")
+        if self.reset and not self.drop_connection:
+            raise ValueError("reset only applies with drop_connection=True")
 
 
 def _ok(payload: dict[str, Any]) -> Reply:
@@ -161,6 +185,7 @@ class _NumberState:
 @dataclass
 class _InstanceState:
     token: str
+    instance_id: str = ""
     number: tuple[str, str] | None = None
     stage: _Stage = "idle"
     pending_method: str | None = None
@@ -197,6 +222,8 @@ class ZapiDouble:
         """`client_token=None` behaves like an account without a security token: no header check."""
         self.client_token = client_token
         self.requests: list[RecordedRequest] = []
+        # Every code the simulator sent, in order, whether or not its answer reached the client.
+        self.sent_codes: list[SentCode] = []
         self._instances: dict[str, _InstanceState] = {}
         for instance_id, token in (instances or {"instance": "token"}).items():
             self.add_instance(instance_id, token)
@@ -264,7 +291,7 @@ class ZapiDouble:
     # -- configuration ---------------------------------------------------------------------
 
     def add_instance(self, instance_id: str, token: str) -> None:
-        self._instances[instance_id] = _InstanceState(token=token)
+        self._instances[instance_id] = _InstanceState(token=token, instance_id=instance_id)
 
     def add_number(self, ddi: str, phone: str, profile: NumberProfile | None = None) -> None:
         """Configure (or reconfigure, resetting its waits) a number; unknown numbers are clean."""
@@ -287,6 +314,21 @@ class ZapiDouble:
         """Make the next call to `path` hang (until `stop()`); see `Reply.simulate`."""
         self.script(path, Reply(delay=HANG_SECONDS, simulate=simulate), instance_id=instance_id)
 
+    def drop_after_acting(
+        self, path: str, instance_id: str | None = None, *, reset: bool = False, delay: float = 0.0
+    ) -> None:
+        """Let the next call to `path` do its work, then close the connection without answering.
+
+        The simulator's state changes as if Z-API had answered (a code request sends the code);
+        the client gets no HTTP response: a closed connection, or with `reset` a reset one,
+        `delay` seconds after the request (see `Reply.drop_connection`).
+        """
+        self.script(
+            path,
+            Reply(simulate=True, drop_connection=True, reset=reset, delay=delay),
+            instance_id=instance_id,
+        )
+
     def set_delay(self, seconds: float) -> None:
         """Hold back every answer by `seconds` (added to any scripted delay)."""
         self._delay = seconds
@@ -306,6 +348,13 @@ class ZapiDouble:
 
     def connected(self, instance_id: str) -> bool:
         return self._instance(instance_id).connected
+
+    def registration_stage(self, instance_id: str) -> str:
+        """Where the instance's registration is: idle, captcha, code_sent, pin or device."""
+        return self._instance(instance_id).stage
+
+    def codes_sent_to(self, ddi: str, phone: str) -> list[SentCode]:
+        return [code for code in self.sent_codes if (code.ddi, code.phone) == (ddi, phone)]
 
     def checked_number(self, instance_id: str) -> tuple[str, str] | None:
         """The (ddi, phone) last checked by registration-available on the instance."""
@@ -343,6 +392,9 @@ class ZapiDouble:
         self.requests.append(recorded)
         reply = self._dispatch(recorded)
         await self._pause(self._delay + reply.delay)
+        if reply.drop_connection:
+            _drop(request, reset=reply.reset)
+            return web.Response()  # never written: the transport is gone
         headers = {"Content-Type": reply.content_type} if reply.content_type else None
         if reply.body is not None:
             payload = reply.body
@@ -393,7 +445,14 @@ class ZapiDouble:
         if scripted is not None and not scripted.simulate:
             return scripted
         answer = endpoint.handler(self, state, payload)
-        return replace(answer, delay=scripted.delay) if scripted else answer
+        if scripted is None:
+            return answer
+        return replace(
+            answer,
+            delay=scripted.delay,
+            drop_connection=scripted.drop_connection,
+            reset=scripted.reset,
+        )
 
     def _next_script(self, request: RecordedRequest) -> Reply | None:
         for key in ((request.path, request.instance_id), (request.path, None)):
@@ -479,6 +538,8 @@ class ZapiDouble:
     ) -> dict[str, Any]:
         state.stage = "code_sent"
         state.pending_method = None
+        if state.number is not None:
+            self.sent_codes.append(SentCode(state.instance_id, *state.number, method))
         wait = number.profile.after_request_wait
         number.ready_at[method] = self._now() + wait
         retry_after = self._retry_after(number.profile, wait)
@@ -578,6 +639,19 @@ class ZapiDouble:
         ),
         "status": _Endpoint("GET", (), _status),
     }
+
+
+def _drop(request: web.Request, *, reset: bool) -> None:
+    """Close the request's connection without a response: FIN, or with `reset` an RST."""
+    transport = request.transport
+    if transport is None:  # the client is already gone
+        return
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            # Linger on, timeout 0: closing the socket sends RST instead of FIN.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
 
 
 def _parse_json(body: bytes) -> Any:

@@ -136,6 +136,17 @@ class Catalog:
     error_bad_response: str
     error_retry_hint: str
 
+    # promises kept through faults: used buttons, lost leases, restarts, storage trouble
+    button_used: str
+    instance_lost: str
+    restarted_code_request: str
+    restarted_during_call: str
+    code_requested_unsaved: str
+    step_unsaved: str
+    ended_by_admin_denied: str
+    ended_by_admin_released: str
+    pin_not_deleted: str
+
     # time
     seconds: str
     minutes_seconds: str
@@ -155,4 +166,12 @@ class Catalog:
     history_line: str
     history_none: str
     history_usage: str
+    admin_error: str
+    denied_flow_ended: str
+    admin_flow_details: str
+    admin_flow_details_no_instance: str
+    release_usage: str
+    release_unknown: str
+    release_free: str
+    released: str
     admin_alert: str

@@ -134,8 +134,8 @@ ENGLISH = Catalog(
         ),
     },
     code_maybe_sent=(
-        "Z-API didn't answer in time, but the code may still be on its way. If it arrives, "
-        "send it here; if not, tap Didn't get it."
+        "But the code may still be on its way: if it arrives, send it here. If nothing comes, "
+        "tap “Didn't get it”."
     ),
     request_failed="WhatsApp could not send the code by {method}. Choose another way.",
     captcha_caption=(
@@ -215,6 +215,40 @@ ENGLISH = Catalog(
     ),
     error_bad_response="⚠ Z-API sent an answer I couldn't read.",
     error_retry_hint="Your place is kept: just try again.",
+    button_used="That button was already used. The latest message has your options.",
+    instance_lost=(
+        "⚠ Instance {instance} is no longer held for your registration: it was left unattended "
+        "so long that another registration took it. I stopped here and sent nothing more to "
+        "Z-API for you. Send /register to start again."
+    ),
+    restarted_code_request=(
+        "🔄 I restarted while asking WhatsApp for your code, so it may have been sent. If a "
+        "code arrives, send it here. If nothing comes, tap “Didn't get it”."
+    ),
+    restarted_during_call=(
+        "🔄 I restarted while waiting for Z-API, so I don't know how your last step went. "
+        "Here is where you are:"
+    ),
+    code_requested_unsaved=(
+        "📩 The code was requested by {method}, but I couldn't save that step. Send the code "
+        "here when it arrives."
+    ),
+    step_unsaved=(
+        "⚠ Z-API answered, but I couldn't save your step. Please send your answer again in a "
+        "moment."
+    ),
+    ended_by_admin_denied=(
+        "🚫 An admin removed your access to this bot, so your registration was ended and its "
+        "instance freed."
+    ),
+    ended_by_admin_released=(
+        "ℹ An admin ended your registration and freed instance {instance}. "
+        "Send /register to start again."
+    ),
+    pin_not_deleted=(
+        "⚠ I couldn't delete your message with the PIN. Please delete it yourself "
+        "(long-press it → Delete)."
+    ),
     seconds="{s} s",
     minutes_seconds="{m} min {s} s",
     hours_minutes="{h} h {m} min",
@@ -231,5 +265,19 @@ ENGLISH = Catalog(
     history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
     history_none="No registrations yet.",
     history_usage="Usage: /history [N] with N from 1 to 100.",
+    admin_error="⚠ That command failed on my side (the error is in the bot's log). Try again.",
+    denied_flow_ended=(
+        "🚫 {user_id} can no longer use the bot. Their registration in progress was ended "
+        "({details}) and they were told."
+    ),
+    admin_flow_details="step: {step}; instance {instance} is free again",
+    admin_flow_details_no_instance="step: {step}; no instance chosen yet",
+    release_usage="Usage: /release INSTANCE (one of: {instances}).",
+    release_unknown="There is no instance called {instance}. The instances are: {instances}.",
+    release_free="Instance {instance} is already free: no registration holds it.",
+    released=(
+        "🔓 Instance {instance} is free again. {user_id} held it (step: {step}); their "
+        "registration was ended and they were told."
+    ),
     admin_alert="⚠ Unexpected error in the bot: {error}",
 )

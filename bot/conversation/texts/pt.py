@@ -139,8 +139,8 @@ PORTUGUESE = Catalog(
         ),
     },
     code_maybe_sent=(
-        "A Z-API não respondeu a tempo, mas o código ainda pode chegar. Se chegar, envie-o "
-        "aqui; se não, toque em Não recebi."
+        "Mas o código ainda pode chegar: se chegar, é só mandar aqui. Se não chegar, toque em "
+        "“Não recebi”."
     ),
     request_failed="O WhatsApp não conseguiu enviar o código por {method}. Escolha outra.",
     captcha_caption="🧩 O WhatsApp pede um captcha antes. Digite os caracteres desta imagem.",
@@ -218,6 +218,40 @@ PORTUGUESE = Catalog(
     ),
     error_bad_response="⚠ A Z-API mandou uma resposta que não consegui ler.",
     error_retry_hint="Seu lugar está guardado: é só tentar de novo.",
+    button_used="Esse botão já foi usado. A última mensagem tem as opções de agora.",
+    instance_lost=(
+        "⚠ A instância {instance} não está mais reservada pro seu cadastro: ficou tanto tempo "
+        "parada que outro cadastro pegou ela. Parei por aqui e não mandei mais nada pra Z-API. "
+        "Mande /register pra começar de novo."
+    ),
+    restarted_code_request=(
+        "🔄 Reiniciei enquanto pedia o código ao WhatsApp, então ele pode ter sido enviado. Se "
+        "o código chegar, é só mandar aqui. Se não chegar, toque em “Não recebi”."
+    ),
+    restarted_during_call=(
+        "🔄 Reiniciei enquanto esperava a Z-API, então não sei como terminou o seu último "
+        "passo. Você está aqui:"
+    ),
+    code_requested_unsaved=(
+        "📩 O código foi pedido por {method}, mas não consegui salvar esse passo. Mande o "
+        "código aqui assim que ele chegar."
+    ),
+    step_unsaved=(
+        "⚠ A Z-API respondeu, mas não consegui salvar o seu passo. Mande a resposta de novo "
+        "daqui a pouco, por favor."
+    ),
+    ended_by_admin_denied=(
+        "🚫 Um admin tirou o seu acesso a este bot, então o seu cadastro foi encerrado e a "
+        "instância ficou livre."
+    ),
+    ended_by_admin_released=(
+        "ℹ Um admin encerrou o seu cadastro e liberou a instância {instance}. "
+        "Mande /register pra começar de novo."
+    ),
+    pin_not_deleted=(
+        "⚠ Não consegui apagar a sua mensagem com o PIN. Apague você mesmo, por favor "
+        "(segure a mensagem → Apagar)."
+    ),
     seconds="{s} s",
     minutes_seconds="{m} min {s} s",
     hours_minutes="{h} h {m} min",
@@ -234,5 +268,19 @@ PORTUGUESE = Catalog(
     history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
     history_none="Nenhum registro ainda.",
     history_usage="Uso: /history [N] com N de 1 a 100.",
+    admin_error="⚠ Esse comando falhou do meu lado (o erro está no log do bot). Tente de novo.",
+    denied_flow_ended=(
+        "🚫 {user_id} não pode mais usar o bot. O registro que estava em andamento foi "
+        "encerrado ({details}) e a pessoa foi avisada."
+    ),
+    admin_flow_details="passo: {step}; a instância {instance} está livre de novo",
+    admin_flow_details_no_instance="passo: {step}; nenhuma instância escolhida ainda",
+    release_usage="Uso: /release INSTÂNCIA (uma destas: {instances}).",
+    release_unknown="Não existe instância chamada {instance}. As instâncias são: {instances}.",
+    release_free="A instância {instance} já está livre: nenhum registro está com ela.",
+    released=(
+        "🔓 A instância {instance} está livre de novo. Quem estava com ela era {user_id} "
+        "(passo: {step}); o registro foi encerrado e a pessoa foi avisada."
+    ),
     admin_alert="⚠ Erro inesperado no bot: {error}",
 )

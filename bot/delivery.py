@@ -1,0 +1,243 @@
+"""Delivering what the bot owes members: committed messages go out at least once, in order.
+
+A step commits its messages to the outbox with its state (see `FlowStore.commit`). The courier
+sends them at once; when Telegram cannot take one (a 5xx, a 429, a timeout, the network), that
+message and every later one for the chat wait in the chat's backlog, which is sent again with
+growing pauses, in order, until Telegram takes it. A message Telegram confirmed is acknowledged
+(deleted from the outbox) and never sent again; one Telegram refuses for good (the member blocked
+the bot, a bad request) is dropped with a warning. After a restart every message still in the
+outbox is sent first. A crash in the instant between Telegram's confirmation and the
+acknowledgement's commit sends that one message again: delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import warnings
+from collections import deque
+from collections.abc import Coroutine, Iterable, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.conversation.replies import Reply
+from bot.conversation.store import FlowStore, OwedMessage
+
+__all__ = ["RETRY_DELAYS", "Courier"]
+
+logger = logging.getLogger(__name__)
+
+# Pauses before each new attempt at a chat's backlog: about an hour in all. A backlog still
+# refused then stays in the outbox and is tried again at the next start.
+RETRY_DELAYS: Final = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0)
+# Sends at once for messages nobody waits on (notices, the backlog after a restart).
+BACKGROUND_SENDS: Final = 8
+
+
+class _Later:
+    """Telegram could not take the message now; `after`: the pause it asked for, if it did."""
+
+    __slots__ = ("after",)
+
+    def __init__(self, after: float | None = None) -> None:
+        self.after = after
+
+
+_DONE: Final = None
+
+
+def _retry_after(error: RetryAfter) -> float:
+    """The pause Telegram asked for, in seconds (PTB 22 warns that the attribute will become a
+    timedelta; both forms are read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value: float | timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class Courier:
+    def __init__(
+        self,
+        bot: Bot,
+        store: FlowStore,
+        *,
+        retry_delays: Sequence[float] = RETRY_DELAYS,
+        background_sends: int = BACKGROUND_SENDS,
+    ) -> None:
+        self.bot = bot
+        self.store = store
+        self.retry_delays = tuple(retry_delays)
+        self._backlogs: dict[int, deque[OwedMessage]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._background = asyncio.Semaphore(background_sends)
+        self._acks: list[int] = []
+        self._acking: asyncio.Task[None] | None = None
+
+    # -- sending ---------------------------------------------------------------------------
+
+    async def send(self, chat_id: int, replies: Iterable[Reply]) -> None:
+        """Send messages about nothing committed, once; Telegram's errors reach the caller."""
+        for reply in replies:
+            await self._send(chat_id, reply)
+
+    async def _send(self, chat_id: int, reply: Reply) -> None:
+        if reply.photo is not None:
+            await self.bot.send_photo(
+                chat_id, photo=reply.photo, caption=reply.text, reply_markup=reply.keyboard
+            )
+        else:
+            await self.bot.send_message(chat_id, reply.text, reply_markup=reply.keyboard)
+
+    async def deliver(self, owed: Sequence[OwedMessage], *, background: bool = False) -> None:
+        """Send committed messages now, in order per chat, behind any a chat is still owed;
+        what Telegram cannot take now is retried later. Never raises for Telegram's sake.
+
+        `background`: nobody waits on these (at most BACKGROUND_SENDS sends at once)."""
+        by_chat: dict[int, list[OwedMessage]] = {}
+        for item in owed:
+            by_chat.setdefault(item.chat_id, []).append(item)
+        if len(by_chat) == 1:
+            [(chat_id, items)] = by_chat.items()
+            await self._deliver_chat(chat_id, items, background=background)
+            return
+        await asyncio.gather(
+            *(
+                self._deliver_chat(chat_id, items, background=background)
+                for chat_id, items in by_chat.items()
+            )
+        )
+
+    def post(self, owed: Sequence[OwedMessage]) -> None:
+        """Deliver in the background (for callers that must not wait on Telegram)."""
+        if owed:
+            self._spawn(self.deliver(owed, background=True), name="deliver")
+
+    async def _deliver_chat(
+        self, chat_id: int, items: list[OwedMessage], *, background: bool
+    ) -> None:
+        backlog = self._backlogs.get(chat_id)
+        if backlog is not None:  # older messages first: the backlog's task sends these too
+            backlog.extend(items)
+            return
+        for index, item in enumerate(items):
+            result = await self._attempt(item, background=background)
+            if isinstance(result, _Later):
+                self._backlogs[chat_id] = deque(items[index:])
+                self._spawn(self._drain(chat_id, result), name=f"backlog:{chat_id}")
+                return
+
+    async def _attempt(self, item: OwedMessage, *, background: bool) -> _Later | None:
+        """One try at one owed message; _Later when Telegram could not take it now."""
+        if not isinstance(item.message, Reply):  # pragma: no cover - the outbox holds Replies
+            raise TypeError(type(item.message).__name__)
+        try:
+            if background:
+                async with self._background:
+                    await self._send(item.chat_id, item.message)
+            else:
+                await self._send(item.chat_id, item.message)
+        except RetryAfter as error:
+            logger.warning("Telegram asked to wait before a message to chat %s", item.chat_id)
+            return _Later(_retry_after(error))
+        except BadRequest as error:  # a NetworkError subclass in PTB, but final
+            logger.warning("Message to chat %s refused for good: %s", item.chat_id, error)
+        except NetworkError as error:  # timeouts, 5xx, connection trouble
+            logger.warning(
+                "Message to chat %s not delivered (%s); will retry",
+                item.chat_id,
+                type(error).__name__,
+            )
+            return _Later()
+        except TelegramError as error:  # the member blocked the bot, the chat is gone…
+            logger.warning("Message to chat %s refused for good: %s", item.chat_id, error)
+        self._acknowledge(item.id)
+        return _DONE
+
+    async def _drain(self, chat_id: int, first: _Later) -> None:
+        """Send the chat's backlog in order, pausing more after each failed attempt."""
+        backlog = self._backlogs[chat_id]
+        failures = 1
+        later: _Later | None = first
+        try:
+            while backlog:
+                if failures > len(self.retry_delays):
+                    logger.error(
+                        "Giving up for now on %d message(s) to chat %s; they stay owed and are "
+                        "sent again at the next start",
+                        len(backlog),
+                        chat_id,
+                    )
+                    return
+                pause = self.retry_delays[failures - 1]
+                if later is not None and later.after is not None:
+                    pause = max(pause, later.after)
+                await asyncio.sleep(pause)
+                result = await self._attempt(backlog[0], background=True)
+                if isinstance(result, _Later):
+                    failures, later = failures + 1, result
+                    continue
+                backlog.popleft()
+                failures, later = 1, None
+                while backlog:  # the rest at once while Telegram takes them
+                    result = await self._attempt(backlog[0], background=True)
+                    if isinstance(result, _Later):
+                        later = result
+                        break
+                    backlog.popleft()
+        finally:
+            del self._backlogs[chat_id]
+
+    # -- acknowledging ---------------------------------------------------------------------
+
+    def _acknowledge(self, message_id: int) -> None:
+        self._acks.append(message_id)
+        if self._acking is None:
+            self._acking = asyncio.get_running_loop().create_task(self._flush(), name="acks")
+
+    async def _flush(self) -> None:
+        """Delete delivered messages from the outbox, many per statement."""
+        try:
+            while self._acks:
+                ids, self._acks = self._acks, []
+                try:
+                    await self.store.acknowledge(ids)
+                except Exception as error:  # they would only be sent again after a restart
+                    logger.warning("Could not record %d delivery(ies): %s", len(ids), error)
+                    self._acks[:0] = ids
+                    await asyncio.sleep(self.retry_delays[0])
+        finally:
+            self._acking = None
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Send what the outbox still owes (a restart cut its delivery); how many messages."""
+        owed: list[OwedMessage] = []
+        for message_id, chat_id, stored in await self.store.owed_messages():
+            try:
+                owed.append(OwedMessage(message_id, chat_id, Reply.from_json(stored)))
+            except (ValueError, KeyError, TypeError):
+                logger.error("Unreadable message %s in the outbox; dropped", message_id)
+                self._acknowledge(message_id)
+        self.post(owed)
+        return len(owed)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._acking is not None:
+            with contextlib.suppress(Exception):
+                await self._acking
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

@@ -1,0 +1,432 @@
+"""Nothing promised is lost, with faults injected in Telegram, Z-API and the database.
+
+End-to-end through the real Application (`start_bot`), the Telegram and Z-API doubles on
+loopback, and a real SQLite file or PostgreSQL database. Each test asserts what a member would
+notice (what they read, whether their code is taken) and what reached Z-API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.conversation.texts.en import ENGLISH as EN
+from tests.conftest import (
+    INSTANCE_TOKENS,
+    MEMBER,
+    OTHER_MEMBER,
+    create_postgres_database,
+    drop_postgres_database,
+)
+from tests.doubles.telegram_api import ApiCall, TelegramDouble
+from tests.doubles.zapi import NumberProfile, Reply
+from tests.faults import (
+    hold_sqlite_write_lock,
+    lock_postgres_rows,
+    terminate_postgres_backends,
+    wait_for_postgres_lock_waiters,
+)
+from tests.harness import BotHarness, until
+
+DDI, PHONE, TYPED_PHONE = "55", "44999999999", "44 99999-9999"
+DOUBTFUL_PHONE = "4499999999"  # phonenumbers doubts it: the member is asked to confirm
+CODE, PIN = "123456", "654321"
+ONE_INSTANCE = f"inst-a=inst-a:{INSTANCE_TOKENS['inst-a']}"
+AVAILABLE = "mobile/registration-available"
+REQUEST = "mobile/request-registration-code"
+CONFIRM = "mobile/confirm-registration-code"
+DEVICE = "mobile/device-transfer-confirmed"
+RECOVER_PIN = "mobile/recovery-pin-code"
+ASK_METHOD = "How should WhatsApp send the code"
+CODE_SENT = "Code sent by SMS"
+CONNECTED = "Connected!"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def sqlite_file(bot: BotHarness) -> Path:
+    return Path(bot.settings.database_url.split("///", 1)[1])
+
+
+def rows(bot: BotHarness, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(sqlite_file(bot)) as connection:
+        return connection.execute(sql).fetchall()
+
+
+async def to_method(bot: BotHarness, phone: str = TYPED_PHONE) -> ApiCall:
+    reply = await bot.say(MEMBER, "/register")
+    if "inst-a" in str(reply.reply_markup):
+        await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, DDI)
+    return await bot.say(MEMBER, phone)
+
+
+def texts_to(telegram: TelegramDouble, chat_id: int) -> list[str]:
+    return [call.text or "" for call in telegram.calls_to("sendMessage", chat_id) if call.ok]
+
+
+def toasts(telegram: TelegramDouble) -> list[str]:
+    return [str(call.params.get("text", "")) for call in telegram.calls_to("answerCallbackQuery")]
+
+
+def refused_taps(telegram: TelegramDouble) -> int:
+    """Taps answered "already used" or "from an earlier step": they did nothing."""
+    return sum(text in (EN.button_used, EN.stale_button) for text in toasts(telegram))
+
+
+def assert_never_told_to_retry(telegram: TelegramDouble) -> None:
+    """The generic "something went wrong, try again" is for steps that were not committed."""
+    assert all(EN.unexpected_error not in text for text in texts_to(telegram, MEMBER.id))
+
+
+# -- one instance, one flow ------------------------------------------------------------------
+
+
+async def test_a_slow_zapi_call_keeps_its_instance(start_bot, telegram, zapi):
+    """The lease outlasts the call: nobody else gets the instance while Z-API is slow, even
+    with an idle timeout shorter than the call."""
+    bot = await start_bot(
+        zapi_instances=ONE_INSTANCE, conversation_timeout_seconds=1, zapi_timeout_seconds=6
+    )
+    assert ASK_METHOD in (await to_method(bot)).text
+    zapi.script(REQUEST, Reply(delay=2.5, simulate=True))
+    telegram.press_button(MEMBER, "SMS")
+    await until(lambda: len(zapi.requests_to(REQUEST)) == 1)
+    await asyncio.sleep(1.5)  # past the idle timeout, the call still running
+    other = await bot.say(OTHER_MEMBER, "/register")
+    assert EN.all_instances_busy in other.text, other.text
+    reply = await telegram.next_reply(MEMBER.id)
+    assert CODE_SENT in reply.text, reply.text
+    reply = await bot.say(MEMBER, CODE)
+    assert CONNECTED in reply.text, reply.text
+    assert zapi.checked_number("inst-a") == (DDI, PHONE)
+    assert {request.json["phone"] for request in zapi.requests_to(AVAILABLE)} == {PHONE}
+
+
+async def test_a_flow_that_lost_its_instance_stops_and_never_calls_zapi(start_bot, telegram, zapi):
+    bot = await start_bot(zapi_instances=ONE_INSTANCE)
+    await to_method(bot)
+    # Another bot process (or an outage past the lease) let another chat take the instance.
+    with sqlite3.connect(sqlite_file(bot)) as connection:
+        connection.execute("UPDATE instance_leases SET chat_id = ?", (OTHER_MEMBER.id,))
+    reply = await bot.tap(MEMBER, "SMS")
+    assert "is no longer held for your registration" in reply.text, reply.text
+    assert zapi.requests_to(REQUEST) == []
+    assert rows(bot, "SELECT count(*) FROM registrations") == [(0,)]
+    assert rows(bot, "SELECT chat_id FROM instance_leases") == [(OTHER_MEMBER.id,)]
+    reply = await bot.say(MEMBER, CODE)
+    assert EN.no_flow in reply.text
+    assert zapi.requests_to(CONFIRM) == []
+
+
+# -- a code that may have been sent stays usable ---------------------------------------------
+
+
+async def test_connection_lost_after_the_code_request_went_out(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await to_method(bot)
+    zapi.drop_after_acting(REQUEST)  # Z-API sends the SMS, the answer never arrives
+    reply = await bot.tap(MEMBER, "SMS")
+    assert "couldn't reach Z-API" in reply.text, reply.text
+    assert "code may still be on its way" in reply.text
+    assert "Didn't get it" in str(reply.reply_markup)
+    assert len(zapi.codes_sent_to(DDI, PHONE)) == 1
+    reply = await bot.say(MEMBER, CODE)
+    assert CONNECTED in reply.text, reply.text
+    assert len(zapi.requests_to(REQUEST)) == 1
+
+
+async def test_a_refused_connection_keeps_the_member_at_the_method_step(start_bot, zapi):
+    bot = await start_bot(zapi_base_url="http://127.0.0.1:9")  # nothing listens: nothing sent
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, DDI)
+    # The availability check cannot even connect: the member keeps the phone step.
+    reply = await bot.say(MEMBER, TYPED_PHONE)
+    assert "couldn't reach Z-API" in reply.text, reply.text
+    assert "Try again" in str(reply.reply_markup)
+    assert (await bot.services.flow.load(MEMBER.id)).step == "phone"
+
+
+async def test_code_typed_at_the_method_step_after_didnt_get_it(start_bot, zapi):
+    """The SMS arrives after the member tapped "Didn't get it": it is the earlier request's."""
+    bot = await start_bot()
+    await to_method(bot)
+    assert CODE_SENT in (await bot.tap(MEMBER, "SMS")).text
+    assert ASK_METHOD in (await bot.tap(MEMBER, "Didn't get it")).text
+    reply = await bot.say(MEMBER, "123-456")
+    assert CONNECTED in reply.text, reply.text
+    assert len(zapi.requests_to(REQUEST)) == 1
+    assert [request.json for request in zapi.requests_to(CONFIRM)] == [{"code": CODE}]
+
+
+async def test_sqlite_locked_past_the_busy_timeout_after_the_code_was_requested(
+    start_bot, telegram, zapi
+):
+    """The database refuses the step after Z-API sent the code: tried again, then the member is
+    told honestly that the code was requested, and the code is taken."""
+    bot = await start_bot(sqlite_busy_timeout_seconds=0.3)
+    await to_method(bot)
+    zapi.script(REQUEST, Reply(delay=0.5, simulate=True))
+    telegram.press_button(MEMBER, "SMS")
+    await until(lambda: len(zapi.requests_to(REQUEST)) == 1)  # the call is under way
+    async with hold_sqlite_write_lock(sqlite_file(bot)) as lock:
+        reply = await telegram.next_reply(MEMBER.id, timeout=15)
+        assert "The code was requested by SMS, but I couldn't save" in reply.text, reply.text
+        assert "Didn't get it" in str(reply.reply_markup)
+        await lock.release()
+    reply = await bot.say(MEMBER, CODE)
+    assert CONNECTED in reply.text, reply.text
+    assert len(zapi.requests_to(REQUEST)) == 1
+    assert_never_told_to_retry(telegram)
+
+
+async def test_sqlite_lock_that_clears_while_the_write_is_retried(start_bot, telegram, zapi):
+    bot = await start_bot(sqlite_busy_timeout_seconds=0.3)
+    await to_method(bot)
+    zapi.script(REQUEST, Reply(delay=0.5, simulate=True))
+    telegram.press_button(MEMBER, "SMS")
+    await until(lambda: len(zapi.requests_to(REQUEST)) == 1)
+    async with hold_sqlite_write_lock(sqlite_file(bot)) as lock:
+        await asyncio.sleep(0.9)  # the answer arrives, the first write fails on the lock
+        await lock.release()
+    reply = await telegram.next_reply(MEMBER.id, timeout=15)
+    assert CODE_SENT in reply.text, reply.text  # the step's own reply: the retry committed
+    assert CONNECTED in (await bot.say(MEMBER, CODE)).text
+    assert_never_told_to_retry(telegram)
+
+
+@pytest.fixture
+async def postgres_url() -> Any:
+    url = await create_postgres_database()
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+async def test_postgres_connection_killed_inside_the_write(start_bot, telegram, zapi, postgres_url):
+    bot = await start_bot(database_url=postgres_url)
+    await to_method(bot)
+    zapi.script(REQUEST, Reply(delay=0.5, simulate=True))
+    telegram.press_button(MEMBER, "SMS")
+    await until(lambda: len(zapi.requests_to(REQUEST)) == 1)
+    async with lock_postgres_rows(postgres_url, "registrations", "chat_id = $1", MEMBER.id):
+        # The step's UPDATE waits on the row; its backend is killed in the middle of it.
+        await wait_for_postgres_lock_waiters(postgres_url)
+        assert await terminate_postgres_backends(postgres_url, waiting_on_lock=True)
+    reply = await telegram.next_reply(MEMBER.id, timeout=15)
+    assert CODE_SENT in reply.text, reply.text
+    assert CONNECTED in (await bot.say(MEMBER, CODE)).text
+    assert len(zapi.requests_to(REQUEST)) == 1
+    assert_never_told_to_retry(telegram)
+
+
+# -- one press, one side effect --------------------------------------------------------------
+
+
+async def five_quick_taps(telegram: TelegramDouble, label: str) -> None:
+    """Five presses of one button within a few milliseconds (a nervous thumb)."""
+    message_id, data = telegram.button(MEMBER.id, label)
+    for _ in range(5):
+        telegram.press(MEMBER, message_id, data)
+
+
+async def test_five_taps_on_sms_send_one_code_request(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await to_method(bot)
+    zapi.script(REQUEST, Reply(delay=0.3, simulate=True))
+    await five_quick_taps(telegram, "SMS")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert CODE_SENT in reply.text
+    await until(lambda: len(telegram.calls_to("answerCallbackQuery")) >= 5)
+    assert len(zapi.requests_to(REQUEST)) == 1
+    assert toasts(telegram).count(EN.button_used) == 4
+
+
+async def test_taps_after_a_zapi_timeout_send_no_new_request(start_bot, telegram, zapi):
+    bot = await start_bot(zapi_timeout_seconds=1)
+    await to_method(bot)
+    zapi.hang(REQUEST, simulate=True)
+    reply = await bot.tap(MEMBER, "SMS")
+    assert "didn't answer within 1 s" in reply.text
+    before = len(telegram.calls_to("answerCallbackQuery"))
+    await five_quick_taps(telegram, "SMS")  # the method keyboard above the timeout message
+    await until(lambda: len(telegram.calls_to("answerCallbackQuery")) >= before + 5)
+    assert len(zapi.requests_to(REQUEST)) == 1
+    assert toasts(telegram)[-5:] == [EN.button_used] * 5
+    # Only "Didn't get it" asks again, and then Z-API's waits apply.
+    assert ASK_METHOD in (await bot.tap(MEMBER, "Didn't get it")).text
+    assert CONNECTED in (await bot.say(MEMBER, CODE)).text
+
+
+async def test_five_taps_on_forgot_the_pin_send_one_email(start_bot, telegram, zapi):
+    zapi.add_number(DDI, PHONE, NumberProfile(pin=PIN))
+    bot = await start_bot()
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    assert "two-step" in (await bot.say(MEMBER, CODE)).text
+    await five_quick_taps(telegram, "Forgot the PIN")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert "reset link" in reply.text, reply.text
+    await until(lambda: toasts(telegram).count(EN.button_used) == 4)
+    assert len(zapi.requests_to(RECOVER_PIN)) == 1
+
+
+async def test_five_taps_on_i_accepted_it_make_one_call(start_bot, telegram, zapi):
+    zapi.add_number(DDI, PHONE, NumberProfile(device_confirm=True))
+    bot = await start_bot()
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    assert "accept the transfer" in (await bot.say(MEMBER, CODE)).text
+    zapi.accept_device_transfer("inst-a")
+    await five_quick_taps(telegram, "I accepted it")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert CONNECTED in reply.text, reply.text
+    await until(lambda: len(telegram.calls_to("answerCallbackQuery")) >= 5)
+    assert len(zapi.requests_to(DEVICE)) == 1
+
+
+async def test_five_taps_on_try_again_make_one_check(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, DDI)
+    zapi.script(AVAILABLE, Reply(status=500, json={"error": "Internal Server Error"}))
+    assert "having trouble" in (await bot.say(MEMBER, TYPED_PHONE)).text
+    await five_quick_taps(telegram, "Try again")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert ASK_METHOD in reply.text, reply.text
+    await until(lambda: refused_taps(telegram) == 4)
+    assert len(zapi.requests_to(AVAILABLE)) == 2
+
+
+async def test_five_taps_on_yes_use_it_make_one_check(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, DDI)
+    assert "doesn't look like a valid number" in (await bot.say(MEMBER, DOUBTFUL_PHONE)).text
+    await five_quick_taps(telegram, "Yes")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert ASK_METHOD in reply.text, reply.text
+    await until(lambda: refused_taps(telegram) == 4)
+    assert len(zapi.requests_to(AVAILABLE)) == 1
+
+
+# -- replies are delivered at least once -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param((502, "Bad Gateway", None), id="5xx"),
+        pytest.param((429, "Too Many Requests: retry after 1", 1), id="429"),
+    ],
+)
+async def test_a_reply_telegram_fails_once_still_arrives(start_bot, telegram, zapi, fault):
+    code, description, retry_after = fault
+    bot = await start_bot()  # the outgoing rate limiter is off (its own retries would hide it)
+    await to_method(bot)
+    telegram.fail_next("sendMessage", code, description, retry_after, chat_id=MEMBER.id)
+    telegram.press_button(MEMBER, "SMS")
+    reply = await telegram.next_reply(MEMBER.id, timeout=15)
+    assert CODE_SENT in reply.text, reply.text
+    failed = [call for call in telegram.calls_to("sendMessage", MEMBER.id) if not call.ok]
+    assert [call.error_code for call in failed] == [code]
+    assert_never_told_to_retry(telegram)
+    assert CONNECTED in (await bot.say(MEMBER, CODE)).text
+    await until(lambda: rows(bot, "SELECT count(*) FROM outbox") == [(0,)])
+
+
+async def test_a_reply_whose_send_hangs_still_arrives(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await to_method(bot)
+    telegram.hang_next("sendMessage", 30, chat_id=MEMBER.id)  # past the Bot API client's timeout
+    telegram.press_button(MEMBER, "SMS")
+    reply = await telegram.next_reply(MEMBER.id, timeout=20)
+    assert CODE_SENT in reply.text, reply.text
+    assert_never_told_to_retry(telegram)
+
+
+async def test_a_lost_connected_is_delivered_and_said_once(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    telegram.fail_next("sendMessage", 500, "Internal Server Error", None, chat_id=MEMBER.id)
+    reply = await bot.say(MEMBER, CODE, timeout=15)
+    assert CONNECTED in reply.text, reply.text
+    assert_never_told_to_retry(telegram)
+    await until(lambda: rows(bot, "SELECT count(*) FROM outbox") == [(0,)])
+    await asyncio.sleep(1.5)  # the backlog's next attempt would have come by now
+    assert sum(CONNECTED in text for text in texts_to(telegram, MEMBER.id)) == 1
+
+
+async def test_a_wait_over_notice_telegram_fails_is_sent_again(start_bot, telegram, zapi):
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 1}))
+    bot = await start_bot()
+    reply = await to_method(bot)
+    assert "wait" in str(reply.reply_markup)
+    telegram.fail_next("sendMessage", 502, "Bad Gateway", None, chat_id=MEMBER.id)
+    notice = await telegram.next_reply(MEMBER.id, timeout=15)
+    assert "You can request the code by SMS" in notice.text, notice.text
+    assert [call.ok for call in telegram.calls_to("sendMessage", MEMBER.id)][-2:] == [False, True]
+
+
+# -- idle timeouts ---------------------------------------------------------------------------
+
+
+async def test_idle_timeouts_run_on_time_while_another_chat_waits_on_zapi(
+    start_bot, telegram, zapi
+):
+    bot = await start_bot(conversation_timeout_seconds=2, zapi_timeout_seconds=20)
+    # Bruno's availability check hangs for the whole test.
+    await bot.say(OTHER_MEMBER, "/register")
+    await bot.tap(OTHER_MEMBER, "inst-b")
+    await bot.say(OTHER_MEMBER, DDI)
+    zapi.hang(AVAILABLE)
+    telegram.send_text(OTHER_MEMBER, TYPED_PHONE)
+    await until(lambda: len(zapi.requests_to(AVAILABLE)) == 1)
+    # Ana stops answering at the country-code step.
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    last_activity = asyncio.get_running_loop().time()
+    ended = await telegram.next_reply(MEMBER.id, timeout=10)
+    took = asyncio.get_running_loop().time() - last_activity
+    assert "No answer for 2 s" in ended.text, ended.text
+    # The timeout (2 s) plus one run of the idle job (every 0.5 s here) plus slack.
+    assert took < 3.5, took
+
+
+# -- secrets in the chat ---------------------------------------------------------------------
+
+
+async def test_pin_that_cannot_be_deleted_gets_a_warning(start_bot, telegram, zapi):
+    zapi.add_number(DDI, PHONE, NumberProfile(pin=PIN))
+    bot = await start_bot()
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    await bot.say(MEMBER, CODE)
+    telegram.fail_next(
+        "deleteMessage", 400, "Bad Request: message can't be deleted", None, chat_id=MEMBER.id
+    )
+    telegram.send_text(MEMBER, "000000")
+    replies = [await telegram.next_reply(MEMBER.id), await telegram.next_reply(MEMBER.id)]
+    assert any(EN.pin_not_deleted in reply.text for reply in replies), [r.text for r in replies]
+
+
+async def test_a_photo_captioned_with_the_pin_is_deleted(start_bot, telegram, zapi):
+    zapi.add_number(DDI, PHONE, NumberProfile(pin=PIN))
+    bot = await start_bot()
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    await bot.say(MEMBER, CODE)
+    message_id = telegram.send_message(MEMBER, photo=True, caption=PIN)
+    reply = await telegram.next_reply(MEMBER.id)
+    assert EN.bad_pin in reply.text
+    assert message_id in telegram.deleted(MEMBER.id)
