@@ -31,7 +31,15 @@ HISTORY_DEFAULT = 10
 HISTORY_MAX = 100
 # The audit action of a flow an admin ended (/deny, /release): its user is the admin.
 ADMIN_ACTION = "admin"
-REGISTRATION_ACTIONS = ("register", "cancel", "timeout", "check", "appeal", ADMIN_ACTION)
+REGISTRATION_ACTIONS = (
+    "register",
+    "cancel",
+    "timeout",
+    "check",
+    "appeal",
+    "lease",
+    ADMIN_ACTION,
+)
 # Telegram user ids are positive and fit in 52 bits; anything from 1 to 2**53 - 1 is taken.
 MAX_USER_ID = 2**53 - 1
 _NUMBER_ARGUMENT = re.compile(r"[0-9]{1,20}")  # ASCII digits only: int() also reads "١٢٣"

@@ -201,6 +201,32 @@ async def test_sqlite_lock_that_clears_while_the_write_is_retried(start_bot, tel
     assert_never_told_to_retry(telegram)
 
 
+async def test_database_refusing_the_claim_sends_nothing_to_zapi(start_bot, telegram, zapi):
+    """Nothing could be written before the call: nothing is asked of Z-API, and "try again" is
+    then the truth."""
+    bot = await start_bot(sqlite_busy_timeout_seconds=0.2)
+    await to_method(bot)
+    async with hold_sqlite_write_lock(sqlite_file(bot)):
+        reply = await bot.tap(MEMBER, "SMS", timeout=15)
+    assert EN.unexpected_error in reply.text, reply.text
+    assert zapi.requests_to(REQUEST) == []
+    assert CODE_SENT in (await bot.tap(MEMBER, "SMS")).text
+
+
+async def test_database_refusing_a_step_after_zapi_answered(start_bot, telegram, zapi):
+    zapi.add_number(DDI, PHONE, NumberProfile(pin=PIN))
+    bot = await start_bot(sqlite_busy_timeout_seconds=0.2)
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    zapi.script(CONFIRM, Reply(delay=0.5, simulate=True))
+    telegram.send_text(MEMBER, CODE)
+    await until(lambda: len(zapi.requests_to(CONFIRM)) == 1)
+    async with hold_sqlite_write_lock(sqlite_file(bot)):
+        reply = await telegram.next_reply(MEMBER.id, timeout=15)
+    assert EN.step_unsaved in reply.text, reply.text
+    assert_never_told_to_retry(telegram)
+
+
 @pytest.fixture
 async def postgres_url() -> Any:
     url = await create_postgres_database()

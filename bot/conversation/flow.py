@@ -109,12 +109,6 @@ class Outcome:
     replies: list[Reply] = field(default_factory=list)
     delete_message: bool = False
 
-    @property
-    def messages(self) -> list[Reply]:
-        """Everything the member is to read, in order (owed ones are Replies too)."""
-        owed = [o.message for o in self.owed if isinstance(o.message, Reply)]
-        return [*owed, *self.replies]
-
 
 class RegistrationFlow:
     def __init__(

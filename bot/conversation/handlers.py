@@ -23,8 +23,16 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.conversation.flow import BusySignal, FlowGone, LeaseLost, Outcome, RegistrationFlow
+from bot.conversation.flow import (
+    BusySignal,
+    FlowGone,
+    LeaseLost,
+    Outcome,
+    RegistrationFlow,
+    StorageUnavailable,
+)
 from bot.conversation.keyboards import ACTS_ON_ZAPI, Action, ButtonPress
+from bot.conversation.replies import Reply
 from bot.conversation.states import RegistrationStep
 from bot.conversation.texts import Catalog, catalog_for
 from bot.delivery import Courier
@@ -233,6 +241,11 @@ class RegistrationHandlers:
             outcome = await step()
         except FlowGone:
             return await self._gone(update, context)
+        except StorageUnavailable:
+            if reg.pending_call is None:
+                raise  # nothing was done: the error handler's "try again" is the truth
+            # Z-API answered a call whose outcome the database refused to keep.
+            outcome = Outcome(Step(reg.step), replies=[Reply(self.flow.texts(reg).step_unsaved)])
         except LeaseLost as lost:
             try:
                 outcome = await self.flow.lease_lost(reg, lost.instance)
