@@ -227,15 +227,25 @@ class Courier:
         self.post(owed)
         return len(owed)
 
-    async def stop(self) -> None:
+    async def stop(self, *, ack_timeout: float = 5.0) -> None:
+        """Stop sending; record the deliveries still unrecorded if the database lets us within
+        `ack_timeout` (else those messages are sent again at the next start)."""
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        if self._acking is not None:
-            with contextlib.suppress(Exception):
-                await self._acking
+        acking = self._acking
+        if acking is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(acking), ack_timeout)
+            except Exception:  # the timeout, or the database still refusing
+                acking.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await acking
+                logger.warning(
+                    "%d delivery(ies) not recorded; resent at the next start", len(self._acks)
+                )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None], *, name: str) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coroutine, name=name)

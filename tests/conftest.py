@@ -6,7 +6,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
@@ -18,6 +18,9 @@ from bot.storage.migrate import upgrade
 from tests.doubles.telegram_api import TelegramDouble, TgUser
 from tests.doubles.zapi import ZapiDouble
 from tests.harness import BotHarness
+
+if TYPE_CHECKING:  # process_helpers imports this module
+    from tests.process_helpers import Processes
 
 BOT_TOKEN = "123456:TEST-bot-token-ABCDEFGHIJKLMNOP"
 CLIENT_TOKEN = "ct-secret-client-token-0123456789"
@@ -147,3 +150,19 @@ async def start_bot(
     yield start
     for harness in reversed(harnesses):
         await harness.stop()
+
+
+@pytest.fixture
+async def processes(
+    tmp_path: Path, zapi: ZapiDouble, telegram: TelegramDouble
+) -> AsyncIterator[Processes]:
+    """Runs the bot as a subprocess (`python -m bot`), as deployed; all stopped at the end."""
+    from tests.process_helpers import Processes
+
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    procs = Processes(workdir, zapi, telegram)
+    try:
+        yield procs
+    finally:
+        await procs.cleanup()

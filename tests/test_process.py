@@ -10,7 +10,6 @@ import asyncio
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,19 +39,6 @@ CODE = "123456"
 PIN = "582619"
 CAPTCHA = "Xq7Kp2"
 APPEAL = "This is my own business number and it never sent spam."
-
-
-@pytest.fixture
-async def processes(
-    tmp_path: Path, zapi: ZapiDouble, telegram: TelegramDouble
-) -> AsyncIterator[Processes]:
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    procs = Processes(workdir, zapi, telegram)
-    try:
-        yield procs
-    finally:
-        await procs.cleanup()
 
 
 def sqlite_path(url: str) -> Path:

@@ -236,7 +236,8 @@ async def postgres_url() -> Any:
         await drop_postgres_database(url)
 
 
-async def test_postgres_connection_killed_inside_the_write(start_bot, telegram, zapi, postgres_url):
+async def test_postgres_connection_killed_inside_the_write(postgres_url, start_bot, telegram, zapi):
+    # postgres_url first: its database is dropped after the bot stopped.
     bot = await start_bot(database_url=postgres_url)
     await to_method(bot)
     zapi.script(REQUEST, Reply(delay=0.5, simulate=True))
@@ -320,11 +321,8 @@ async def test_five_taps_on_i_accepted_it_make_one_call(start_bot, telegram, zap
 
 async def test_five_taps_on_try_again_make_one_check(start_bot, telegram, zapi):
     bot = await start_bot()
-    await bot.say(MEMBER, "/register")
-    await bot.tap(MEMBER, "inst-a")
-    await bot.say(MEMBER, DDI)
     zapi.script(AVAILABLE, Reply(status=500, json={"error": "Internal Server Error"}))
-    assert "having trouble" in (await bot.say(MEMBER, TYPED_PHONE)).text
+    assert "having trouble" in (await to_method(bot)).text
     await five_quick_taps(telegram, "Try again")
     reply = await telegram.next_reply(MEMBER.id)
     assert ASK_METHOD in reply.text, reply.text
@@ -334,10 +332,7 @@ async def test_five_taps_on_try_again_make_one_check(start_bot, telegram, zapi):
 
 async def test_five_taps_on_yes_use_it_make_one_check(start_bot, telegram, zapi):
     bot = await start_bot()
-    await bot.say(MEMBER, "/register")
-    await bot.tap(MEMBER, "inst-a")
-    await bot.say(MEMBER, DDI)
-    assert "doesn't look like a valid number" in (await bot.say(MEMBER, DOUBTFUL_PHONE)).text
+    assert "doesn't look like a valid number" in (await to_method(bot, DOUBTFUL_PHONE)).text
     await five_quick_taps(telegram, "Yes")
     reply = await telegram.next_reply(MEMBER.id)
     assert ASK_METHOD in reply.text, reply.text
@@ -456,3 +451,18 @@ async def test_a_photo_captioned_with_the_pin_is_deleted(start_bot, telegram, za
     reply = await telegram.next_reply(MEMBER.id)
     assert EN.bad_pin in reply.text
     assert message_id in telegram.deleted(MEMBER.id)
+
+
+async def test_stopping_while_the_database_refuses_to_record_deliveries(start_bot, telegram, zapi):
+    """A delivery Telegram confirmed cannot be recorded (the database is locked): stopping still
+    ends within its time limit, and the message stays owed (sent again at the next start)."""
+    bot = await start_bot(sqlite_busy_timeout_seconds=0.2)
+    telegram.hang_next("sendMessage", 1.0, chat_id=MEMBER.id, deliver=True)
+    telegram.send_text(MEMBER, "/register")
+    await telegram.next_reply(MEMBER.id)  # delivered; its answer reaches the bot in 1 s
+    async with hold_sqlite_write_lock(sqlite_file(bot)):
+        started = asyncio.get_running_loop().time()
+        await bot.stop()
+        took = asyncio.get_running_loop().time() - started
+    assert took < 10, took
+    assert rows(bot, "SELECT count(*) FROM outbox") == [(1,)]

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,6 @@ from bot.storage.database import Database
 from bot.storage.migrate import upgrade
 from tests.conftest import BOT_TOKEN, CLIENT_TOKEN, INSTANCE_TOKENS
 from tests.doubles.telegram_api import TelegramDouble
-from tests.doubles.zapi import ZapiDouble
 from tests.process_helpers import REPO_ROOT, BotProcess, Processes, free_port
 
 DB_PASSWORD = "db-pa55word-never-printed"
@@ -195,19 +194,6 @@ async def migrated_url(sqlite_url: str) -> str:
     finally:
         await database.dispose()
     return sqlite_url
-
-
-@pytest.fixture
-async def processes(
-    tmp_path: Path, zapi: ZapiDouble, telegram: TelegramDouble
-) -> AsyncIterator[Processes]:
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    procs = Processes(workdir, zapi, telegram)
-    try:
-        yield procs
-    finally:
-        await procs.cleanup()
 
 
 def failed_start(process: BotProcess) -> str:
