@@ -16,10 +16,10 @@ from bot.access import AccessGate
 from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
 from bot.conversation.texts import Catalog, catalog_for
+from bot.domain.record import FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
 from bot.storage.models import AuditEvent
-from bot.storage.records import FlowRecord
 
 __all__ = ["MAX_USER_ID", "AdminCommands", "mask_number", "split_message"]
 

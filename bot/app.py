@@ -27,7 +27,6 @@ from bot.conversation.timers import JobQueueTimers
 from bot.delivery import Courier
 from bot.errors import ErrorReporter
 from bot.storage.database import Database
-from bot.storage.persistence import RegistrationPersistence
 from bot.telegram_request import AiohttpRequest
 from bot.zapi import ZapiClient
 
@@ -76,7 +75,6 @@ def build_application(settings: Settings) -> BotApplication:
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
-        .persistence(RegistrationPersistence(database))
         .concurrent_updates(PerChatUpdateProcessor())
         .request(AiohttpRequest(connection_pool_size=256, pool_timeout=30))
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
@@ -108,8 +106,7 @@ def build_application(settings: Settings) -> BotApplication:
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
     application.add_handlers(AdminCommands(gate, database, flow, processor).handlers(), group=-1)
-    application.add_handler(handlers.conversation())
-    application.add_handlers(handlers.outside_handlers())
+    application.add_handlers(handlers.handlers())
     application.add_error_handler(ErrorReporter(settings).on_error)
     return application
 

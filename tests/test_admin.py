@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.admin import MAX_USER_ID, split_message
-from bot.conversation.states import RegistrationStep as Step
 from bot.conversation.texts import catalog_for
 from bot.conversation.texts.en import ENGLISH as EN
+from bot.domain.steps import Step
 from bot.storage.models import AuditEvent, InstanceLease, Member, utcnow
 from tests.conftest import ADMIN, MEMBER, OTHER_MEMBER, PT_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.conversation.states import RegistrationStep as Step
 from bot.conversation.texts.en import ENGLISH as EN
+from bot.domain.steps import Step
 from bot.storage.models import InstanceLease, Registration
 from tests.conftest import CLIENT_TOKEN, INSTANCE_TOKENS, MEMBER, OTHER_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser

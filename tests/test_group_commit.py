@@ -11,12 +11,12 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.record import FLOW_COLUMNS, FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
 from bot.storage.group_commit import GroupCommit, WriteRefused
 from bot.storage.migrate import upgrade
 from bot.storage.models import AuditEvent, Registration
-from bot.storage.records import FLOW_COLUMNS, FlowRecord
 
 
 def commits_of(database: Database) -> list[int]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation.phone import (
+from bot.conversation.texts.en import ENGLISH as EN
+from bot.domain.parsing import (
     ParsedPhone,
     PhoneProblem,
     normalise_pasted,
@@ -18,7 +19,6 @@ from bot.conversation.phone import (
     parse_phone,
     parse_pin,
 )
-from bot.conversation.texts.en import ENGLISH as EN
 from tests.conftest import MEMBER
 
 # What WhatsApp on Android puts on the clipboard: the number between LRE (U+202A) and PDF (U+202C).

@@ -64,7 +64,6 @@ def new_registration(chat_id: int, **fields: object) -> Registration:
         "flow_id": f"flow{chat_id}",
         "language": "en",
         "step": "ddi",
-        "captcha_pending": False,
         "wrong_code_count": 0,
         "blocked_methods": "",
         "created_at": now,
@@ -177,7 +176,7 @@ async def test_registration_round_trip_get_active_delete(db: Database) -> None:
                 ddi="55",
                 phone="11987654321",
                 method="sms",
-                captcha_pending=True,
+                pending_call="request_code",
                 wrong_code_count=2,
                 wa_old_eligible=True,
                 blocked_methods="voice",
@@ -193,7 +192,7 @@ async def test_registration_round_trip_get_active_delete(db: Database) -> None:
         assert reg is not None
         assert (reg.user_id, reg.language, reg.step, reg.instance) == (4242, "pt", "code", "inst-a")
         assert (reg.ddi, reg.phone, reg.method) == ("55", "11987654321", "sms")
-        assert reg.captcha_pending is True
+        assert reg.pending_call == "request_code"
         assert reg.wrong_code_count == 2
         assert reg.wa_old_eligible is True
         assert reg.blocked_methods == "voice"
@@ -668,7 +667,7 @@ def test_wait_timer_and_registration_models_are_the_migrated_schema() -> None:
         "ddi",
         "phone",
         "method",
-        "captcha_pending",
+        "pending_call",
         "wrong_code_count",
         "created_at",
         "updated_at",

@@ -4,36 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Protocol
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.conversation.texts import Catalog
-from bot.zapi import DeliveryMethod
+from bot.domain.methods import DeliveryMethod
+from bot.domain.steps import Action
 
-__all__ = ["ACTS_ON_ZAPI", "Action", "ButtonPress", "Keyboards", "format_wait"]
-
-
-class Action(StrEnum):
-    INSTANCE = "i"
-    METHOD = "m"
-    BACK = "b"
-    RETRY = "r"
-    YES = "y"
-    NO = "n"
-    APPEAL = "a"
-    CHANGE_NUMBER = "c"
-    RESEND = "s"
-    DEVICE_ACCEPTED = "d"
-    FORGOT_PIN = "f"
-    CANCEL = "x"
-
-
-# Buttons that make Z-API act: each acts once, on the very question it was shown with.
-ACTS_ON_ZAPI = frozenset(
-    {Action.METHOD, Action.RETRY, Action.YES, Action.DEVICE_ACCEPTED, Action.FORGOT_PIN}
-)
+__all__ = ["ButtonPress", "Keyboards", "format_wait"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,11 +19,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.record import FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
 from bot.storage.group_commit import GroupCommit, WriteRefused
 from bot.storage.models import WaitTimer, utcnow
-from bot.storage.records import FlowRecord
 from bot.zapi import DeliveryMethod, MethodWaits
 
 __all__ = [

@@ -19,6 +19,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.clock import utcnow
+
 __all__ = [
     "AuditEvent",
     "Base",
@@ -30,10 +32,6 @@ __all__ = [
     "WaitTimer",
     "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -82,7 +80,6 @@ class Registration(Base):
     ddi: Mapped[str | None] = mapped_column(String(4), default=None)
     phone: Mapped[str | None] = mapped_column(String(15), default=None)
     method: Mapped[str | None] = mapped_column(String(8), default=None)
-    captcha_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     wrong_code_count: Mapped[int] = mapped_column(Integer, default=0)
     wa_old_eligible: Mapped[bool | None] = mapped_column(Boolean, default=None)
     blocked_methods: Mapped[str] = mapped_column(String(32), default="")

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
+from bot.domain.record import FlowRecord
 from bot.storage.models import (
     AuditEvent,
     InstanceLease,
@@ -20,7 +21,6 @@ from bot.storage.models import (
     WaitTimer,
     utcnow,
 )
-from bot.storage.records import FlowRecord
 
 __all__ = [
     "acquire_lease",

@@ -12,8 +12,9 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Self
+
+from bot.domain.methods import DeliveryMethod
 
 __all__ = [
     "AvailabilityResult",
@@ -31,18 +32,12 @@ __all__ = [
 BLOCKED = -1
 
 
-class DeliveryMethod(StrEnum):
-    """How WhatsApp delivers the registration code."""
-
-    SMS = "sms"
-    VOICE = "voice"
-    WA_OLD = "wa_old"
-
-    @property
-    def wait_field(self) -> str:
-        return {"sms": "smsWaitSeconds", "voice": "voiceWaitSeconds", "wa_old": "waOldWaitSeconds"}[
-            self.value
-        ]
+# Where `registration-available` and `request-registration-code` give each method's wait.
+_WAIT_FIELDS: Mapping[DeliveryMethod, str] = {
+    DeliveryMethod.SMS: "smsWaitSeconds",
+    DeliveryMethod.VOICE: "voiceWaitSeconds",
+    DeliveryMethod.WA_OLD: "waOldWaitSeconds",
+}
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -87,7 +82,7 @@ class MethodWaits:
     def from_body(cls, body: Mapping[str, Any]) -> Self:
         seconds: dict[DeliveryMethod, int] = {}
         for method in DeliveryMethod:
-            value = _as_seconds(body.get(method.wait_field))
+            value = _as_seconds(body.get(_WAIT_FIELDS[method]))
             if value is not None:
                 seconds[method] = value
         return cls(seconds)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any, Self
 
-from bot.storage.models import utcnow
+from bot.domain.clock import utcnow
 
 __all__ = ["FLOW_COLUMNS", "FlowRecord"]
 
@@ -27,7 +27,6 @@ class FlowRecord:
     ddi: str | None = None
     phone: str | None = None
     method: str | None = None
-    captcha_pending: bool = False
     wrong_code_count: int = 0
     wa_old_eligible: bool | None = None
     blocked_methods: str = ""

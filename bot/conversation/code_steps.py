@@ -1,0 +1,333 @@
+"""From the method choice to "Connected": the code request, the captcha, the code, the device
+transfer and the two-step PIN.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.conversation.core import (
+    _CAPTCHA_ANSWER,
+    MAX_WRONG_CODES,
+    BusySignal,
+    FlowCore,
+    Outcome,
+    Reply,
+    _typed,
+    logger,
+)
+from bot.conversation.errors import zapi_error_lead
+from bot.conversation.keyboards import format_wait
+from bot.conversation.store import (
+    ReportedWaits,
+    StorageUnavailable,
+)
+from bot.conversation.texts import CATALOGS
+from bot.domain.parsing import (
+    parse_code,
+    parse_pin,
+)
+from bot.domain.record import FlowRecord
+from bot.domain.steps import Step
+from bot.zapi import (
+    CodeRequestResult,
+    DeliveryMethod,
+    ZapiError,
+)
+
+
+class CodeSteps(FlowCore):
+    """From the method question to the end."""
+
+    def _parse_method(self, text: str) -> DeliveryMethod | None:
+        word = text.strip().casefold()
+        for catalog in CATALOGS.values():
+            if word in catalog.method_words:
+                return DeliveryMethod(catalog.method_words[word])
+            for value, name in catalog.method_names.items():
+                if word == name.casefold():
+                    return DeliveryMethod(value)
+        return None
+
+    async def resend(self, reg: FlowRecord) -> Outcome:
+        """ "Didn't get it": back to the method choice, with the current waits."""
+        return await self._step(reg, step=Step.METHOD.value)
+
+    async def method_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        """A typed answer at the method step: a method, or the code of an earlier request that
+        arrived after all (after "Didn't get it", say)."""
+        if reg.method is not None and self._parse_method(text) is None:
+            code = parse_code(text)
+            if code is not None:
+                return await self.receive_code(reg, text, busy)
+        return await self.choose_method(reg, text, busy)
+
+    async def choose_method(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        method = self._parse_method(text)
+        if method is None:
+            return await self.repeat(reg, texts.method_unknown)
+        name = texts.method_names[method.value]
+        waits = await self.store.remaining_waits(reg)
+        if method in self._blocked(reg):
+            refusal = texts.method_blocked.format(method=name)
+        elif method is DeliveryMethod.WA_OLD and reg.wa_old_eligible is False:
+            refusal = texts.method_not_eligible.format(method=name)
+        elif waits.get(method, 0) > 0:
+            wait = format_wait(waits[method], texts)
+            refusal = texts.method_waiting.format(method=name, wait=wait)
+        else:
+            return await self._request_code(reg, method, busy)
+        return Outcome(
+            Step(reg.step), replies=[Reply(refusal, self._method_keyboard_for(reg, waits))]
+        )
+
+    async def _request_code(
+        self, reg: FlowRecord, method: DeliveryMethod, busy: BusySignal
+    ) -> Outcome:
+        texts = self.texts(reg)
+        number = self._number(reg)
+        previous = reg.copy()
+        ddi, phone = reg.ddi or "", reg.phone or ""
+        # Committed before the call: whatever becomes of the call, the code step takes a code
+        # that arrives.
+        try:
+            result = await self._call(
+                reg,
+                "request_code",
+                lambda instance: self.zapi.request_code(instance, ddi, phone, method),
+                busy,
+                step=Step.CODE.value,
+                method=method.value,
+            )
+        except ZapiError as error:
+            if not error.may_have_acted:
+                # Nothing was sent: back to the method choice.
+                return await self._method_after_failure(reg, previous, self._error(reg, error))
+            logger.warning(
+                "Z-API request-registration-code may have acted for chat %s: %s",
+                reg.chat_id,
+                type(error).__name__,
+            )
+            lead = zapi_error_lead(error, texts, timeout_seconds=self.settings.zapi_timeout_seconds)
+            return await self._step(
+                reg,
+                lambda new: [
+                    Reply(f"{lead}\n{texts.code_maybe_sent}", self._keyboards(new).code())
+                ],
+                audit=("request_code", "uncertain"),
+            )
+        try:
+            return await self._after_code_request(reg, method, number, result)
+        except StorageUnavailable:
+            if not (result.success and result.captcha is None and not result.blocked):
+                raise
+            # The flow is at the code step since before the call: the code is taken.
+            text = texts.code_requested_unsaved.format(method=texts.method_names[method.value])
+            return self._unsaved(reg, text, self._keyboards(reg).code())
+
+    async def _method_after_failure(
+        self, reg: FlowRecord, previous: FlowRecord, text: str
+    ) -> Outcome:
+        change = self.store.change(
+            reg,
+            audit=("request_code", "failed"),
+            step=Step.METHOD.value,
+            method=previous.method,
+            pending_call=None,
+        )
+        question_waits = await self.store.remaining_waits(change.after)
+        keyboard = self._method_keyboard_for(change.after, question_waits)
+        owed = await self.store.commit(change, [Reply(text, keyboard)])
+        return Outcome(Step.METHOD, owed)
+
+    async def _after_code_request(
+        self,
+        reg: FlowRecord,
+        method: DeliveryMethod,
+        number: str,
+        result: CodeRequestResult,
+    ) -> Outcome:
+        texts = self.texts(reg)
+        if result.captcha is not None:
+            photo = result.captcha.data
+
+            def captcha(new: FlowRecord) -> list[Reply]:
+                caption = f"{self._indicator(new, Step.CAPTCHA)}\n{texts.captcha_caption}"
+                return [Reply(caption, self._keyboards(new).captcha(), photo=photo)]
+
+            return await self._step(
+                reg,
+                captcha,
+                audit=("request_code", "captcha"),
+                step=Step.CAPTCHA.value,
+            )
+        if result.blocked:
+            return await self._step(reg, audit=("request_code", "banned"), step=Step.BANNED.value)
+        reported = ReportedWaits(result.waits, result.retry_after, method)
+        if result.success:
+            body = texts.code_sent[method.value].format(number=number)
+            return await self._step(
+                reg,
+                lambda new: [self._question(new, body, self._keyboards(new).code())],
+                audit=("request_code", f"sent_{method.value}"),
+                waits=reported,
+                wrong_code_count=0,
+            )
+        told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
+        change = self.store.change(
+            reg,
+            audit=("request_code", "wait" if told_to_wait else "refused"),
+            waits=reported,
+            step=Step.METHOD.value,
+            pending_call=None,
+        )
+        waits = await self.store.remaining_waits(change.after, change.ready_at)
+        if waits:
+            lead = self._waits_text(reg, waits)
+        else:
+            logger.info("Code request refused for chat %s (reason: %s)", reg.chat_id, result.reason)
+            lead = texts.request_failed.format(method=texts.method_names[method.value])
+        question = await self.ask_method(change.after, lead, change.ready_at)
+        owed = await self.store.commit(change, question)
+        return Outcome(Step.METHOD, owed)
+
+    async def receive_captcha(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        answer = re.sub(r"\s", "", text)
+        if not _CAPTCHA_ANSWER.fullmatch(answer):
+            return await self.repeat(reg, texts.captcha_bad_input)
+        try:
+            result = await self._call(
+                reg, "captcha", lambda instance: self.zapi.respond_captcha(instance, answer), busy
+            )
+        except ZapiError as error:
+            return await self.repeat(reg, self._error(reg, error))
+        if not result.success:
+            reg = await self.store.save(reg, audit=("captcha", "wrong"), pending_call=None)
+            return await self.repeat(reg, texts.captcha_wrong)
+        method = texts.method_names.get(reg.method or "", reg.method or "")
+        body = texts.captcha_ok.format(method=method)
+        return await self._step(
+            reg,
+            lambda new: [self._question(new, body, self._keyboards(new).code())],
+            audit=("captcha", "solved"),
+            step=Step.CODE.value,
+        )
+
+    async def receive_code(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        code = parse_code(text)
+        if code is None:
+            return await self.repeat(reg, texts.bad_code)
+        try:
+            result = await self._call(
+                reg,
+                "confirm_code",
+                lambda instance: self.zapi.confirm_code(instance, code),
+                busy,
+                step=Step.CODE.value,
+            )
+        except ZapiError as error:
+            return await self.repeat(reg, self._error(reg, error))
+        if result.success:
+            return await self._connected(reg)
+        if result.confirm_security_code:
+            return await self._step(
+                reg, audit=("confirm_code", "pin_required"), step=Step.PIN.value
+            )
+        if result.device_confirm:
+            return await self._step(
+                reg, audit=("confirm_code", "device_confirm"), step=Step.DEVICE.value
+            )
+        count = reg.wrong_code_count + 1
+        message = (
+            texts.wrong_code_many.format(count=count)
+            if count >= MAX_WRONG_CODES
+            else texts.wrong_code
+        )
+        return await self._step(
+            reg,
+            lambda new: [Reply(message, self._keyboards(new).code())],
+            audit=("confirm_code", "wrong_code"),
+            wrong_code_count=count,
+        )
+
+    async def device_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        if _typed(text, lambda catalog: catalog.done_words):
+            return await self.device_accepted(reg, busy)
+        return await self.repeat(reg, self.texts(reg).device_hint)
+
+    async def device_accepted(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        try:
+            result = await self._call(
+                reg, "device", lambda instance: self.zapi.device_transfer_confirmed(instance), busy
+            )
+        except ZapiError as error:
+            return await self._failure(reg, error, lambda new: self._keyboards(new).device())
+        if result.success:
+            return await self._connected(reg)
+        return await self._step(
+            reg,
+            lambda new: [Reply(texts.device_not_yet, self._keyboards(new).device())],
+            audit=("device_transfer", "not_yet"),
+        )
+
+    async def receive_pin(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        pin = parse_pin(text)
+        if pin is None:
+            outcome = await self.repeat(reg, texts.bad_pin)
+            outcome.delete_message = True
+            return outcome
+        try:
+            result = await self._call(
+                reg, "confirm_pin", lambda instance: self.zapi.confirm_pin(instance, pin), busy
+            )
+        except ZapiError as error:
+            return await self._failure(
+                reg, error, lambda new: self._keyboards(new).pin(), delete_message=True
+            )
+        if result.success:
+            outcome = await self._connected(reg)
+        elif result.device_confirm:
+            outcome = await self._step(
+                reg, audit=("confirm_pin", "device_confirm"), step=Step.DEVICE.value
+            )
+        else:
+            outcome = await self._step(
+                reg,
+                lambda new: [Reply(texts.wrong_pin, self._keyboards(new).pin())],
+                audit=("confirm_pin", "wrong_pin"),
+            )
+        outcome.delete_message = True
+        return outcome
+
+    async def forgot_pin(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        try:
+            result = await self._call(
+                reg, "recover_pin", lambda instance: self.zapi.recover_pin(instance), busy
+            )
+        except ZapiError as error:
+            return await self._failure(reg, error, lambda new: self._keyboards(new).pin())
+        message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
+        try:
+            return await self._step(
+                reg,
+                lambda new: [Reply(message, self._keyboards(new).pin())],
+                audit=("recover_pin", "sent" if result.success else "failed"),
+            )
+        except StorageUnavailable:
+            return self._unsaved(reg, message, None)
+
+    async def _connected(self, reg: FlowRecord) -> Outcome:
+        texts = self.texts(reg)
+        message = texts.connected.format(instance=reg.instance, number=self._number(reg))
+        try:
+            return await self._end(reg, "register", "connected", message)
+        except StorageUnavailable:
+            # Z-API connected the number: that is what the member must hear.
+            logger.error("Chat %s connected but the database refused to record it", reg.chat_id)
+            return Outcome(None, replies=[Reply(message)])

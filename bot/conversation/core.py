@@ -1,0 +1,329 @@
+"""The service's core: loading a flow, committing a step with what it says, calling Z-API,
+and the questions each step asks.
+
+Every step's state is committed to the database together with its replies (the outbox) before
+anything is sent, so a crash between two messages never loses a step nor what the member was to
+hear of it. Z-API is never called inside a transaction; before each call the flow commits that
+the call is under way and makes sure its instance lease outlasts the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from telegram import InlineKeyboardMarkup
+
+from bot.config import InstanceConfig, Settings
+from bot.conversation.errors import zapi_error_text
+from bot.conversation.keyboards import Keyboards, format_wait
+from bot.conversation.replies import Reply
+from bot.conversation.steps import STEPS, progress_order
+from bot.conversation.store import (
+    FlowGone,
+    FlowStore,
+    OwedMessage,
+    ReportedWaits,
+    TimerScheduler,
+)
+from bot.conversation.texts import CATALOGS, Catalog, catalog_for
+from bot.domain.parsing import (
+    format_number,
+)
+from bot.domain.record import FlowRecord
+from bot.domain.steps import Step, ZapiCall
+from bot.storage.database import Database
+from bot.zapi import (
+    DeliveryMethod,
+    ZapiClient,
+    ZapiError,
+)
+
+__all__ = ["BusySignal", "Courier", "FlowCore", "Outcome", "Reply"]
+
+logger = logging.getLogger(__name__)
+
+BusySignal = Callable[[], None]
+R = TypeVar("R")
+MAX_WRONG_CODES = 3
+APPEAL_LENGTH = range(10, 501)
+# Beyond the call's own time limit, how long a lease taken for a Z-API call lasts: room for the
+# step's commit after the answer.
+CALL_LEASE_MARGIN = timedelta(seconds=30)
+_CAPTCHA_ANSWER = re.compile(r"[A-Za-z0-9]{1,20}")
+
+
+def _typed(text: str, words: Callable[[Catalog], frozenset[str]]) -> bool:
+    """Whether `text` is one of the words of any language (members mix them)."""
+    word = text.strip().casefold()
+    return any(word in words(catalog) for catalog in CATALOGS.values())
+
+
+class Courier(Protocol):
+    """Delivers committed messages (at least once) without the caller waiting for Telegram."""
+
+    def post(self, owed: Sequence[OwedMessage]) -> None: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What to tell the member, and the step the flow is now at (None: no flow any more).
+
+    `owed`: messages committed with the step (deliver them, at least once); `replies`: messages
+    about nothing committed (send them after, once)."""
+
+    step: Step | None
+    owed: list[OwedMessage] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    delete_message: bool = False
+
+
+class FlowCore:
+    """What every step uses: the flow's state, committing, Z-API calls, the questions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        zapi: ZapiClient,
+        scheduler: TimerScheduler,
+    ) -> None:
+        self.settings = settings
+        self.zapi = zapi
+        self.store = FlowStore(database, idle_timeout=self.idle_timeout, scheduler=scheduler)
+        self.courier: Courier | None = None  # wired by the application
+        self._call_lease = timedelta(seconds=settings.zapi_timeout_seconds) + CALL_LEASE_MARGIN
+
+    @property
+    def several_instances(self) -> bool:
+        return len(self.settings.instances) > 1
+
+    async def load(self, chat_id: int) -> FlowRecord | None:
+        return await self.store.load(chat_id)
+
+    @property
+    def idle_timeout(self) -> timedelta:
+        return timedelta(seconds=self.settings.conversation_timeout_seconds)
+
+    @staticmethod
+    def texts(reg: FlowRecord) -> Catalog:
+        return catalog_for(reg.language)
+
+    def _instance(self, reg: FlowRecord) -> InstanceConfig:
+        instance = self.settings.instance(reg.instance or "")
+        if instance is None:
+            # The instance was removed from ZAPI_INSTANCES while this flow was open.
+            raise FlowGone(reg.chat_id)
+        return instance
+
+    def _number(self, reg: FlowRecord) -> str:
+        return format_number(reg.ddi or "", reg.phone or "")
+
+    def _keyboards(self, reg: FlowRecord) -> Keyboards:
+        return Keyboards(self.texts(reg), reg)
+
+    async def _step(
+        self,
+        reg: FlowRecord,
+        reply: Callable[[FlowRecord], list[Reply]] | None = None,
+        *,
+        lead: str | None = None,
+        before: Sequence[Reply] = (),
+        audit: tuple[str, str] | None = None,
+        waits: ReportedWaits | None = None,
+        **changes: Any,
+    ) -> Outcome:
+        """Commit the step's changes with what it says, in one transaction: `reply(new state)`,
+        else the question of the step the flow moves to (`lead` opens the method question;
+        `before` goes first). Committing clears the call under way."""
+        changes.setdefault("pending_call", None)
+        change = self.store.change(reg, audit=audit, waits=waits, **changes)
+        new = change.after
+        if reply is not None:
+            replies = reply(new)
+        else:
+            replies = await self.prompt(new, pending=change.ready_at, lead=lead)
+        owed = await self.store.commit(change, [*before, *replies])
+        return Outcome(Step(new.step), owed)
+
+    async def _end(
+        self,
+        reg: FlowRecord,
+        action: str,
+        outcome: str,
+        text: str,
+        *,
+        by: int | None = None,
+    ) -> Outcome:
+        owed = await self.store.end(reg, action, outcome, [Reply(text)], by=by)
+        return Outcome(None, owed)
+
+    async def _call(
+        self,
+        reg: FlowRecord,
+        call: ZapiCall,
+        request: Callable[[InstanceConfig], Awaitable[R]],
+        busy: BusySignal,
+        **changes: Any,
+    ) -> R:
+        """Make a Z-API call for the flow: first commit that it is under way (with `changes`)
+        and a lease that outlasts it, then call. `reg` is the flow as committed before the call.
+
+        Raises LeaseLost (the instance was taken: nothing is sent), StorageUnavailable (nothing
+        is sent either) or the call's ZapiError."""
+        instance = self._instance(reg)
+        await self.store.save(reg, pending_call=call, hold_for=self._call_lease, **changes)
+        busy()
+        return await request(instance)
+
+    async def _failure(
+        self,
+        reg: FlowRecord,
+        error: ZapiError,
+        keyboard: Callable[[FlowRecord], InlineKeyboardMarkup | None],
+        *,
+        delete_message: bool = False,
+        **changes: Any,
+    ) -> Outcome:
+        """A Z-API call failed: the member keeps their place (and the attempt is activity)."""
+        text = self._error(reg, error)
+        outcome = await self._step(reg, lambda new: [Reply(text, keyboard(new))], **changes)
+        outcome.delete_message = delete_message
+        return outcome
+
+    def _error(self, reg: FlowRecord, error: ZapiError) -> str:
+        # The type and endpoint only: Z-API's words may hold what the member typed.
+        logger.warning(
+            "Z-API %s failed for chat %s: %s", error.endpoint, reg.chat_id, type(error).__name__
+        )
+        return zapi_error_text(
+            error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
+        )
+
+    def _unsaved(
+        self, reg: FlowRecord, text: str, keyboard: InlineKeyboardMarkup | None
+    ) -> Outcome:
+        """Z-API acted but the database refused the step: say honestly what Z-API did."""
+        return Outcome(Step(reg.step), replies=[Reply(text, keyboard)])
+
+    # -- questions -------------------------------------------------------------------------
+
+    def _indicator(self, reg: FlowRecord, step: Step) -> str:
+        order = progress_order(several_instances=self.several_instances)
+        position = order.index(STEPS[step].group) + 1
+        texts = self.texts(reg)
+        return texts.step_indicator.format(
+            n=position, total=len(order), name=texts.step_names[step.value]
+        )
+
+    def _question(
+        self, reg: FlowRecord, body: str, keyboard: InlineKeyboardMarkup | None = None
+    ) -> Reply:
+        return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
+
+    async def prompt(
+        self,
+        reg: FlowRecord,
+        *,
+        pending: Mapping[str, datetime | None] | None = None,
+        lead: str | None = None,
+    ) -> list[Reply]:
+        """The question of the step the flow is at (to resume, go back, or repeat); `pending`:
+        waits about to be committed with it; `lead` opens the method question."""
+        return await STEPS[Step(reg.step)].asks(self, reg, pending, lead)  # type: ignore[arg-type]
+
+    # Each step's question (which one a step asks is declared in bot/conversation/steps.py).
+
+    async def ask_instance(self, reg: FlowRecord) -> list[Reply]:
+        held = await self.store.held_instances()
+        busy = [name for name, chat in held.items() if chat != reg.chat_id]
+        names = [instance.name for instance in self.settings.instances]
+        keyboard = self._keyboards(reg).instances(names, busy)
+        return [self._question(reg, self.texts(reg).ask_instance, keyboard)]
+
+    async def ask_ddi(self, reg: FlowRecord) -> list[Reply]:
+        keyboard = self._keyboards(reg).navigation(back=self.several_instances)
+        return [self._question(reg, self.texts(reg).ask_ddi, keyboard)]
+
+    async def ask_phone(self, reg: FlowRecord) -> list[Reply]:
+        body = self.texts(reg).ask_phone.format(ddi=reg.ddi)
+        return [self._question(reg, body, self._keyboards(reg).navigation())]
+
+    async def ask_phone_confirm(self, reg: FlowRecord) -> list[Reply]:
+        body = self.texts(reg).phone_confirm.format(number=self._number(reg), ddi=reg.ddi)
+        return [self._question(reg, body, self._keyboards(reg).yes_no())]
+
+    async def ask_banned(self, reg: FlowRecord) -> list[Reply]:
+        texts = self.texts(reg)
+        template = texts.banned_appeal if reg.appeal_token else texts.banned_no_appeal
+        keyboard = self._keyboards(reg).banned(can_appeal=bool(reg.appeal_token))
+        return [self._question(reg, template.format(number=self._number(reg)), keyboard)]
+
+    async def ask_appeal(self, reg: FlowRecord) -> list[Reply]:
+        return [self._question(reg, self.texts(reg).ask_appeal, self._keyboards(reg).navigation())]
+
+    async def ask_captcha(self, reg: FlowRecord) -> list[Reply]:
+        # The picture is not stored; "Didn't get it" requests the code (and a picture) again.
+        body = self.texts(reg).captcha_resume
+        return [self._question(reg, body, self._keyboards(reg).captcha())]
+
+    async def ask_code(self, reg: FlowRecord) -> list[Reply]:
+        body = self.texts(reg).ask_code.format(number=self._number(reg))
+        return [self._question(reg, body, self._keyboards(reg).code())]
+
+    async def ask_device(self, reg: FlowRecord) -> list[Reply]:
+        body = self.texts(reg).device_confirm.format(number=self._number(reg))
+        return [self._question(reg, body, self._keyboards(reg).device())]
+
+    async def ask_pin(self, reg: FlowRecord) -> list[Reply]:
+        return [self._question(reg, self.texts(reg).ask_pin, self._keyboards(reg).pin())]
+
+    def _blocked(self, reg: FlowRecord) -> set[DeliveryMethod]:
+        return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
+
+    def _method_keyboard_for(
+        self, reg: FlowRecord, waits: dict[DeliveryMethod, int]
+    ) -> InlineKeyboardMarkup:
+        return self._keyboards(reg).methods(
+            waits, blocked=self._blocked(reg), wa_old_eligible=reg.wa_old_eligible
+        )
+
+    async def ask_method(
+        self,
+        reg: FlowRecord,
+        lead: str | None = None,
+        pending: Mapping[str, datetime | None] | None = None,
+    ) -> list[Reply]:
+        texts = self.texts(reg)
+        body = texts.ask_method.format(number=self._number(reg))
+        if reg.wa_old_eligible is not False:
+            body += f"\n\n{texts.popup_note}"
+        if lead:
+            body = f"{lead}\n\n{body}"
+        waits = await self.store.remaining_waits(reg, pending)
+        return [self._question(reg, body, self._method_keyboard_for(reg, waits))]
+
+    def _waits_text(self, reg: FlowRecord, waits: dict[DeliveryMethod, int]) -> str:
+        texts = self.texts(reg)
+        lines = [
+            texts.wait_line.format(
+                method=texts.method_names[method.value], wait=format_wait(seconds, texts)
+            )
+            for method, seconds in waits.items()
+            if seconds > 0
+        ]
+        return "\n".join([texts.waits_header, *lines])
+
+    async def repeat(self, reg: FlowRecord, hint: str | None = None) -> Outcome:
+        """Keep the member where they are, with a hint of what the step expects (any message,
+        even a wrong one, is activity)."""
+        texts = self.texts(reg)
+        message = hint if hint is not None else texts.step_hints[reg.step]
+        change = self.store.change(reg, pending_call=None)
+        keyboard = (await self.prompt(change.after))[-1].keyboard
+        owed = await self.store.commit(change, [Reply(message, keyboard)])
+        return Outcome(Step(change.after.step), owed)

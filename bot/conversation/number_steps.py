@@ -1,0 +1,266 @@
+"""The first steps: starting, leaving and going back; the instance, the country code and the
+number, its availability check, a ban and its appeal.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+
+from bot.conversation.core import (
+    APPEAL_LENGTH,
+    BusySignal,
+    FlowCore,
+    Outcome,
+    Reply,
+    _typed,
+    logger,
+)
+from bot.conversation.keyboards import format_wait
+from bot.conversation.steps import STEPS, back_from
+from bot.conversation.store import (
+    InstanceBusy,
+    ReportedWaits,
+)
+from bot.conversation.texts import catalog_for
+from bot.domain.parsing import (
+    PhoneProblem,
+    parse_ddi,
+    parse_international,
+    parse_phone,
+)
+from bot.domain.record import FlowRecord
+from bot.domain.steps import Step
+from bot.zapi import (
+    AvailabilityResult,
+    ZapiError,
+)
+
+
+class NumberSteps(FlowCore):
+    """From /register to the method question."""
+
+    async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
+        texts = catalog_for(language_code)
+        several = self.several_instances
+        new = FlowRecord(
+            chat_id=chat_id,
+            user_id=user_id,
+            flow_id=secrets.token_hex(4),
+            language=texts.language,
+            step=Step.INSTANCE.value if several else Step.DDI.value,
+            instance=None if several else self.settings.instances[0].name,
+        )
+        opened = await self.store.open(new, await self.prompt(new))
+        if opened is None:
+            return Outcome(None, replies=[Reply(texts.all_instances_busy)])
+        flow, owed = opened
+        if not flow.resumed:
+            return Outcome(Step(new.step), owed)
+        reg = flow.registration
+        replies = [Reply(self.texts(reg).resumed), *await self.prompt(reg)]
+        return Outcome(Step(reg.step), replies=replies)
+
+    async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
+        reg = await self.store.load(chat_id)
+        if reg is None:
+            return Outcome(None, replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
+        return await self._end(reg, "cancel", "cancelled", self.texts(reg).cancelled)
+
+    async def status(self, chat_id: int, language_code: str | None) -> Outcome:
+        reg = await self.store.load(chat_id)
+        if reg is None:
+            return Outcome(None, replies=[Reply(catalog_for(language_code).status_none)])
+        texts = self.texts(reg)
+        waits = await self.store.remaining_waits(reg)
+        wait_text = (
+            ", ".join(
+                f"{texts.method_names[m.value]} {format_wait(s, texts)}" for m, s in waits.items()
+            )
+            or texts.status_waits_none
+        )
+        body = texts.status.format(
+            step=self._indicator(reg, Step(reg.step)),
+            instance=reg.instance or "—",
+            number=self._number(reg) if reg.phone else (f"+{reg.ddi}" if reg.ddi else "—"),
+            waits=wait_text,
+        )
+        return Outcome(Step(reg.step), replies=[Reply(body)])
+
+    async def back(self, reg: FlowRecord) -> Outcome:
+        previous = back_from(Step(reg.step), several_instances=self.several_instances)
+        if previous is None:
+            return await self._step(reg, before=[Reply(self.texts(reg).first_step)])
+        return await self._step(reg, step=previous.value, **STEPS[previous].on_return)
+
+    async def choose_instance(self, reg: FlowRecord, name: str) -> Outcome:
+        texts = self.texts(reg)
+        wanted = name.strip().casefold()
+        instance = next(
+            (item for item in self.settings.instances if item.name.casefold() == wanted), None
+        )
+        if (
+            instance is None
+            and wanted.isascii()
+            and wanted.isdigit()
+            and int(wanted) < len(self.settings.instances)
+        ):
+            instance = self.settings.instances[int(wanted)]
+        if instance is None:
+            return await self.repeat(reg, texts.unknown_instance)
+        try:
+            return await self._step(reg, step=Step.DDI.value, instance=instance.name)
+        except InstanceBusy:
+            question = await self.prompt(reg)
+            busy = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
+            return Outcome(Step(reg.step), replies=[busy])
+
+    async def receive_ddi(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        whole = parse_international(text)
+        if whole is not None:
+            ddi, national = whole
+            reg = await self.store.save(reg, ddi=ddi, step=Step.PHONE.value)
+            return await self.receive_phone(reg, national, busy)
+        parsed_ddi = parse_ddi(text)
+        if parsed_ddi is None:
+            return await self.repeat(reg, self.texts(reg).bad_ddi)
+        return await self._step(reg, ddi=parsed_ddi, step=Step.PHONE.value)
+
+    async def receive_phone(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        parsed = parse_phone(reg.ddi or "", text)
+        if isinstance(parsed, PhoneProblem):
+            hint = {
+                PhoneProblem.NOT_DIGITS: texts.phone_not_digits,
+                PhoneProblem.TOO_SHORT: texts.phone_too_short,
+                PhoneProblem.TOO_LONG: texts.phone_too_long,
+            }[parsed]
+            return await self.repeat(reg, hint)
+        if not parsed.valid:
+            return await self._step(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
+        return await self.check_availability(reg, busy, phone=parsed.digits)
+
+    async def phone_confirmation(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        if _typed(text, lambda catalog: catalog.yes_words):
+            return await self.confirm_phone(reg, True, busy)
+        if _typed(text, lambda catalog: catalog.no_words):
+            return await self.confirm_phone(reg, False, busy)
+        return await self.repeat(reg, self.texts(reg).phone_confirm_hint)
+
+    async def confirm_phone(self, reg: FlowRecord, use_it: bool, busy: BusySignal) -> Outcome:
+        if use_it:
+            return await self.check_availability(reg, busy)
+        return await self._step(reg, step=Step.PHONE.value, phone=None)
+
+    async def check_availability(
+        self,
+        reg: FlowRecord,
+        busy: BusySignal,
+        *,
+        phone: str | None = None,
+        before: Sequence[Reply] = (),
+    ) -> Outcome:
+        """registration-available: mandatory before a code can be requested for the number."""
+        ddi, number = reg.ddi or "", phone or reg.phone or ""
+        try:
+            result = await self._call(
+                reg,
+                "check",
+                lambda instance: self.zapi.registration_available(instance, ddi, number),
+                busy,
+                step=Step.PHONE.value,
+                phone=number,
+            )
+        except ZapiError as error:
+            return await self._failure(reg, error, lambda new: self._keyboards(new).retry())
+        return await self._after_availability(reg, result, before)
+
+    async def _after_availability(
+        self, reg: FlowRecord, result: AvailabilityResult, before: Sequence[Reply]
+    ) -> Outcome:
+        texts = self.texts(reg)
+        number = self._number(reg)
+        if result.blocked:
+            return await self._step(
+                reg,
+                before=before,
+                audit=("check", "banned"),
+                step=Step.BANNED.value,
+                appeal_token=result.appeal_token,
+            )
+        if not result.available:
+            logger.info("Number not available for chat %s (reason: %s)", reg.chat_id, result.reason)
+            owed = await self.store.end(
+                reg,
+                "check",
+                "unavailable",
+                [*before, Reply(texts.unavailable.format(number=number))],
+            )
+            return Outcome(None, owed)
+        return await self._step(
+            reg,
+            before=before,
+            audit=("check", "available"),
+            waits=ReportedWaits(result.waits),
+            step=Step.METHOD.value,
+            wa_old_eligible=result.wa_old_eligible,
+            appeal_token=None,
+            wrong_code_count=0,
+            method=None,
+        )
+
+    async def banned_reply(self, reg: FlowRecord, text: str) -> Outcome:
+        if _typed(text, lambda catalog: catalog.appeal_words):
+            return await self.start_appeal(reg)
+        return await self.repeat(reg, self.texts(reg).banned_hint)
+
+    async def start_appeal(self, reg: FlowRecord) -> Outcome:
+        if not reg.appeal_token:
+            return Outcome(Step(reg.step), replies=await self.prompt(reg))
+        return await self._step(reg, step=Step.APPEAL.value)
+
+    async def receive_appeal(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+        texts = self.texts(reg)
+        description = " ".join(text.split())
+        if len(description) not in APPEAL_LENGTH:
+            return await self.repeat(reg, texts.appeal_length)
+        token = reg.appeal_token or ""
+        try:
+            result = await self._call(
+                reg,
+                "appeal",
+                lambda instance: self.zapi.request_unbanning(instance, token, description),
+                busy,
+            )
+        except ZapiError as error:
+            return await self.repeat(reg, self._error(reg, error))
+        if result.success and (result.status or "").upper() == "UNBANNED":
+            reg = await self.store.save(
+                reg,
+                audit=("appeal", "unbanned"),
+                step=Step.PHONE.value,
+                appeal_token=None,
+                pending_call=None,
+            )
+            return await self.check_availability(reg, busy, before=[Reply(texts.appeal_unbanned)])
+        outcome = "in_review" if result.success else "refused"
+        message = texts.appeal_in_review if result.success else texts.appeal_refused
+        return await self._end(reg, "appeal", outcome, message)
+
+    async def change_number(self, reg: FlowRecord) -> Outcome:
+        return await self._step(
+            reg,
+            step=Step.PHONE.value,
+            phone=None,
+            method=None,
+            appeal_token=None,
+            wrong_code_count=0,
+            blocked_methods="",
+            wa_old_eligible=None,
+        )
+
+    async def retry(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+        """The "Try again" button: repeats the failed availability check, else re-asks."""
+        if Step(reg.step) is Step.PHONE and reg.phone:
+            return await self.check_availability(reg, busy)
+        return Outcome(Step(reg.step), replies=await self.prompt(reg))

@@ -1,0 +1,203 @@
+"""The registration, step by step: the one place that says what each step is.
+
+Read top to bottom, it is the whole flow: for each step, the question it asks, what it takes
+typed, which buttons act there, where Back leads, the progress group it counts in, and the Z-API
+calls it may make. Then what each button does, wherever it is pressed. The handlers route every
+update through these tables by the step the flow's row is at; the service implements the steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from bot.domain.record import FlowRecord
+from bot.domain.steps import Action, Step, ZapiCall
+
+if TYPE_CHECKING:
+    from bot.conversation.core import BusySignal, Outcome, Reply
+    from bot.conversation.flow import RegistrationFlow
+
+__all__ = [
+    "BUTTONS",
+    "EVERYWHERE",
+    "STEPS",
+    "ButtonSpec",
+    "StepSpec",
+    "acts_at",
+    "back_from",
+    "progress_order",
+]
+
+Pending = Mapping[str, datetime | None] | None
+Ask = Callable[["RegistrationFlow", FlowRecord, Pending, str | None], Awaitable[list["Reply"]]]
+Typed = Callable[["RegistrationFlow", FlowRecord, str, "BusySignal"], Awaitable["Outcome"]]
+Press = Callable[["RegistrationFlow", FlowRecord, str, "BusySignal"], Awaitable["Outcome"]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSpec:
+    asks: Ask  # the question (with the waits about to be committed, and a lead for it)
+    typed: Typed  # a typed answer
+    group: Step  # the progress indicator counts the step as this one
+    back: Step | None = None  # where Back leads (None: nowhere, it is the first step)
+    buttons: frozenset[Action] = frozenset()  # besides Back and Cancel, which act everywhere
+    calls: frozenset[ZapiCall] = frozenset()  # the Z-API calls the step may make
+    secret: bool = False  # what the member sends here is deleted at once
+    # What going Back to this step forgets.
+    on_return: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+STEPS: Mapping[Step, StepSpec] = MappingProxyType(
+    {
+        Step.INSTANCE: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_instance(reg),
+            typed=lambda flow, reg, text, busy: flow.choose_instance(reg, text),
+            group=Step.INSTANCE,
+            buttons=frozenset({Action.INSTANCE}),
+            on_return=MappingProxyType({"instance": None}),
+        ),
+        Step.DDI: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_ddi(reg),
+            typed=lambda flow, reg, text, busy: flow.receive_ddi(reg, text, busy),
+            group=Step.DDI,
+            back=Step.INSTANCE,  # when there are several instances
+            calls=frozenset({"check"}),  # a whole number pasted here is checked at once
+            on_return=MappingProxyType({"appeal_token": None}),
+        ),
+        Step.PHONE: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_phone(reg),
+            typed=lambda flow, reg, text, busy: flow.receive_phone(reg, text, busy),
+            group=Step.PHONE,
+            back=Step.DDI,
+            buttons=frozenset({Action.RETRY}),  # after a failed availability check
+            calls=frozenset({"check"}),
+            on_return=MappingProxyType({"appeal_token": None}),
+        ),
+        Step.PHONE_CONFIRM: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_phone_confirm(reg),
+            typed=lambda flow, reg, text, busy: flow.phone_confirmation(reg, text, busy),
+            group=Step.PHONE,
+            back=Step.PHONE,
+            buttons=frozenset({Action.YES, Action.NO}),
+            calls=frozenset({"check"}),
+        ),
+        Step.BANNED: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_banned(reg),
+            typed=lambda flow, reg, text, busy: flow.banned_reply(reg, text),
+            group=Step.PHONE,
+            back=Step.PHONE,
+            buttons=frozenset({Action.APPEAL, Action.CHANGE_NUMBER}),
+        ),
+        Step.APPEAL: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_appeal(reg),
+            typed=lambda flow, reg, text, busy: flow.receive_appeal(reg, text, busy),
+            group=Step.PHONE,
+            back=Step.BANNED,
+            calls=frozenset({"appeal", "check"}),
+        ),
+        Step.METHOD: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_method(reg, lead, pending),
+            typed=lambda flow, reg, text, busy: flow.method_reply(reg, text, busy),
+            group=Step.METHOD,
+            back=Step.PHONE,
+            buttons=frozenset({Action.METHOD, Action.CHANGE_NUMBER}),
+            # A code typed here after "Didn't get it" is the earlier request's.
+            calls=frozenset({"request_code", "confirm_code"}),
+        ),
+        Step.CAPTCHA: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_captcha(reg),
+            typed=lambda flow, reg, text, busy: flow.receive_captcha(reg, text, busy),
+            group=Step.METHOD,
+            back=Step.METHOD,
+            buttons=frozenset({Action.RESEND}),
+            calls=frozenset({"captcha"}),
+        ),
+        Step.CODE: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_code(reg),
+            typed=lambda flow, reg, text, busy: flow.receive_code(reg, text, busy),
+            group=Step.CODE,
+            back=Step.METHOD,
+            # METHOD: the keyboard of a "you can request again" notice.
+            buttons=frozenset({Action.RESEND, Action.CHANGE_NUMBER, Action.METHOD}),
+            calls=frozenset({"confirm_code", "request_code"}),
+        ),
+        Step.DEVICE: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_device(reg),
+            typed=lambda flow, reg, text, busy: flow.device_reply(reg, text, busy),
+            group=Step.CODE,
+            back=Step.CODE,
+            buttons=frozenset({Action.DEVICE_ACCEPTED}),
+            calls=frozenset({"device"}),
+        ),
+        Step.PIN: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_pin(reg),
+            typed=lambda flow, reg, text, busy: flow.receive_pin(reg, text, busy),
+            group=Step.CODE,
+            back=Step.CODE,
+            buttons=frozenset({Action.FORGOT_PIN}),
+            calls=frozenset({"confirm_pin", "recover_pin"}),
+            secret=True,
+        ),
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonSpec:
+    press: Press  # what the button does (its argument: the instance's position, the method)
+    # It makes Z-API act: it acts once, on the very question it came with (see `ButtonPress`).
+    acts_on_zapi: bool = False
+
+
+BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
+    {
+        Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, busy: flow.choose_instance(reg, arg)),
+        Action.METHOD: ButtonSpec(
+            lambda flow, reg, arg, busy: flow.choose_method(reg, arg, busy), acts_on_zapi=True
+        ),
+        Action.BACK: ButtonSpec(lambda flow, reg, arg, busy: flow.back(reg)),
+        Action.CANCEL: ButtonSpec(
+            lambda flow, reg, arg, busy: flow.cancel(reg.chat_id, reg.language)
+        ),
+        Action.RETRY: ButtonSpec(
+            lambda flow, reg, arg, busy: flow.retry(reg, busy), acts_on_zapi=True
+        ),
+        Action.YES: ButtonSpec(
+            lambda flow, reg, arg, busy: flow.confirm_phone(reg, True, busy), True
+        ),
+        Action.NO: ButtonSpec(lambda flow, reg, arg, busy: flow.confirm_phone(reg, False, busy)),
+        Action.APPEAL: ButtonSpec(lambda flow, reg, arg, busy: flow.start_appeal(reg)),
+        Action.CHANGE_NUMBER: ButtonSpec(lambda flow, reg, arg, busy: flow.change_number(reg)),
+        Action.RESEND: ButtonSpec(lambda flow, reg, arg, busy: flow.resend(reg)),
+        Action.DEVICE_ACCEPTED: ButtonSpec(
+            lambda flow, reg, arg, busy: flow.device_accepted(reg, busy), acts_on_zapi=True
+        ),
+        Action.FORGOT_PIN: ButtonSpec(
+            lambda flow, reg, arg, busy: flow.forgot_pin(reg, busy), acts_on_zapi=True
+        ),
+    }
+)
+EVERYWHERE = frozenset({Action.BACK, Action.CANCEL})
+
+
+def progress_order(*, several_instances: bool) -> list[Step]:
+    """The steps the progress indicator counts, in order."""
+    groups = list(dict.fromkeys(spec.group for spec in STEPS.values()))
+    return [step for step in groups if several_instances or step is not Step.INSTANCE]
+
+
+def back_from(step: Step, *, several_instances: bool) -> Step | None:
+    """Where Back leads from `step` (None: it is the first step)."""
+    target = STEPS[step].back
+    if target is Step.INSTANCE and not several_instances:
+        return None
+    return target
+
+
+def acts_at(step: Step, action: Action) -> bool:
+    """Whether a button of `action` acts at `step`."""
+    return action in EVERYWHERE or action in STEPS[step].buttons
