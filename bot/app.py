@@ -25,6 +25,7 @@ from bot.conversation.jobs import FlowJobs
 from bot.conversation.texts import CATALOGS, Catalog
 from bot.conversation.timers import JobQueueTimers
 from bot.delivery import Courier
+from bot.domain.clock import Clock, SystemClock
 from bot.errors import ErrorReporter
 from bot.storage.database import Database
 from bot.telegram_request import AiohttpRequest
@@ -62,7 +63,10 @@ def _commands(texts: Catalog) -> list[BotCommand]:
     ]
 
 
-def build_application(settings: Settings) -> BotApplication:
+def build_application(settings: Settings, *, clock: Clock | None = None) -> BotApplication:
+    """The bot, wired. `clock`: where it reads the time (the machine's unless a test brings its
+    own)."""
+    clock = clock or SystemClock()
     database = Database(
         settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
     )
@@ -90,9 +94,9 @@ def build_application(settings: Settings) -> BotApplication:
     application: BotApplication = builder.build()
     assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
 
-    timers = JobQueueTimers(application.job_queue)
-    flow = RegistrationFlow(settings, database, zapi, timers)
-    courier = Courier(application.bot, flow.store)
+    timers = JobQueueTimers(application.job_queue, clock)
+    flow = RegistrationFlow(settings, database, zapi, timers, clock)
+    courier = Courier(application.bot, flow.store, clock=clock)
     flow.courier = courier
     handlers = RegistrationHandlers(flow, courier)
     gate = AccessGate(settings, database)

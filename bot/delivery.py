@@ -26,7 +26,9 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.conversation.replies import Reply
-from bot.conversation.store import FlowStore, OwedMessage
+from bot.domain.clock import Clock
+from bot.storage.flow_store import FlowStore
+from bot.storage.writes import OwedMessage
 
 __all__ = ["RETRY_DELAYS", "Courier"]
 
@@ -66,11 +68,13 @@ class Courier:
         bot: Bot,
         store: FlowStore,
         *,
+        clock: Clock,
         retry_delays: Sequence[float] = RETRY_DELAYS,
         background_sends: int = BACKGROUND_SENDS,
     ) -> None:
         self.bot = bot
         self.store = store
+        self.clock = clock
         self.retry_delays = tuple(retry_delays)
         self._backlogs: dict[int, deque[OwedMessage]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -176,7 +180,7 @@ class Courier:
                 pause = self.retry_delays[failures - 1]
                 if later is not None and later.after is not None:
                     pause = max(pause, later.after)
-                await asyncio.sleep(pause)
+                await self.clock.sleep(pause)
                 result = await self._attempt(backlog[0], background=True)
                 if isinstance(result, _Later):
                     failures, later = failures + 1, result
@@ -209,7 +213,7 @@ class Courier:
                 except Exception as error:  # they would only be sent again after a restart
                     logger.warning("Could not record %d delivery(ies): %s", len(ids), error)
                     self._acks[:0] = ids
-                    await asyncio.sleep(self.retry_delays[0])
+                    await self.clock.sleep(self.retry_delays[0])
         finally:
             self._acking = None
 
@@ -227,7 +231,7 @@ class Courier:
         self.post(owed)
         return len(owed)
 
-    async def stop(self, *, ack_timeout: float = 5.0) -> None:
+    async def stop(self, *, ack_timeout: float = 2.0) -> None:
         """Stop sending; record the deliveries still unrecorded if the database lets us within
         `ack_timeout` (else those messages are sent again at the next start)."""
         for task in list(self._tasks):

@@ -422,6 +422,7 @@ async def test_idle_timeouts_run_on_time_while_another_chat_waits_on_zapi(
     assert "No answer for 2 s" in ended.text, ended.text
     # The timeout (2 s) plus one run of the idle job (every 0.5 s here) plus slack.
     assert took < 3.5, took
+    await zapi.stop()  # lets Bruno's call end now rather than at its 20 s limit
 
 
 # -- secrets in the chat ---------------------------------------------------------------------

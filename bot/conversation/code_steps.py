@@ -18,10 +18,6 @@ from bot.conversation.core import (
 )
 from bot.conversation.errors import zapi_error_lead
 from bot.conversation.keyboards import format_wait
-from bot.conversation.store import (
-    ReportedWaits,
-    StorageUnavailable,
-)
 from bot.conversation.texts import CATALOGS
 from bot.domain.parsing import (
     parse_code,
@@ -29,6 +25,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
+from bot.storage.writes import ReportedWaits, StorageUnavailable
 from bot.zapi import (
     CodeRequestResult,
     DeliveryMethod,

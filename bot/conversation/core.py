@@ -23,20 +23,16 @@ from bot.conversation.errors import zapi_error_text
 from bot.conversation.keyboards import Keyboards, format_wait
 from bot.conversation.replies import Reply
 from bot.conversation.steps import STEPS, progress_order
-from bot.conversation.store import (
-    FlowGone,
-    FlowStore,
-    OwedMessage,
-    ReportedWaits,
-    TimerScheduler,
-)
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
+from bot.domain.clock import Clock
 from bot.domain.parsing import (
     format_number,
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step, ZapiCall
 from bot.storage.database import Database
+from bot.storage.flow_store import FlowStore
+from bot.storage.writes import FlowGone, OwedMessage, ReportedWaits, TimerScheduler
 from bot.zapi import (
     DeliveryMethod,
     ZapiClient,
@@ -91,10 +87,14 @@ class FlowCore:
         database: Database,
         zapi: ZapiClient,
         scheduler: TimerScheduler,
+        clock: Clock,
     ) -> None:
         self.settings = settings
         self.zapi = zapi
-        self.store = FlowStore(database, idle_timeout=self.idle_timeout, scheduler=scheduler)
+        self.clock = clock
+        self.store = FlowStore(
+            database, idle_timeout=self.idle_timeout, scheduler=scheduler, clock=clock
+        )
         self.courier: Courier | None = None  # wired by the application
         self._call_lease = timedelta(seconds=settings.zapi_timeout_seconds) + CALL_LEASE_MARGIN
 

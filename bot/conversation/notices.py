@@ -16,14 +16,10 @@ from bot.conversation.core import (
     logger,
 )
 from bot.conversation.keyboards import format_wait
-from bot.conversation.store import (
-    FlowGone,
-    LeaseLost,
-    OwedMessage,
-)
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
-from bot.storage.models import WaitTimer, utcnow
+from bot.storage.models import WaitTimer
+from bot.storage.writes import FlowGone, LeaseLost, OwedMessage
 from bot.zapi import (
     DeliveryMethod,
 )
@@ -130,7 +126,7 @@ class Notices(FlowCore):
                 reg.phone,
             ):
                 ended.setdefault(timer.chat_id, set()).add(DeliveryMethod(timer.method))
-        now = utcnow()
+        now = self.clock.now()
         pending_by_number: dict[tuple[str, str, str], list[WaitTimer]] = {}
         for timer in pending:
             pending_by_number.setdefault((timer.instance, timer.ddi, timer.phone), []).append(timer)

@@ -18,10 +18,6 @@ from bot.conversation.core import (
 )
 from bot.conversation.keyboards import format_wait
 from bot.conversation.steps import STEPS, back_from
-from bot.conversation.store import (
-    InstanceBusy,
-    ReportedWaits,
-)
 from bot.conversation.texts import catalog_for
 from bot.domain.parsing import (
     PhoneProblem,
@@ -31,6 +27,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
+from bot.storage.writes import InstanceBusy, ReportedWaits
 from bot.zapi import (
     AvailabilityResult,
     ZapiError,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from telegram.ext import ContextTypes, Job, JobQueue
 
-from bot.storage.models import utcnow
+from bot.domain.clock import Clock
 
 __all__ = ["JobQueueTimers"]
 
@@ -26,8 +26,9 @@ DueHandler = Callable[[], Awaitable[datetime | None]]
 
 
 class JobQueueTimers:
-    def __init__(self, job_queue: JobQueue[Context]) -> None:
+    def __init__(self, job_queue: JobQueue[Context], clock: Clock) -> None:
         self.job_queue = job_queue
+        self.clock = clock
         self.on_due: DueHandler | None = None
         self._job: Job[Context] | None = None
         self._armed_for: datetime | None = None
@@ -40,7 +41,7 @@ class JobQueueTimers:
         if self._job is not None:
             self._job.schedule_removal()
         self._armed_for = when
-        delay = max(0.0, (when - utcnow()).total_seconds())
+        delay = max(0.0, (when - self.clock.now()).total_seconds())
         self._job = self.job_queue.run_once(self._run, when=delay, name="wait-timers")
 
     async def _run(self, context: Context) -> None:
@@ -53,7 +54,7 @@ class JobQueueTimers:
             next_deadline = await self.on_due()
         except Exception:  # a database hiccup must not silence every later notice
             logger.exception("Announcing ended waits failed; trying again shortly")
-            self.schedule(utcnow() + RETRY_AFTER)
+            self.schedule(self.clock.now() + RETRY_AFTER)
             return
         if next_deadline is not None:
             self.schedule(next_deadline)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -17,9 +18,16 @@ class Clock(Protocol):
         """The current time, timezone-aware, in UTC."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Pause the caller for `seconds` of this clock's time."""
+        ...
+
 
 class SystemClock:
     """The machine's clock."""
 
     def now(self) -> datetime:
         return utcnow()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)

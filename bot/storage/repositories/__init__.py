@@ -1,0 +1,74 @@
+"""Queries, one function per question the bot asks its database. Each takes an open session.
+
+One module per table: flows, leases, timers, people (members and audit), outbox.
+"""
+
+from bot.storage.repositories.flows import (
+    active_registrations,
+    delete_registration,
+    flows_for,
+    get_flow,
+    get_registration,
+    idle_flows,
+    insert_flows,
+    interrupted_flows,
+    update_flow,
+)
+from bot.storage.repositories.leases import (
+    acquire_lease,
+    held_instances,
+    held_leases,
+    lease_is_held,
+    refresh_lease,
+    release_leases,
+)
+from bot.storage.repositories.outbox import (
+    delete_outbox,
+    insert_outbox,
+    outbox_messages,
+)
+from bot.storage.repositories.people import (
+    member_overrides,
+    recent_events,
+    record_event,
+    set_member,
+)
+from bot.storage.repositories.timers import (
+    apply_waits,
+    claim_due_timers,
+    delete_announced_timers,
+    pending_timers,
+    set_timer,
+    timers_for_number,
+)
+
+__all__ = [
+    "acquire_lease",
+    "active_registrations",
+    "apply_waits",
+    "claim_due_timers",
+    "delete_announced_timers",
+    "delete_outbox",
+    "delete_registration",
+    "flows_for",
+    "get_flow",
+    "get_registration",
+    "held_instances",
+    "held_leases",
+    "idle_flows",
+    "insert_flows",
+    "insert_outbox",
+    "interrupted_flows",
+    "lease_is_held",
+    "member_overrides",
+    "outbox_messages",
+    "pending_timers",
+    "recent_events",
+    "record_event",
+    "refresh_lease",
+    "release_leases",
+    "set_member",
+    "set_timer",
+    "timers_for_number",
+    "update_flow",
+]

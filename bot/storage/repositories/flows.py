@@ -1,0 +1,139 @@
+"""The registrations table: a flow's row, read and written as a FlowRecord."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Insert
+
+from bot.domain.record import FlowRecord
+from bot.storage.models import (
+    Registration,
+    WaitTimer,
+)
+from bot.storage.repositories._common import BULK as _BULK
+
+__all__ = [
+    "active_registrations",
+    "delete_registration",
+    "flows_for",
+    "get_flow",
+    "get_registration",
+    "idle_flows",
+    "insert_flows",
+    "interrupted_flows",
+    "update_flow",
+]
+
+
+async def get_registration(session: AsyncSession, chat_id: int) -> Registration | None:
+    return await session.get(Registration, chat_id, populate_existing=True)
+
+
+_FLOWS = cast(Table, Registration.__table__)
+# Columns a flow's update writes (the version is bumped by the caller's record).
+_MUTABLE = tuple(
+    column.key for column in _FLOWS.columns if column.key not in {"chat_id", "created_at"}
+)
+
+
+async def get_flow(session: AsyncSession, chat_id: int) -> FlowRecord | None:
+    row = (
+        (await session.execute(select(_FLOWS).where(_FLOWS.c.chat_id == chat_id)))
+        .mappings()
+        .first()
+    )
+    return FlowRecord.from_row(row) if row is not None else None
+
+
+async def flows_for(session: AsyncSession, chat_ids: Iterable[int]) -> dict[int, FlowRecord]:
+    wanted = list(chat_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(_FLOWS).where(_FLOWS.c.chat_id.in_(wanted)))
+    return {row["chat_id"]: FlowRecord.from_row(row) for row in rows.mappings()}
+
+
+def _insert_new_flows(session: AsyncSession) -> Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING chat_id: dialect syntax, so each dialect's
+    module is loaded only by the deployments using it."""
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(_FLOWS).on_conflict_do_nothing().returning(_FLOWS.c.chat_id)
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(_FLOWS).on_conflict_do_nothing().returning(_FLOWS.c.chat_id)
+
+
+async def insert_flows(session: AsyncSession, records: Sequence[FlowRecord]) -> list[bool]:
+    """Insert new flows in one statement; for each, False when its chat already has a flow."""
+    fresh: dict[int, FlowRecord] = {}
+    for record in records:
+        fresh.setdefault(record.chat_id, record)
+    inserted: set[int] = set()
+    if fresh:
+        result = await session.execute(
+            _insert_new_flows(session), [r.values() for r in fresh.values()]
+        )
+        inserted = set(result.scalars())
+    # A second record for one chat in the same call finds the first one there.
+    return [r.chat_id in inserted and fresh[r.chat_id] is r for r in records]
+
+
+async def update_flow(session: AsyncSession, record: FlowRecord, *, from_version: int) -> bool:
+    """Write every column of `record` if the row is still at `from_version`.
+
+    False when the row was changed or deleted meanwhile (optimistic concurrency)."""
+    result = await session.execute(
+        update(_FLOWS)
+        .where(_FLOWS.c.chat_id == record.chat_id, _FLOWS.c.version == from_version)
+        .values({key: getattr(record, key) for key in _MUTABLE})
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def idle_flows(
+    session: AsyncSession, cutoff: datetime, *, chat_id: int | None = None
+) -> list[FlowRecord]:
+    """Flows last changed before `cutoff` and with no wait for their number ending after it."""
+    pending_wait = (
+        select(WaitTimer.id)
+        .where(
+            WaitTimer.instance == Registration.instance,
+            WaitTimer.ddi == Registration.ddi,
+            WaitTimer.phone == Registration.phone,
+            WaitTimer.notified.is_(False),
+            WaitTimer.ready_at > cutoff,
+        )
+        .exists()
+    )
+    query = select(_FLOWS).where(_FLOWS.c.updated_at < cutoff, ~pending_wait)
+    if chat_id is not None:
+        query = query.where(_FLOWS.c.chat_id == chat_id)
+    return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
+
+
+async def interrupted_flows(session: AsyncSession) -> list[FlowRecord]:
+    """Flows whose Z-API call was under way when the last process stopped."""
+    query = select(_FLOWS).where(_FLOWS.c.pending_call.is_not(None))
+    return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
+
+
+async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
+    return (await session.scalars(select(Registration).order_by(Registration.chat_id))).all()
+
+
+async def delete_registration(
+    session: AsyncSession, chat_id: int, *, version: int | None = None
+) -> bool:
+    """Delete the chat's flow (only at `version`, when given); False when nothing matched."""
+    statement = delete(Registration).where(Registration.chat_id == chat_id)
+    if version is not None:
+        statement = statement.where(Registration.version == version)
+    result = await session.execute(statement, execution_options=_BULK)
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,68 @@
+"""Members added or removed by admins, and the audit trail of who did what."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.storage.models import (
+    AuditEvent,
+    Member,
+    utcnow,
+)
+
+__all__ = [
+    "member_overrides",
+    "recent_events",
+    "record_event",
+    "set_member",
+]
+
+
+async def set_member(session: AsyncSession, user_id: int, *, allowed: bool, by: int) -> None:
+    member = await session.get(Member, user_id)
+    if member is None:
+        session.add(Member(user_id=user_id, allowed=allowed, changed_by=by, changed_at=utcnow()))
+    else:
+        member.allowed, member.changed_by, member.changed_at = allowed, by, utcnow()
+
+
+async def member_overrides(session: AsyncSession) -> dict[int, bool]:
+    rows = await session.execute(select(Member.user_id, Member.allowed))
+    return {user_id: allowed for user_id, allowed in rows}
+
+
+async def record_event(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    chat_id: int,
+    action: str,
+    outcome: str,
+    instance: str | None = None,
+    number: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    session.add(
+        AuditEvent(
+            user_id=user_id,
+            chat_id=chat_id,
+            instance=instance,
+            number=number,
+            action=action,
+            outcome=outcome,
+            created_at=now or utcnow(),
+        )
+    )
+
+
+async def recent_events(
+    session: AsyncSession, limit: int, *, actions: Sequence[str] | None = None
+) -> Sequence[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+    if actions:
+        query = query.where(AuditEvent.action.in_(actions))
+    return (await session.scalars(query.limit(limit))).all()

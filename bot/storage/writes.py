@@ -1,0 +1,322 @@
+"""What a write of the conversation is: a change to a flow, the refusals it can meet, the
+messages it owes; and the writer all of them go through.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.clock import Clock
+from bot.domain.record import FlowRecord
+from bot.storage import repositories as repo
+from bot.storage.database import Database
+from bot.storage.group_commit import GroupCommit, WriteRefused
+from bot.storage.models import WaitTimer
+from bot.zapi import DeliveryMethod, MethodWaits
+
+__all__ = [
+    "WRITE_RETRY_DELAYS",
+    "AlreadyCommitted",
+    "Change",
+    "FlowGone",
+    "InstanceBusy",
+    "LeaseLost",
+    "Message",
+    "MessageIds",
+    "OpenedFlow",
+    "OwedMessage",
+    "ReportedWaits",
+    "Saved",
+    "StorageUnavailable",
+    "TimerScheduler",
+    "Writer",
+    "audit",
+    "insert_flows_with_messages",
+    "insert_leased",
+    "is_storage_trouble",
+]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+# A write that fails for the database's sake (locked past the busy timeout, a connection lost)
+# is tried again after each of these pauses before the caller hears of it.
+WRITE_RETRY_DELAYS: tuple[float, ...] = (0.25, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedWaits:
+    """Waits Z-API reported; `retry_after` applies to the method that was requested."""
+
+    waits: MethodWaits
+    retry_after: int | None = None
+    method: DeliveryMethod | None = None
+
+    def seconds(self) -> dict[DeliveryMethod, int]:
+        seconds = dict(self.waits.seconds)
+        if self.method is not None and self.retry_after is not None and self.retry_after > 0:
+            seconds[self.method] = max(seconds.get(self.method, 0), self.retry_after)
+        return seconds
+
+
+class FlowGone(WriteRefused):
+    """The flow ended (cancelled, timed out) while this update was being handled."""
+
+
+class InstanceBusy(WriteRefused):
+    """Another flow holds the instance."""
+
+
+class LeaseLost(WriteRefused):
+    """The flow no longer holds its instance: it must stop and never call Z-API again."""
+
+    def __init__(self, instance: str) -> None:
+        super().__init__(instance)
+        self.instance = instance
+
+
+class StorageUnavailable(Exception):
+    """The database refused a write, also when tried again: nothing of it was committed."""
+
+
+class AlreadyCommitted(WriteRefused):
+    """A write tried again finds its own earlier attempt committed (its answer was lost)."""
+
+
+class Message(Protocol):
+    """What the outbox stores of a message (`bot.conversation.replies.Reply`)."""
+
+    def to_json(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OwedMessage:
+    """A message committed to the outbox, to be delivered at least once."""
+
+    id: int
+    chat_id: int
+    message: Message
+
+
+class MessageIds:
+    """Increasing ids for outbox rows: a chat's messages go out in id order, also after a
+    restart (nanoseconds since the epoch, bumped when two come in the same one)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> int:
+        self._last = max(time.time_ns(), self._last + 1)
+        return self._last
+
+
+@dataclass(slots=True)
+class Change:
+    """A step's change to its flow, computed before it is committed: the replies of the step
+    are built from `after` (its version is the one their buttons carry)."""
+
+    before: FlowRecord
+    after: FlowRecord
+    ready_at: dict[str, datetime | None] = field(default_factory=dict)
+    audit: tuple[str, str] | None = None
+    instance_changes: bool = False
+    lease_needed: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        reg: FlowRecord,
+        *,
+        now: datetime,
+        idle_timeout: timedelta,
+        audit: tuple[str, str] | None = None,
+        waits: ReportedWaits | None = None,
+        hold_for: timedelta | None = None,
+        **changes: Any,
+    ) -> Change:
+        """The flow as `changes` (and Z-API's waits) would leave it at `now`.
+
+        `hold_for`: the instance lease must last at least that long from now (a Z-API call is
+        about to be made)."""
+        new = reg.copy(**changes, updated_at=now, version=reg.version + 1)
+        ready_at: dict[str, datetime | None] = {}
+        if waits is not None:
+            blocked = set(filter(None, new.blocked_methods.split(",")))
+            for method, seconds in waits.seconds().items():
+                if seconds < 0:
+                    blocked.add(method.value)
+                    continue
+                blocked.discard(method.value)
+                ready_at[method.value] = now + timedelta(seconds=seconds) if seconds > 0 else None
+            new.blocked_methods = ",".join(sorted(blocked))
+        # The lease outlives the flow's idle deadline, which a pending wait pushes out.
+        needed = max([now, *filter(None, ready_at.values())]) + idle_timeout
+        if hold_for is not None:
+            needed = max(needed, now + hold_for)
+        return cls(
+            before=reg,
+            after=new,
+            ready_at=ready_at,
+            audit=audit,
+            instance_changes="instance" in changes,
+            lease_needed=needed,
+        )
+
+
+class TimerScheduler(Protocol):
+    def schedule(self, ready_at: datetime) -> None:
+        """Make sure waits ending at `ready_at` get announced then."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedFlow:
+    registration: FlowRecord
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    record: FlowRecord
+    lease: tuple[str, datetime] | None
+    timers: list[WaitTimer]
+
+
+def is_storage_trouble(error: Exception) -> bool:
+    """The database (not the write) failed: locked, connection lost, pool exhausted."""
+    if isinstance(error, IntegrityError):
+        return False
+    return isinstance(error, DBAPIError | PoolTimeout | OSError)
+
+
+class Writer:
+    """Writes through group commit, tried again while the database is in trouble; the outbox's
+    rows and their acknowledgement."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        clock: Clock,
+        write_retry_delays: Sequence[float] = WRITE_RETRY_DELAYS,
+    ) -> None:
+        self.db = database
+        self.clock = clock
+        self.writes = GroupCommit(database)
+        self.write_retry_delays = tuple(write_retry_delays)
+        self._message_ids = MessageIds()
+
+    async def _write(self, unit: Callable[[bool], Callable[[AsyncSession], Awaitable[T]]]) -> T:
+        """Run a write, trying it again (bounded) while the database is in trouble.
+
+        `unit(retrying)` builds the write; `retrying` tells it an earlier attempt may have
+        committed without our hearing (a connection lost during COMMIT)."""
+        delays = iter(self.write_retry_delays)
+        retrying = False
+        while True:
+            try:
+                return await self.writes.run(unit(retrying))
+            except Exception as error:
+                if isinstance(error, WriteRefused) or not is_storage_trouble(error):
+                    raise
+                delay = next(delays, None)
+                if delay is None:
+                    logger.error("Database write failed (%s); giving up", type(error).__name__)
+                    raise StorageUnavailable(type(error).__name__) from None
+                logger.warning(
+                    "Database write failed (%s); trying again in %.2f s",
+                    type(error).__name__,
+                    delay,
+                )
+                await self.clock.sleep(delay)
+                retrying = True
+
+    def _owed(self, chat_id: int, messages: Sequence[Message]) -> list[OwedMessage]:
+        return [OwedMessage(self._message_ids.next(), chat_id, message) for message in messages]
+
+    def _outbox_rows(self, owed: Sequence[OwedMessage]) -> list[dict[str, Any]]:
+        now = self.clock.now()
+        return [
+            {"id": o.id, "chat_id": o.chat_id, "payload": o.message.to_json(), "created_at": now}
+            for o in owed
+        ]
+
+    async def acknowledge(self, ids: Sequence[int]) -> None:
+        """Telegram confirmed these messages (or they can never be delivered): never again."""
+
+        def build(retrying: bool) -> Callable[[AsyncSession], Awaitable[None]]:
+            async def write(session: AsyncSession) -> None:
+                await repo.delete_outbox(session, ids)
+
+            return write
+
+        await self._write(build)
+
+    async def owed_messages(self) -> list[tuple[int, int, str]]:
+        """Every message still owed, as (id, chat_id, stored form), oldest first."""
+        async with self.db.reader() as session:
+            return await repo.outbox_messages(session)
+
+
+async def audit(
+    session: AsyncSession,
+    reg: FlowRecord,
+    action: str,
+    outcome: str,
+    *,
+    now: datetime,
+    by: int | None = None,
+) -> None:
+    """Record who did what with which number (`by`: the admin, when one did it)."""
+    number = f"{reg.ddi}{reg.phone}" if reg.ddi and reg.phone else None
+    await repo.record_event(
+        session,
+        user_id=reg.user_id if by is None else by,
+        chat_id=reg.chat_id,
+        instance=reg.instance,
+        number=number,
+        action=action,
+        outcome=outcome,
+        now=now,
+    )
+
+
+def insert_leased(
+    new: FlowRecord, until: datetime, rows: list[dict[str, Any]]
+) -> Callable[[AsyncSession], Awaitable[bool]]:
+    """A new flow that names its instance, its lease and its first messages: all or nothing."""
+
+    async def write(session: AsyncSession) -> bool:
+        async with session.begin_nested():
+            [inserted] = await repo.insert_flows(session, [new])
+            if not inserted:
+                return False
+            if not await repo.acquire_lease(
+                session, new.instance or "", new.chat_id, until=until, now=new.created_at
+            ):
+                raise InstanceBusy(new.instance)
+            await repo.insert_outbox(session, rows)
+        return True
+
+    return write
+
+
+async def insert_flows_with_messages(
+    session: AsyncSession, items: Sequence[tuple[FlowRecord, list[dict[str, Any]]]]
+) -> list[bool]:
+    """New flows in one statement, with the first messages of those inserted (a chat that already
+    has a flow keeps it, and gets none)."""
+    inserted = await repo.insert_flows(session, [record for record, _ in items])
+    rows = [
+        row for (_, item_rows), new in zip(items, inserted, strict=True) if new for row in item_rows
+    ]
+    await repo.insert_outbox(session, rows)
+    return inserted
