@@ -25,6 +25,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
+from bot.domain.waits import Availability
 from bot.storage.writes import ReportedWaits, StorageUnavailable
 from bot.zapi import (
     CodeRequestResult,
@@ -65,19 +66,19 @@ class CodeSteps(FlowCore):
         if method is None:
             return await self.repeat(reg, texts.method_unknown)
         name = texts.method_names[method.value]
-        waits = await self.store.remaining_waits(reg)
-        if method in self._blocked(reg):
+        states = await self.method_states(reg)
+        state = states[method]
+        if state.availability is Availability.BLOCKED:
             refusal = texts.method_blocked.format(method=name)
-        elif method is DeliveryMethod.WA_OLD and reg.wa_old_eligible is False:
+        elif state.availability is Availability.NOT_OFFERED:
             refusal = texts.method_not_eligible.format(method=name)
-        elif waits.get(method, 0) > 0:
-            wait = format_wait(waits[method], texts)
+        elif state.availability is Availability.WAITING:
+            wait = format_wait(state.seconds_left, texts)
             refusal = texts.method_waiting.format(method=name, wait=wait)
         else:
             return await self._request_code(reg, method, busy)
-        return Outcome(
-            Step(reg.step), replies=[Reply(refusal, self._method_keyboard_for(reg, waits))]
-        )
+        keyboard = self._keyboards(reg).methods(states)
+        return Outcome(Step(reg.step), replies=[Reply(refusal, keyboard)])
 
     async def _request_code(
         self, reg: FlowRecord, method: DeliveryMethod, busy: BusySignal
@@ -133,8 +134,7 @@ class CodeSteps(FlowCore):
             method=previous.method,
             pending_call=None,
         )
-        question_waits = await self.store.remaining_waits(change.after)
-        keyboard = self._method_keyboard_for(change.after, question_waits)
+        keyboard = self._keyboards(change.after).methods(await self.method_states(change.after))
         owed = await self.store.commit(change, [Reply(text, keyboard)])
         return Outcome(Step.METHOD, owed)
 
@@ -179,9 +179,9 @@ class CodeSteps(FlowCore):
             step=Step.METHOD.value,
             pending_call=None,
         )
-        waits = await self.store.remaining_waits(change.after, change.ready_at)
-        if waits:
-            lead = self._waits_text(reg, waits)
+        states = await self.method_states(change.after, change.ready_at)
+        if any(state.availability is Availability.WAITING for state in states.values()):
+            lead = self._waits_text(reg, states)
         else:
             logger.info("Code request refused for chat %s (reason: %s)", reg.chat_id, result.reason)
             lead = texts.request_failed.format(method=texts.method_names[method.value])

@@ -30,6 +30,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step, ZapiCall
+from bot.domain.waits import Availability, MethodState, blocked_methods, method_states
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.storage.writes import FlowGone, OwedMessage, ReportedWaits, TimerScheduler
@@ -282,15 +283,22 @@ class FlowCore:
     async def ask_pin(self, reg: FlowRecord) -> list[Reply]:
         return [self._question(reg, self.texts(reg).ask_pin, self._keyboards(reg).pin())]
 
-    def _blocked(self, reg: FlowRecord) -> set[DeliveryMethod]:
-        return {DeliveryMethod(value) for value in reg.blocked_methods.split(",") if value}
-
-    def _method_keyboard_for(
-        self, reg: FlowRecord, waits: dict[DeliveryMethod, int]
-    ) -> InlineKeyboardMarkup:
-        return self._keyboards(reg).methods(
-            waits, blocked=self._blocked(reg), wa_old_eligible=reg.wa_old_eligible
+    def _states_from(
+        self, reg: FlowRecord, ready_at: Mapping[DeliveryMethod, datetime]
+    ) -> dict[DeliveryMethod, MethodState]:
+        return method_states(
+            ready_at=ready_at,
+            blocked=blocked_methods(reg.blocked_methods),
+            wa_old_eligible=reg.wa_old_eligible,
+            now=self.clock.now(),
         )
+
+    async def method_states(
+        self, reg: FlowRecord, pending: Mapping[str, datetime | None] | None = None
+    ) -> dict[DeliveryMethod, MethodState]:
+        """Each delivery method's state for the flow's number now (see bot/domain/waits.py);
+        `pending`: waits about to be committed."""
+        return self._states_from(reg, await self.store.ready_times(reg, pending))
 
     async def ask_method(
         self,
@@ -304,17 +312,18 @@ class FlowCore:
             body += f"\n\n{texts.popup_note}"
         if lead:
             body = f"{lead}\n\n{body}"
-        waits = await self.store.remaining_waits(reg, pending)
-        return [self._question(reg, body, self._method_keyboard_for(reg, waits))]
+        states = await self.method_states(reg, pending)
+        return [self._question(reg, body, self._keyboards(reg).methods(states))]
 
-    def _waits_text(self, reg: FlowRecord, waits: dict[DeliveryMethod, int]) -> str:
+    def _waits_text(self, reg: FlowRecord, states: Mapping[DeliveryMethod, MethodState]) -> str:
         texts = self.texts(reg)
         lines = [
             texts.wait_line.format(
-                method=texts.method_names[method.value], wait=format_wait(seconds, texts)
+                method=texts.method_names[state.method.value],
+                wait=format_wait(state.seconds_left, texts),
             )
-            for method, seconds in waits.items()
-            if seconds > 0
+            for state in states.values()
+            if state.availability is Availability.WAITING
         ]
         return "\n".join([texts.waits_header, *lines])
 

@@ -11,6 +11,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.conversation.texts import Catalog
 from bot.domain.methods import DeliveryMethod
 from bot.domain.steps import Action
+from bot.domain.waits import Availability, MethodState
 
 __all__ = ["ButtonPress", "Keyboards", "format_wait"]
 
@@ -123,27 +124,21 @@ class Keyboards:
         rows.append([self._button(self.texts.button_change_number, Action.CHANGE_NUMBER)])
         return InlineKeyboardMarkup([*rows, self._navigation(back=False)])
 
-    def methods(
-        self,
-        waits: Mapping[DeliveryMethod, int],
-        *,
-        blocked: Iterable[DeliveryMethod],
-        wa_old_eligible: bool | None,
-    ) -> InlineKeyboardMarkup:
-        blocked_methods = set(blocked)
+    def methods(self, states: Mapping[DeliveryMethod, MethodState]) -> InlineKeyboardMarkup:
+        """One button per method offered: its name, its wait, or that it is not available."""
         rows = []
-        for method in DeliveryMethod:
-            if method is DeliveryMethod.WA_OLD and wa_old_eligible is False:
-                continue
+        for method, state in states.items():
             name = self.texts.method_names[method.value]
-            if method in blocked_methods:
-                label = self.texts.button_unavailable.format(method=name)
-            elif waits.get(method, 0) > 0:
-                label = self.texts.button_wait.format(
-                    method=name, wait=format_wait(waits[method], self.texts)
-                )
-            else:
-                label = name
+            match state.availability:
+                case Availability.NOT_OFFERED:
+                    continue
+                case Availability.BLOCKED:
+                    label = self.texts.button_unavailable.format(method=name)
+                case Availability.WAITING:
+                    wait = format_wait(state.seconds_left, self.texts)
+                    label = self.texts.button_wait.format(method=name, wait=wait)
+                case Availability.USABLE:
+                    label = name
             rows.append([self._button(label, Action.METHOD, method.value)])
         return InlineKeyboardMarkup([*rows, self._navigation()])
 

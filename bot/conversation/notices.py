@@ -4,7 +4,6 @@ ended, calls a restart cut off.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
@@ -126,7 +125,6 @@ class Notices(FlowCore):
                 reg.phone,
             ):
                 ended.setdefault(timer.chat_id, set()).add(DeliveryMethod(timer.method))
-        now = self.clock.now()
         pending_by_number: dict[tuple[str, str, str], list[WaitTimer]] = {}
         for timer in pending:
             pending_by_number.setdefault((timer.instance, timer.ddi, timer.phone), []).append(timer)
@@ -135,20 +133,21 @@ class Notices(FlowCore):
             reg = regs[chat_id]
             if Step(reg.step) not in (Step.METHOD, Step.CODE):
                 continue
-            usable = [m for m in DeliveryMethod if m in methods and m not in self._blocked(reg)]
-            if DeliveryMethod.WA_OLD in usable and reg.wa_old_eligible is False:
-                usable.remove(DeliveryMethod.WA_OLD)
-            if not usable:
-                continue
             number = (reg.instance or "", reg.ddi or "", reg.phone or "")
-            waits = {
-                DeliveryMethod(timer.method): math.ceil((timer.ready_at - now).total_seconds())
+            ready_at = {
+                DeliveryMethod(timer.method): timer.ready_at
                 for timer in pending_by_number.get(number, [])
             }
+            states = self._states_from(reg, ready_at)
+            usable = [
+                method for method, state in states.items() if method in methods and state.usable
+            ]
+            if not usable:
+                continue
             texts = self.texts(reg)
             names = " / ".join(texts.method_names[m.value] for m in usable)
             reply = Reply(
-                texts.wait_over.format(methods=names), self._method_keyboard_for(reg, waits)
+                texts.wait_over.format(methods=names), self._keyboards(reg).methods(states)
             )
             notices.append((chat_id, reply))
         return notices

@@ -27,6 +27,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
+from bot.domain.waits import Availability
 from bot.storage.writes import InstanceBusy, ReportedWaits
 from bot.zapi import (
     AvailabilityResult,
@@ -69,10 +70,15 @@ class NumberSteps(FlowCore):
         if reg is None:
             return Outcome(None, replies=[Reply(catalog_for(language_code).status_none)])
         texts = self.texts(reg)
-        waits = await self.store.remaining_waits(reg)
+        waiting = [
+            state
+            for state in (await self.method_states(reg)).values()
+            if state.availability is Availability.WAITING
+        ]
         wait_text = (
             ", ".join(
-                f"{texts.method_names[m.value]} {format_wait(s, texts)}" for m, s in waits.items()
+                f"{texts.method_names[s.method.value]} {format_wait(s.seconds_left, texts)}"
+                for s in waiting
             )
             or texts.status_waits_none
         )

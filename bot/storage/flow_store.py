@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.clock import Clock
+from bot.domain.methods import DeliveryMethod
 from bot.domain.record import FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
@@ -37,7 +38,6 @@ from bot.storage.writes import (
     insert_flows_with_messages,
     insert_leased,
 )
-from bot.zapi import DeliveryMethod
 
 __all__ = ["FlowStore"]
 
@@ -261,11 +261,11 @@ class FlowStore(Writer):
             await self._write(build)
         return owed
 
-    async def remaining_waits(
+    async def ready_times(
         self, reg: FlowRecord, pending: Mapping[str, datetime | None] | None = None
-    ) -> dict[DeliveryMethod, int]:
-        """Seconds left per delivery method for the flow's number (ended waits left out);
-        `pending`: waits of a change not committed yet, which replace the stored ones."""
+    ) -> dict[DeliveryMethod, datetime]:
+        """When each delivery method's wait ends for the flow's number (methods without a wait
+        left out); `pending`: waits of a change not committed yet, which replace the stored."""
         if not (reg.instance and reg.ddi and reg.phone):
             return {}
         number = (reg.instance, reg.ddi, reg.phone)
@@ -276,16 +276,10 @@ class FlowStore(Writer):
             ready_at = self._waits[number] = {timer.method: timer.ready_at for timer in timers}
         merged: dict[str, datetime | None] = {**ready_at, **(pending or {})}
         now = self.clock.now()
-        remaining: dict[DeliveryMethod, int] = {}
-        for method, when in merged.items():
-            if when is None:
-                continue
-            left = int((when - now).total_seconds() + 0.999)
-            if left > 0:
-                remaining[DeliveryMethod(method)] = left
-        if not remaining and not pending:
+        ready = {DeliveryMethod(m): when for m, when in merged.items() if when and when > now}
+        if not ready and not pending:
             self._waits.pop(number, None)  # nothing to remember; read again if asked again
-        return remaining
+        return ready
 
     async def held_instances(self) -> dict[str, int]:
         """Instance → chat holding it (the database decides who gets one; this is for showing)."""
