@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -20,13 +20,13 @@ from bot.admin import AdminCommands
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.conversation.flow import RegistrationFlow
-from bot.conversation.handlers import RegistrationHandlers
+from bot.conversation.handlers import RegistrationHandlers, command_menu
 from bot.conversation.jobs import FlowJobs
-from bot.conversation.texts import CATALOGS, Catalog
+from bot.conversation.texts import CATALOGS
 from bot.conversation.timers import JobQueueTimers
 from bot.delivery import Courier
 from bot.domain.clock import Clock, SystemClock
-from bot.errors import ErrorReporter
+from bot.error_reporting import ErrorReporter
 from bot.storage.database import Database
 from bot.telegram_request import AiohttpRequest
 from bot.zapi import ZapiClient
@@ -50,17 +50,6 @@ class BotServices:
     gate: AccessGate
     jobs: FlowJobs
     courier: Courier
-
-
-def _commands(texts: Catalog) -> list[BotCommand]:
-    return [
-        BotCommand("register", texts.command_register),
-        BotCommand("status", texts.command_status),
-        BotCommand("back", texts.command_back),
-        BotCommand("cancel", texts.command_cancel),
-        BotCommand("help", texts.command_help),
-        BotCommand("start", texts.command_start),
-    ]
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> BotApplication:
@@ -150,8 +139,8 @@ async def _on_start(application: BotApplication) -> None:
 
 
 async def _publish_commands(context: Context) -> None:
-    await context.bot.set_my_commands(_commands(CATALOGS["en"]))
-    await context.bot.set_my_commands(_commands(CATALOGS["pt"]), language_code="pt")
+    await context.bot.set_my_commands(command_menu(CATALOGS["en"]))
+    await context.bot.set_my_commands(command_menu(CATALOGS["pt"]), language_code="pt")
 
 
 async def _on_stop(application: BotApplication) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.conversation.handlers import help_text
 from bot.conversation.texts.en import ENGLISH as EN
 from bot.domain.steps import Step
 from bot.storage.models import InstanceLease, Registration
@@ -245,7 +246,7 @@ async def test_start_and_help_in_the_middle_of_a_step_remind_the_step(start_bot,
     for step in (Step.INSTANCE, Step.PHONE, Step.METHOD, Step.CODE, Step.PIN):
         await drive_to(bot, zapi, step)
         requests_before = len(zapi.requests)
-        for command, general in (("/start", EN.start), ("/help", EN.help)):
+        for command, general in (("/start", EN.start), ("/help", help_text(EN))):
             telegram.send_text(MEMBER, command)
             replies, status = await until_status(telegram, MEMBER)
             texts = [reply.text or "" for reply in replies]

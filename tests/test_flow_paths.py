@@ -851,8 +851,8 @@ async def test_commands_published_in_english_and_portuguese(start_bot, telegram)
     }
     for command in ("register", "cancel", "status", "help", "start", "back"):
         assert command in english and command in portuguese
-    assert english["register"] == "Register a number on a Z-API instance"
-    assert portuguese["register"] == "Registrar um número numa instância Z-API"
+    assert english["register"] == "Start a registration, or pick up the one in progress"
+    assert portuguese["register"] == "Começar um registro, ou retomar o que está em andamento"
 
 
 async def test_a_command_menu_telegram_refuses_does_not_stop_the_bot(start_bot, telegram):

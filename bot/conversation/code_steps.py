@@ -9,14 +9,14 @@ import re
 from bot.conversation.core import (
     _CAPTCHA_ANSWER,
     MAX_WRONG_CODES,
-    BusySignal,
     FlowCore,
     Outcome,
     Reply,
+    WorkingSignal,
     _typed,
     logger,
 )
-from bot.conversation.errors import zapi_error_lead
+from bot.conversation.failures import zapi_error_lead
 from bot.conversation.keyboards import format_wait
 from bot.conversation.texts import CATALOGS
 from bot.domain.parsing import (
@@ -51,16 +51,16 @@ class CodeSteps(FlowCore):
         """ "Didn't get it": back to the method choice, with the current waits."""
         return await self._step(reg, step=Step.METHOD.value)
 
-    async def method_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def method_reply(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         """A typed answer at the method step: a method, or the code of an earlier request that
         arrived after all (after "Didn't get it", say)."""
         if reg.method is not None and self._parse_method(text) is None:
             code = parse_code(text)
             if code is not None:
-                return await self.receive_code(reg, text, busy)
-        return await self.choose_method(reg, text, busy)
+                return await self.receive_code(reg, text, working)
+        return await self.choose_method(reg, text, working)
 
-    async def choose_method(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def choose_method(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         method = self._parse_method(text)
         if method is None:
@@ -76,12 +76,12 @@ class CodeSteps(FlowCore):
             wait = format_wait(state.seconds_left, texts)
             refusal = texts.method_waiting.format(method=name, wait=wait)
         else:
-            return await self._request_code(reg, method, busy)
+            return await self._request_code(reg, method, working)
         keyboard = self._keyboards(reg).methods(states)
         return Outcome(Step(reg.step), replies=[Reply(refusal, keyboard)])
 
     async def _request_code(
-        self, reg: FlowRecord, method: DeliveryMethod, busy: BusySignal
+        self, reg: FlowRecord, method: DeliveryMethod, working: WorkingSignal
     ) -> Outcome:
         texts = self.texts(reg)
         number = self._number(reg)
@@ -94,7 +94,7 @@ class CodeSteps(FlowCore):
                 reg,
                 "request_code",
                 lambda instance: self.zapi.request_code(instance, ddi, phone, method),
-                busy,
+                working,
                 step=Step.CODE.value,
                 method=method.value,
             )
@@ -189,14 +189,17 @@ class CodeSteps(FlowCore):
         owed = await self.store.commit(change, question)
         return Outcome(Step.METHOD, owed)
 
-    async def receive_captcha(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def receive_captcha(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         answer = re.sub(r"\s", "", text)
         if not _CAPTCHA_ANSWER.fullmatch(answer):
             return await self.repeat(reg, texts.captcha_bad_input)
         try:
             result = await self._call(
-                reg, "captcha", lambda instance: self.zapi.respond_captcha(instance, answer), busy
+                reg,
+                "captcha",
+                lambda instance: self.zapi.respond_captcha(instance, answer),
+                working,
             )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
@@ -212,7 +215,7 @@ class CodeSteps(FlowCore):
             step=Step.CODE.value,
         )
 
-    async def receive_code(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def receive_code(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         code = parse_code(text)
         if code is None:
@@ -222,7 +225,7 @@ class CodeSteps(FlowCore):
                 reg,
                 "confirm_code",
                 lambda instance: self.zapi.confirm_code(instance, code),
-                busy,
+                working,
                 step=Step.CODE.value,
             )
         except ZapiError as error:
@@ -250,16 +253,19 @@ class CodeSteps(FlowCore):
             wrong_code_count=count,
         )
 
-    async def device_reply(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def device_reply(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         if _typed(text, lambda catalog: catalog.done_words):
-            return await self.device_accepted(reg, busy)
+            return await self.device_accepted(reg, working)
         return await self.repeat(reg, self.texts(reg).device_hint)
 
-    async def device_accepted(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+    async def device_accepted(self, reg: FlowRecord, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         try:
             result = await self._call(
-                reg, "device", lambda instance: self.zapi.device_transfer_confirmed(instance), busy
+                reg,
+                "device",
+                lambda instance: self.zapi.device_transfer_confirmed(instance),
+                working,
             )
         except ZapiError as error:
             return await self._failure(reg, error, lambda new: self._keyboards(new).device())
@@ -271,7 +277,7 @@ class CodeSteps(FlowCore):
             audit=("device_transfer", "not_yet"),
         )
 
-    async def receive_pin(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def receive_pin(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         pin = parse_pin(text)
         if pin is None:
@@ -280,7 +286,7 @@ class CodeSteps(FlowCore):
             return outcome
         try:
             result = await self._call(
-                reg, "confirm_pin", lambda instance: self.zapi.confirm_pin(instance, pin), busy
+                reg, "confirm_pin", lambda instance: self.zapi.confirm_pin(instance, pin), working
             )
         except ZapiError as error:
             return await self._failure(
@@ -301,11 +307,11 @@ class CodeSteps(FlowCore):
         outcome.delete_message = True
         return outcome
 
-    async def forgot_pin(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+    async def forgot_pin(self, reg: FlowRecord, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         try:
             result = await self._call(
-                reg, "recover_pin", lambda instance: self.zapi.recover_pin(instance), busy
+                reg, "recover_pin", lambda instance: self.zapi.recover_pin(instance), working
             )
         except ZapiError as error:
             return await self._failure(reg, error, lambda new: self._keyboards(new).pin())

@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from telegram import InlineKeyboardMarkup
 
 from bot.config import InstanceConfig, Settings
-from bot.conversation.errors import zapi_error_text
+from bot.conversation.failures import zapi_error_text
 from bot.conversation.keyboards import Keyboards, format_wait
 from bot.conversation.replies import Reply
 from bot.conversation.steps import STEPS, progress_order
@@ -40,11 +40,11 @@ from bot.zapi import (
     ZapiError,
 )
 
-__all__ = ["BusySignal", "Courier", "FlowCore", "Outcome", "Reply"]
+__all__ = ["Courier", "FlowCore", "Outcome", "Reply", "WorkingSignal"]
 
 logger = logging.getLogger(__name__)
 
-BusySignal = Callable[[], None]
+WorkingSignal = Callable[[], None]
 R = TypeVar("R")
 MAX_WRONG_CODES = 3
 APPEAL_LENGTH = range(10, 501)
@@ -168,7 +168,7 @@ class FlowCore:
         reg: FlowRecord,
         call: ZapiCall,
         request: Callable[[InstanceConfig], Awaitable[R]],
-        busy: BusySignal,
+        working: WorkingSignal,
         **changes: Any,
     ) -> R:
         """Make a Z-API call for the flow: first commit that it is under way (with `changes`)
@@ -178,7 +178,7 @@ class FlowCore:
         is sent either) or the call's ZapiError."""
         instance = self._instance(reg)
         await self.store.save(reg, pending_call=call, hold_for=self._call_lease, **changes)
-        busy()
+        working()
         return await request(instance)
 
     async def _failure(
@@ -241,9 +241,9 @@ class FlowCore:
 
     async def ask_instance(self, reg: FlowRecord) -> list[Reply]:
         held = await self.store.held_instances()
-        busy = [name for name, chat in held.items() if chat != reg.chat_id]
+        taken = [name for name, chat in held.items() if chat != reg.chat_id]
         names = [instance.name for instance in self.settings.instances]
-        keyboard = self._keyboards(reg).instances(names, busy)
+        keyboard = self._keyboards(reg).instances(names, taken)
         return [self._question(reg, self.texts(reg).ask_instance, keyboard)]
 
     async def ask_ddi(self, reg: FlowRecord) -> list[Reply]:

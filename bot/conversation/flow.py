@@ -8,13 +8,12 @@ implemented in `number_steps.py` (to the method question), `code_steps.py` (to "
 from __future__ import annotations
 
 from bot.conversation.code_steps import CodeSteps
-from bot.conversation.core import BusySignal, Courier, Outcome, Reply
+from bot.conversation.core import Courier, Outcome, Reply, WorkingSignal
 from bot.conversation.notices import Notices
 from bot.conversation.number_steps import NumberSteps
 from bot.storage.writes import FlowGone, LeaseLost, StorageUnavailable, TimerScheduler
 
 __all__ = [
-    "BusySignal",
     "Courier",
     "FlowGone",
     "LeaseLost",
@@ -23,6 +22,7 @@ __all__ = [
     "Reply",
     "StorageUnavailable",
     "TimerScheduler",
+    "WorkingSignal",
 ]
 
 

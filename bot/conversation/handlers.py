@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import Update
+from telegram import BotCommand, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -26,12 +27,12 @@ from telegram.ext import (
 )
 
 from bot.conversation.flow import (
-    BusySignal,
     FlowGone,
     LeaseLost,
     Outcome,
     RegistrationFlow,
     StorageUnavailable,
+    WorkingSignal,
 )
 from bot.conversation.keyboards import ButtonPress
 from bot.conversation.replies import Reply
@@ -42,13 +43,43 @@ from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
 from bot.telegram_utils import answer_quietly
 
-__all__ = ["RegistrationHandlers"]
+__all__ = ["COMMANDS", "Command", "RegistrationHandlers", "command_menu", "help_text"]
 
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 # Longer texts are no answer to any step (the appeal, the longest, allows 500 characters).
 MAX_TEXT_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A member's command: its name, its line in the menu and in /help, and what runs it."""
+
+    name: str
+    describe: Callable[[Catalog], str]
+    run: Callable[[RegistrationHandlers, Update, Context], Awaitable[None]]
+    in_help: bool = True
+
+
+# The one list of members' commands: the handlers, the menu (setMyCommands) and /help.
+COMMANDS: tuple[Command, ...] = (
+    Command("register", lambda t: t.command_register, lambda h, u, c: h.register(u, c)),
+    Command("status", lambda t: t.command_status, lambda h, u, c: h.status(u, c)),
+    Command("back", lambda t: t.command_back, lambda h, u, c: h.back_command(u, c)),
+    Command("cancel", lambda t: t.command_cancel, lambda h, u, c: h.cancel(u, c)),
+    Command("help", lambda t: t.command_help, lambda h, u, c: h.help_command(u, c), False),
+    Command("start", lambda t: t.command_start, lambda h, u, c: h.start_command(u, c), False),
+)
+
+
+def command_menu(texts: Catalog) -> list[BotCommand]:
+    return [BotCommand(command.name, command.describe(texts)) for command in COMMANDS]
+
+
+def help_text(texts: Catalog) -> str:
+    lines = [f"/{c.name} — {c.describe(texts)}" for c in COMMANDS if c.in_help]
+    return "\n".join(lines) + f"\n\n{texts.help_footer}"
 
 
 def _stale(step: Step, press: ButtonPress) -> bool:
@@ -72,7 +103,7 @@ class RegistrationHandlers:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _busy_signal(self, context: Context, chat_id: int) -> BusySignal:
+    def _working_signal(self, context: Context, chat_id: int) -> WorkingSignal:
         def signal() -> None:
             context.application.create_task(
                 self._typing(context, chat_id), name=f"typing:{chat_id}"
@@ -135,7 +166,7 @@ class RegistrationHandlers:
                 hint = texts.too_long.format(expected=texts.step_hints[reg.step])
                 return await self.flow.repeat(reg, hint)
             typed = STEPS[Step(reg.step)].typed
-            return await typed(self.flow, reg, text, self._busy_signal(context, chat.id))
+            return await typed(self.flow, reg, text, self._working_signal(context, chat.id))
 
         await self._with_flow(update, context, answer)
 
@@ -159,9 +190,9 @@ class RegistrationHandlers:
             await answer_quietly(query, self.flow.texts(reg).button_used)
             return
         await answer_quietly(query)
-        busy = self._busy_signal(context, chat.id)
+        working = self._working_signal(context, chat.id)
         await self._run(
-            update, context, reg, lambda: button.press(self.flow, reg, press.argument, busy)
+            update, context, reg, lambda: button.press(self.flow, reg, press.argument, working)
         )
 
     # -- commands --------------------------------------------------------------------------
@@ -238,7 +269,7 @@ class RegistrationHandlers:
         await self._general(update, context, lambda texts: texts.start)
 
     async def help_command(self, update: Update, context: Context) -> None:
-        await self._general(update, context, lambda texts: texts.help)
+        await self._general(update, context, help_text)
 
     async def _general(
         self, update: Update, context: Context, text: Callable[[Catalog], str]
@@ -281,16 +312,20 @@ class RegistrationHandlers:
 
     # -- the routes ------------------------------------------------------------------------
 
+    def _bound(self, command: Command) -> Callable[[Update, Context], Coroutine[Any, Any, None]]:
+        async def run(update: Update, context: Context) -> None:
+            await command.run(self, update, context)
+
+        return run
+
     def handlers(self) -> list[BaseHandler[Update, Context, Any]]:
         """Every update a member sends, first match wins; each handler finds the flow's step
         (or its absence) in the database row, so nothing here can drift from it."""
+        commands: list[BaseHandler[Update, Context, Any]] = [
+            CommandHandler(command.name, self._bound(command)) for command in COMMANDS
+        ]
         return [
-            CommandHandler("register", self.register),
-            CommandHandler("cancel", self.cancel),
-            CommandHandler("back", self.back_command),
-            CommandHandler("status", self.status),
-            CommandHandler("start", self.start_command),
-            CommandHandler("help", self.help_command),
+            *commands,
             CallbackQueryHandler(self.on_button),
             MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text),
             MessageHandler(filters.COMMAND, self.other_command),

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 from bot.conversation.core import (
     APPEAL_LENGTH,
-    BusySignal,
     FlowCore,
     Outcome,
     Reply,
+    WorkingSignal,
     _typed,
     logger,
 )
@@ -115,21 +115,21 @@ class NumberSteps(FlowCore):
             return await self._step(reg, step=Step.DDI.value, instance=instance.name)
         except InstanceBusy:
             question = await self.prompt(reg)
-            busy = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
-            return Outcome(Step(reg.step), replies=[busy])
+            taken = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
+            return Outcome(Step(reg.step), replies=[taken])
 
-    async def receive_ddi(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def receive_ddi(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         whole = parse_international(text)
         if whole is not None:
             ddi, national = whole
             reg = await self.store.save(reg, ddi=ddi, step=Step.PHONE.value)
-            return await self.receive_phone(reg, national, busy)
+            return await self.receive_phone(reg, national, working)
         parsed_ddi = parse_ddi(text)
         if parsed_ddi is None:
             return await self.repeat(reg, self.texts(reg).bad_ddi)
         return await self._step(reg, ddi=parsed_ddi, step=Step.PHONE.value)
 
-    async def receive_phone(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def receive_phone(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         parsed = parse_phone(reg.ddi or "", text)
         if isinstance(parsed, PhoneProblem):
@@ -141,24 +141,26 @@ class NumberSteps(FlowCore):
             return await self.repeat(reg, hint)
         if not parsed.valid:
             return await self._step(reg, phone=parsed.digits, step=Step.PHONE_CONFIRM.value)
-        return await self.check_availability(reg, busy, phone=parsed.digits)
+        return await self.check_availability(reg, working, phone=parsed.digits)
 
-    async def phone_confirmation(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def phone_confirmation(
+        self, reg: FlowRecord, text: str, working: WorkingSignal
+    ) -> Outcome:
         if _typed(text, lambda catalog: catalog.yes_words):
-            return await self.confirm_phone(reg, True, busy)
+            return await self.confirm_phone(reg, True, working)
         if _typed(text, lambda catalog: catalog.no_words):
-            return await self.confirm_phone(reg, False, busy)
+            return await self.confirm_phone(reg, False, working)
         return await self.repeat(reg, self.texts(reg).phone_confirm_hint)
 
-    async def confirm_phone(self, reg: FlowRecord, use_it: bool, busy: BusySignal) -> Outcome:
+    async def confirm_phone(self, reg: FlowRecord, use_it: bool, working: WorkingSignal) -> Outcome:
         if use_it:
-            return await self.check_availability(reg, busy)
+            return await self.check_availability(reg, working)
         return await self._step(reg, step=Step.PHONE.value, phone=None)
 
     async def check_availability(
         self,
         reg: FlowRecord,
-        busy: BusySignal,
+        working: WorkingSignal,
         *,
         phone: str | None = None,
         before: Sequence[Reply] = (),
@@ -170,7 +172,7 @@ class NumberSteps(FlowCore):
                 reg,
                 "check",
                 lambda instance: self.zapi.registration_available(instance, ddi, number),
-                busy,
+                working,
                 step=Step.PHONE.value,
                 phone=number,
             )
@@ -222,7 +224,7 @@ class NumberSteps(FlowCore):
             return Outcome(Step(reg.step), replies=await self.prompt(reg))
         return await self._step(reg, step=Step.APPEAL.value)
 
-    async def receive_appeal(self, reg: FlowRecord, text: str, busy: BusySignal) -> Outcome:
+    async def receive_appeal(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         description = " ".join(text.split())
         if len(description) not in APPEAL_LENGTH:
@@ -233,7 +235,7 @@ class NumberSteps(FlowCore):
                 reg,
                 "appeal",
                 lambda instance: self.zapi.request_unbanning(instance, token, description),
-                busy,
+                working,
             )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
@@ -245,7 +247,9 @@ class NumberSteps(FlowCore):
                 appeal_token=None,
                 pending_call=None,
             )
-            return await self.check_availability(reg, busy, before=[Reply(texts.appeal_unbanned)])
+            return await self.check_availability(
+                reg, working, before=[Reply(texts.appeal_unbanned)]
+            )
         outcome = "in_review" if result.success else "refused"
         message = texts.appeal_in_review if result.success else texts.appeal_refused
         return await self._end(reg, "appeal", outcome, message)
@@ -262,8 +266,8 @@ class NumberSteps(FlowCore):
             wa_old_eligible=None,
         )
 
-    async def retry(self, reg: FlowRecord, busy: BusySignal) -> Outcome:
+    async def retry(self, reg: FlowRecord, working: WorkingSignal) -> Outcome:
         """The "Try again" button: repeats the failed availability check, else re-asks."""
         if Step(reg.step) is Step.PHONE and reg.phone:
-            return await self.check_availability(reg, busy)
+            return await self.check_availability(reg, working)
         return Outcome(Step(reg.step), replies=await self.prompt(reg))

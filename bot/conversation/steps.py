@@ -18,7 +18,7 @@ from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step, ZapiCall
 
 if TYPE_CHECKING:
-    from bot.conversation.core import BusySignal, Outcome, Reply
+    from bot.conversation.core import Outcome, Reply, WorkingSignal
     from bot.conversation.flow import RegistrationFlow
 
 __all__ = [
@@ -34,8 +34,8 @@ __all__ = [
 
 Pending = Mapping[str, datetime | None] | None
 Ask = Callable[["RegistrationFlow", FlowRecord, Pending, str | None], Awaitable[list["Reply"]]]
-Typed = Callable[["RegistrationFlow", FlowRecord, str, "BusySignal"], Awaitable["Outcome"]]
-Press = Callable[["RegistrationFlow", FlowRecord, str, "BusySignal"], Awaitable["Outcome"]]
+Typed = Callable[["RegistrationFlow", FlowRecord, str, "WorkingSignal"], Awaitable["Outcome"]]
+Press = Callable[["RegistrationFlow", FlowRecord, str, "WorkingSignal"], Awaitable["Outcome"]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,14 +55,14 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
     {
         Step.INSTANCE: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_instance(reg),
-            typed=lambda flow, reg, text, busy: flow.choose_instance(reg, text),
+            typed=lambda flow, reg, text, working: flow.choose_instance(reg, text),
             group=Step.INSTANCE,
             buttons=frozenset({Action.INSTANCE}),
             on_return=MappingProxyType({"instance": None}),
         ),
         Step.DDI: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_ddi(reg),
-            typed=lambda flow, reg, text, busy: flow.receive_ddi(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.receive_ddi(reg, text, working),
             group=Step.DDI,
             back=Step.INSTANCE,  # when there are several instances
             calls=frozenset({"check"}),  # a whole number pasted here is checked at once
@@ -70,7 +70,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.PHONE: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_phone(reg),
-            typed=lambda flow, reg, text, busy: flow.receive_phone(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.receive_phone(reg, text, working),
             group=Step.PHONE,
             back=Step.DDI,
             buttons=frozenset({Action.RETRY}),  # after a failed availability check
@@ -79,7 +79,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.PHONE_CONFIRM: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_phone_confirm(reg),
-            typed=lambda flow, reg, text, busy: flow.phone_confirmation(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.phone_confirmation(reg, text, working),
             group=Step.PHONE,
             back=Step.PHONE,
             buttons=frozenset({Action.YES, Action.NO}),
@@ -87,21 +87,21 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.BANNED: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_banned(reg),
-            typed=lambda flow, reg, text, busy: flow.banned_reply(reg, text),
+            typed=lambda flow, reg, text, working: flow.banned_reply(reg, text),
             group=Step.PHONE,
             back=Step.PHONE,
             buttons=frozenset({Action.APPEAL, Action.CHANGE_NUMBER}),
         ),
         Step.APPEAL: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_appeal(reg),
-            typed=lambda flow, reg, text, busy: flow.receive_appeal(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.receive_appeal(reg, text, working),
             group=Step.PHONE,
             back=Step.BANNED,
             calls=frozenset({"appeal", "check"}),
         ),
         Step.METHOD: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_method(reg, lead, pending),
-            typed=lambda flow, reg, text, busy: flow.method_reply(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.method_reply(reg, text, working),
             group=Step.METHOD,
             back=Step.PHONE,
             buttons=frozenset({Action.METHOD, Action.CHANGE_NUMBER}),
@@ -110,7 +110,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.CAPTCHA: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_captcha(reg),
-            typed=lambda flow, reg, text, busy: flow.receive_captcha(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.receive_captcha(reg, text, working),
             group=Step.METHOD,
             back=Step.METHOD,
             buttons=frozenset({Action.RESEND}),
@@ -118,7 +118,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.CODE: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_code(reg),
-            typed=lambda flow, reg, text, busy: flow.receive_code(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.receive_code(reg, text, working),
             group=Step.CODE,
             back=Step.METHOD,
             # METHOD: the keyboard of a "you can request again" notice.
@@ -127,7 +127,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.DEVICE: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_device(reg),
-            typed=lambda flow, reg, text, busy: flow.device_reply(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.device_reply(reg, text, working),
             group=Step.CODE,
             back=Step.CODE,
             buttons=frozenset({Action.DEVICE_ACCEPTED}),
@@ -135,7 +135,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         ),
         Step.PIN: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_pin(reg),
-            typed=lambda flow, reg, text, busy: flow.receive_pin(reg, text, busy),
+            typed=lambda flow, reg, text, working: flow.receive_pin(reg, text, working),
             group=Step.CODE,
             back=Step.CODE,
             buttons=frozenset({Action.FORGOT_PIN}),
@@ -155,29 +155,32 @@ class ButtonSpec:
 
 BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
     {
-        Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, busy: flow.choose_instance(reg, arg)),
+        Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, working: flow.choose_instance(reg, arg)),
         Action.METHOD: ButtonSpec(
-            lambda flow, reg, arg, busy: flow.choose_method(reg, arg, busy), acts_on_zapi=True
+            lambda flow, reg, arg, working: flow.choose_method(reg, arg, working), acts_on_zapi=True
         ),
-        Action.BACK: ButtonSpec(lambda flow, reg, arg, busy: flow.back(reg)),
+        Action.BACK: ButtonSpec(lambda flow, reg, arg, working: flow.back(reg)),
         Action.CANCEL: ButtonSpec(
-            lambda flow, reg, arg, busy: flow.cancel(reg.chat_id, reg.language)
+            lambda flow, reg, arg, working: flow.cancel(reg.chat_id, reg.language)
         ),
         Action.RETRY: ButtonSpec(
-            lambda flow, reg, arg, busy: flow.retry(reg, busy), acts_on_zapi=True
+            lambda flow, reg, arg, working: flow.retry(reg, working), acts_on_zapi=True
         ),
         Action.YES: ButtonSpec(
-            lambda flow, reg, arg, busy: flow.confirm_phone(reg, True, busy), True
+            lambda flow, reg, arg, working: flow.confirm_phone(reg, True, working),
+            acts_on_zapi=True,
         ),
-        Action.NO: ButtonSpec(lambda flow, reg, arg, busy: flow.confirm_phone(reg, False, busy)),
-        Action.APPEAL: ButtonSpec(lambda flow, reg, arg, busy: flow.start_appeal(reg)),
-        Action.CHANGE_NUMBER: ButtonSpec(lambda flow, reg, arg, busy: flow.change_number(reg)),
-        Action.RESEND: ButtonSpec(lambda flow, reg, arg, busy: flow.resend(reg)),
+        Action.NO: ButtonSpec(
+            lambda flow, reg, arg, working: flow.confirm_phone(reg, False, working)
+        ),
+        Action.APPEAL: ButtonSpec(lambda flow, reg, arg, working: flow.start_appeal(reg)),
+        Action.CHANGE_NUMBER: ButtonSpec(lambda flow, reg, arg, working: flow.change_number(reg)),
+        Action.RESEND: ButtonSpec(lambda flow, reg, arg, working: flow.resend(reg)),
         Action.DEVICE_ACCEPTED: ButtonSpec(
-            lambda flow, reg, arg, busy: flow.device_accepted(reg, busy), acts_on_zapi=True
+            lambda flow, reg, arg, working: flow.device_accepted(reg, working), acts_on_zapi=True
         ),
         Action.FORGOT_PIN: ButtonSpec(
-            lambda flow, reg, arg, busy: flow.forgot_pin(reg, busy), acts_on_zapi=True
+            lambda flow, reg, arg, working: flow.forgot_pin(reg, working), acts_on_zapi=True
         ),
     }
 )

@@ -21,7 +21,7 @@ class Catalog:
 
     # general
     start: str
-    help: str
+    help_footer: str  # /help: the commands and their descriptions, then this
     not_member: str
     private_only: str
     no_flow: str

@@ -5,8 +5,8 @@ from bot.conversation.texts.catalog import Catalog
 ENGLISH = Catalog(
     language="en",
     command_start="What this bot does",
-    command_register="Register a number on a Z-API instance",
-    command_status="Where your registration stands",
+    command_register="Start a registration, or pick up the one in progress",
+    command_status="The current step, instance, number and waits",
     command_cancel="End the registration and free the instance",
     command_back="Go back one step",
     command_help="How to use the bot",
@@ -16,12 +16,8 @@ ENGLISH = Catalog(
         "send the code, then the code itself. It takes about a minute.\n\n"
         "/help lists everything I understand."
     ),
-    help=(
-        "/register — start a registration, or pick up the one in progress\n"
-        "/status — the current step, instance, number and waits\n"
-        "/back — go back one step (also the ⬅ Back button)\n"
-        "/cancel — end the registration and free the instance\n\n"
-        "Buttons are shortcuts: you can always type the answer instead. "
+    help_footer=(
+        "Buttons are shortcuts: you can always type the answer instead (⬅ Back is /back). "
         "If the bot restarts, just carry on where you were."
     ),
     not_member=(

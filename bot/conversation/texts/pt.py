@@ -5,8 +5,8 @@ from bot.conversation.texts.catalog import Catalog
 PORTUGUESE = Catalog(
     language="pt",
     command_start="O que este bot faz",
-    command_register="Registrar um número numa instância Z-API",
-    command_status="Em que ponto está o seu registro",
+    command_register="Começar um registro, ou retomar o que está em andamento",
+    command_status="Passo atual, instância, número e esperas",
     command_cancel="Encerrar o registro e liberar a instância",
     command_back="Voltar um passo",
     command_help="Como usar o bot",
@@ -17,12 +17,8 @@ PORTUGUESE = Catalog(
         "depois o próprio código. Leva cerca de um minuto.\n\n"
         "/help mostra tudo o que eu entendo."
     ),
-    help=(
-        "/register — começar um registro, ou retomar o que está em andamento\n"
-        "/status — passo atual, instância, número e esperas\n"
-        "/back — voltar um passo (também o botão ⬅ Voltar)\n"
-        "/cancel — encerrar o registro e liberar a instância\n\n"
-        "Os botões são atalhos: você sempre pode digitar a resposta. "
+    help_footer=(
+        "Os botões são atalhos: você sempre pode digitar a resposta (⬅ Voltar é o /back). "
         "Se o bot reiniciar, é só continuar de onde parou."
     ),
     not_member=(
