@@ -11,9 +11,9 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.conversation.texts import catalog_for
+from bot.render import answer_quietly
 from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.telegram_utils import answer_quietly
 
 __all__ = ["AccessGate"]
 

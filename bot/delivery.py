@@ -27,6 +27,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.conversation.replies import Reply
 from bot.domain.clock import Clock
+from bot.render import send
 from bot.storage.flow_store import FlowStore
 from bot.storage.writes import OwedMessage
 
@@ -90,12 +91,7 @@ class Courier:
             await self._send(chat_id, reply)
 
     async def _send(self, chat_id: int, reply: Reply) -> None:
-        if reply.photo is not None:
-            await self.bot.send_photo(
-                chat_id, photo=reply.photo, caption=reply.text, reply_markup=reply.keyboard
-            )
-        else:
-            await self.bot.send_message(chat_id, reply.text, reply_markup=reply.keyboard)
+        await send(self.bot, chat_id, reply)
 
     async def deliver(self, owed: Sequence[OwedMessage], *, background: bool = False) -> None:
         """Send committed messages now, in order per chat, behind any a chat is still owed;

@@ -11,7 +11,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.conversation.texts import catalog_for
-from bot.telegram_utils import answer_quietly
+from bot.render import answer_quietly
 
 __all__ = ["ErrorReporter"]
 

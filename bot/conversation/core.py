@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from telegram import InlineKeyboardMarkup
-
 from bot.config import InstanceConfig, Settings
 from bot.conversation.failures import zapi_error_text
 from bot.conversation.keyboards import Keyboards, format_wait
-from bot.conversation.replies import Reply
+from bot.conversation.replies import Keyboard, Reply
 from bot.conversation.steps import STEPS, progress_order
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
 from bot.domain.clock import Clock
@@ -185,7 +183,7 @@ class FlowCore:
         self,
         reg: FlowRecord,
         error: ZapiError,
-        keyboard: Callable[[FlowRecord], InlineKeyboardMarkup | None],
+        keyboard: Callable[[FlowRecord], Keyboard | None],
         *,
         delete_message: bool = False,
         **changes: Any,
@@ -205,9 +203,7 @@ class FlowCore:
             error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
         )
 
-    def _unsaved(
-        self, reg: FlowRecord, text: str, keyboard: InlineKeyboardMarkup | None
-    ) -> Outcome:
+    def _unsaved(self, reg: FlowRecord, text: str, keyboard: Keyboard | None) -> Outcome:
         """Z-API acted but the database refused the step: say honestly what Z-API did."""
         return Outcome(Step(reg.step), replies=[Reply(text, keyboard)])
 
@@ -221,9 +217,7 @@ class FlowCore:
             n=position, total=len(order), name=texts.step_names[step.value]
         )
 
-    def _question(
-        self, reg: FlowRecord, body: str, keyboard: InlineKeyboardMarkup | None = None
-    ) -> Reply:
+    def _question(self, reg: FlowRecord, body: str, keyboard: Keyboard | None = None) -> Reply:
         return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
 
     async def prompt(

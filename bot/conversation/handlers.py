@@ -34,14 +34,13 @@ from bot.conversation.flow import (
     StorageUnavailable,
     WorkingSignal,
 )
-from bot.conversation.keyboards import ButtonPress
 from bot.conversation.replies import Reply
 from bot.conversation.steps import BUTTONS, STEPS, acts_at
 from bot.conversation.texts import Catalog, catalog_for
 from bot.delivery import Courier
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
-from bot.telegram_utils import answer_quietly
+from bot.render import ButtonPress, answer_quietly
 
 __all__ = ["COMMANDS", "Command", "RegistrationHandlers", "command_menu", "help_text"]
 

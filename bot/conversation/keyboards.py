@@ -1,45 +1,17 @@
-"""Inline keyboards and the callback data their buttons carry."""
+"""The keyboards of the questions, as the service builds them (rendered at the edge)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Protocol
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
+from bot.conversation.replies import Button, Keyboard
 from bot.conversation.texts import Catalog
 from bot.domain.methods import DeliveryMethod
 from bot.domain.steps import Action
 from bot.domain.waits import Availability, MethodState
 
-__all__ = ["ButtonPress", "Keyboards", "format_wait"]
-
-
-@dataclass(frozen=True, slots=True)
-class ButtonPress:
-    """`flow_id:version:action:argument`. The flow id makes buttons of older flows
-    recognisable; the version (of the flow when the keyboard was shown) makes a second tap, or
-    a tap on an older keyboard, recognisable after the first one changed the flow."""
-
-    flow_id: str
-    version: int
-    action: Action
-    argument: str = ""
-
-    def encode(self) -> str:
-        return f"{self.flow_id}:{self.version}:{self.action.value}:{self.argument}"
-
-    @classmethod
-    def decode(cls, data: str | None) -> ButtonPress | None:
-        parts = (data or "").split(":", 3)
-        if len(parts) != 4 or not parts[1].isdigit() or len(parts[1]) > 9:
-            return None
-        try:
-            action = Action(parts[2])
-        except ValueError:
-            return None
-        return cls(parts[0], int(parts[1]), action, parts[3])
+__all__ = ["Keyboards", "format_wait"]
 
 
 def format_wait(seconds: int, texts: Catalog) -> str:
@@ -70,20 +42,20 @@ class Keyboards:
         self.texts = texts
         self.flow = flow
 
-    def _button(self, text: str, action: Action, argument: str = "") -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            text,
-            callback_data=ButtonPress(
-                self.flow.flow_id, self.flow.version, action, argument
-            ).encode(),
-        )
+    def _button(self, text: str, action: Action, argument: str = "") -> Button:
+        return Button(text, action, argument)
 
-    def _navigation(self, *, back: bool = True) -> list[InlineKeyboardButton]:
+    def _keyboard(self, rows: Iterable[Iterable[Button]]) -> Keyboard:
+        built = tuple(tuple(row) for row in rows)
+        return Keyboard(self.flow.flow_id, self.flow.version, built)
+
+    def _navigation(self, *, back: bool = True) -> list[Button]:
         row = [self._button(self.texts.button_back, Action.BACK, self.flow.step)] if back else []
         return [*row, self._button(self.texts.button_cancel, Action.CANCEL)]
 
-    def instances(self, names: Iterable[str], busy: Iterable[str]) -> InlineKeyboardMarkup:
-        """Buttons carry the instance's position, not its name (callback data is 64 bytes)."""
+    def instances(self, names: Iterable[str], busy: Iterable[str]) -> Keyboard:
+        """Buttons carry the instance's position, not its name (Telegram's callback data is
+        64 bytes)."""
         busy_names = set(busy)
         rows = [
             [
@@ -95,21 +67,21 @@ class Keyboards:
             ]
             for position, name in enumerate(names)
         ]
-        return InlineKeyboardMarkup([*rows, self._navigation(back=False)])
+        return self._keyboard([*rows, self._navigation(back=False)])
 
-    def navigation(self, *, back: bool = True) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup([self._navigation(back=back)])
+    def navigation(self, *, back: bool = True) -> Keyboard:
+        return self._keyboard([self._navigation(back=back)])
 
-    def retry(self, *, back: bool = True) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
+    def retry(self, *, back: bool = True) -> Keyboard:
+        return self._keyboard(
             [
                 [self._button(self.texts.button_try_again, Action.RETRY, self.flow.step)],
                 self._navigation(back=back),
             ]
         )
 
-    def yes_no(self) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
+    def yes_no(self) -> Keyboard:
+        return self._keyboard(
             [
                 [
                     self._button(self.texts.button_yes, Action.YES),
@@ -119,12 +91,12 @@ class Keyboards:
             ]
         )
 
-    def banned(self, *, can_appeal: bool) -> InlineKeyboardMarkup:
+    def banned(self, *, can_appeal: bool) -> Keyboard:
         rows = [[self._button(self.texts.button_appeal, Action.APPEAL)]] if can_appeal else []
         rows.append([self._button(self.texts.button_change_number, Action.CHANGE_NUMBER)])
-        return InlineKeyboardMarkup([*rows, self._navigation(back=False)])
+        return self._keyboard([*rows, self._navigation(back=False)])
 
-    def methods(self, states: Mapping[DeliveryMethod, MethodState]) -> InlineKeyboardMarkup:
+    def methods(self, states: Mapping[DeliveryMethod, MethodState]) -> Keyboard:
         """One button per method offered: its name, its wait, or that it is not available."""
         rows = []
         for method, state in states.items():
@@ -140,10 +112,10 @@ class Keyboards:
                 case Availability.USABLE:
                     label = name
             rows.append([self._button(label, Action.METHOD, method.value)])
-        return InlineKeyboardMarkup([*rows, self._navigation()])
+        return self._keyboard([*rows, self._navigation()])
 
-    def code(self) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
+    def code(self) -> Keyboard:
+        return self._keyboard(
             [
                 [
                     self._button(self.texts.button_didnt_get_it, Action.RESEND),
@@ -153,20 +125,20 @@ class Keyboards:
             ]
         )
 
-    def captcha(self) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
+    def captcha(self) -> Keyboard:
+        return self._keyboard(
             [[self._button(self.texts.button_didnt_get_it, Action.RESEND)], self._navigation()]
         )
 
-    def device(self) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
+    def device(self) -> Keyboard:
+        return self._keyboard(
             [
                 [self._button(self.texts.button_device_accepted, Action.DEVICE_ACCEPTED)],
                 self._navigation(),
             ]
         )
 
-    def pin(self) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
+    def pin(self) -> Keyboard:
+        return self._keyboard(
             [[self._button(self.texts.button_forgot_pin, Action.FORGOT_PIN)], self._navigation()]
         )

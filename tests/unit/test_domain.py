@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.conversation.keyboards import ButtonPress
 from bot.conversation.steps import BUTTONS, STEPS, acts_at, back_from, progress_order
 from bot.conversation.texts import CATALOGS
 from bot.domain.methods import DeliveryMethod
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
 from bot.domain.waits import Availability, blocked_methods, method_states, seconds_left
+from bot.render import ButtonPress
 from bot.storage.writes import Change, ReportedWaits
 from bot.zapi.models import MethodWaits
 

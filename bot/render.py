@@ -1,0 +1,81 @@
+"""The Telegram edge of what the bot says: replies into Bot API calls, keyboards into inline
+keyboards, and the callback data their buttons carry."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.error import TelegramError
+
+from bot.conversation.replies import Keyboard, Reply
+from bot.domain.steps import Action
+
+__all__ = ["ButtonPress", "answer_quietly", "inline_keyboard", "send"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """Callback data, `flow_id:version:action:argument` (at most 64 bytes). The flow id makes
+    buttons of older flows recognisable; the version (of the flow when the keyboard was shown)
+    makes a second tap, or a tap on an older keyboard, recognisable after the first one changed
+    the flow."""
+
+    flow_id: str
+    version: int
+    action: Action
+    argument: str = ""
+
+    def encode(self) -> str:
+        return f"{self.flow_id}:{self.version}:{self.action.value}:{self.argument}"
+
+    @classmethod
+    def decode(cls, data: str | None) -> ButtonPress | None:
+        parts = (data or "").split(":", 3)
+        if len(parts) != 4 or not parts[1].isdigit() or len(parts[1]) > 9:
+            return None
+        try:
+            action = Action(parts[2])
+        except ValueError:
+            return None
+        return cls(parts[0], int(parts[1]), action, parts[3])
+
+
+def inline_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+    if keyboard is None:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    button.label,
+                    callback_data=ButtonPress(
+                        keyboard.flow_id, keyboard.version, button.action, button.argument
+                    ).encode(),
+                )
+                for button in row
+            ]
+            for row in keyboard.rows
+        ]
+    )
+
+
+async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
+    """One reply, as a photo with its caption or as a message."""
+    markup = inline_keyboard(reply.keyboard)
+    if reply.photo is not None:
+        await bot.send_photo(chat_id, photo=reply.photo, caption=reply.text, reply_markup=markup)
+    else:
+        await bot.send_message(chat_id, reply.text, reply_markup=markup)
+
+
+async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:
+    """Answer a button press; a press Telegram no longer accepts answers for (too old, say,
+    after a restart) must still be acted on, so a failure here is only logged."""
+    try:
+        await query.answer(text)
+    except TelegramError as error:
+        logger.info("Could not answer a button press: %s", error)
