@@ -28,8 +28,9 @@ class _ChatQueue:
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     """A lock per chat (asyncio locks wake waiters first-in, first-out).
 
-    The ConversationHandler and the write-through state both rely on one chat's updates being
-    handled one after the other; a member stuck on a slow Z-API call holds only their own chat.
+    The handlers (which read the step from the flow's row) and the write-through state rely on
+    one chat's updates being handled one after the other; a member stuck on a slow Z-API call
+    holds only their own chat.
 
     PTB takes a slot of its semaphore before `do_process_update` sees an update. Were that the
     limit, the updates queued behind one busy chat (a member pasting fifty messages while a

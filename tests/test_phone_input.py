@@ -1,6 +1,6 @@
 """Numbers, codes and PINs pasted with invisible or typographic characters.
 
-Unit tests of `bot/conversation/phone.py`'s one normalisation, applied by every parser there, and
+Unit tests of `bot/domain/parsing.py`'s one normalisation, applied by every parser there, and
 one end-to-end test through the running bot (`start_bot`) with what WhatsApp on Android copies.
 """
 
