@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import tests.conftest
 from bot.storage import repositories as repo
@@ -73,19 +73,37 @@ def new_registration(chat_id: int, **fields: object) -> Registration:
     return Registration(**values)
 
 
-async def save(db: Database, reg: Registration) -> Registration:
-    """Save a detached registration the way the flow does: merge, flush, commit."""
-    async with db.session() as session:
-        merged = await session.merge(reg)
-        await session.flush()
-    return merged
+async def set_timer(
+    session: AsyncSession,
+    *,
+    instance: str,
+    ddi: str,
+    phone: str,
+    method: str,
+    chat_id: int,
+    ready_at: datetime,
+) -> WaitTimer:
+    """One method's wait for a number, set the way a step commits it."""
+    [timer] = await repo.apply_waits(
+        session,
+        instance=instance,
+        ddi=ddi,
+        phone=phone,
+        chat_id=chat_id,
+        ready_at={method: ready_at},
+    )
+    return timer
 
 
-async def update_in_place(db: Database, reg: Registration) -> None:
-    """Re-attach a loaded registration and write its changes with a version-checked UPDATE."""
-    async with db.session() as session:
-        session.add(reg)
-        await session.flush()
+async def held(session: AsyncSession) -> dict[str, int]:
+    """Instance → the chat holding an unexpired lease on it."""
+    return {instance: chat for chat, (instance, _) in (await repo.held_leases(session)).items()}
+
+
+async def stored_flows(session: AsyncSession) -> list[int]:
+    """The chats with a flow in the database."""
+    rows = await session.scalars(select(Registration.chat_id).order_by(Registration.chat_id))
+    return list(rows)
 
 
 # -- migrations --------------------------------------------------------------------------------
@@ -128,7 +146,7 @@ async def test_upgrading_twice_is_a_no_op(database_url: str) -> None:
 
         assert await current_revision(database) == head_revision()
         async with database.session() as session:
-            assert [r.chat_id for r in await repo.active_registrations(session)] == [7]
+            assert await stored_flows(session) == [7]
             assert len(await repo.recent_events(session, 10)) == 1
         async with database.engine.connect() as connection:
             versions = await connection.execute(text("SELECT version_num FROM alembic_version"))
@@ -164,8 +182,8 @@ async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> N
 async def test_registration_round_trip_get_active_delete(db: Database) -> None:
     created = datetime(2030, 1, 2, 9, 30, 15, 123456, tzinfo=BRASILIA)
     async with db.session() as session:
-        assert await repo.get_registration(session, 42) is None
-        assert list(await repo.active_registrations(session)) == []
+        assert await repo.get_flow(session, 42) is None
+        assert await stored_flows(session) == []
         session.add(
             new_registration(
                 42,
@@ -188,7 +206,7 @@ async def test_registration_round_trip_get_active_delete(db: Database) -> None:
         session.add(new_registration(7))
 
     async with db.session() as session:
-        reg = await repo.get_registration(session, 42)
+        reg = await repo.get_flow(session, 42)
         assert reg is not None
         assert (reg.user_id, reg.language, reg.step, reg.instance) == (4242, "pt", "code", "inst-a")
         assert (reg.ddi, reg.phone, reg.method) == ("55", "11987654321", "sms")
@@ -202,7 +220,7 @@ async def test_registration_round_trip_get_active_delete(db: Database) -> None:
         assert reg.created_at == created
         assert reg.created_at.hour == 12  # 09:30 in Brasília is 12:30 UTC
 
-        assert [r.chat_id for r in await repo.active_registrations(session)] == [7, 42]
+        assert await stored_flows(session) == [7, 42]
 
     async with db.session() as session:
         assert await repo.delete_registration(session, 42) is True
@@ -210,25 +228,23 @@ async def test_registration_round_trip_get_active_delete(db: Database) -> None:
         assert await repo.delete_registration(session, 999) is False
 
     async with db.session() as session:
-        assert await repo.get_registration(session, 42) is None
-        assert [r.chat_id for r in await repo.active_registrations(session)] == [7]
+        assert await repo.get_flow(session, 42) is None
+        assert await stored_flows(session) == [7]
 
 
-async def test_get_registration_sees_changes_committed_elsewhere(db: Database) -> None:
-    """A long-lived session still reads the stored row, not its own cached copy."""
+async def test_a_flow_read_sees_changes_committed_elsewhere(db: Database) -> None:
+    """A long-lived session still reads the stored row, not a copy of its own."""
     async with db.session() as session:
         session.add(new_registration(5, step="ddi"))
     async with db.sessions() as session:
-        first = await repo.get_registration(session, 5)
+        first = await repo.get_flow(session, 5)
         assert first is not None and first.step == "ddi"
-        await session.commit()  # keeps `first` in the identity map (expire_on_commit=False)
+        await session.commit()
         async with db.session() as other:
-            stored = await repo.get_registration(other, 5)
-            assert stored is not None
-            stored.step = "phone"
-        again = await repo.get_registration(session, 5)
-        assert again is not None and again.step == "phone"
-        assert again.version == 2
+            changed = first.copy(step="phone", version=2)
+            assert await repo.update_flow(other, changed, from_version=1)
+        again = await repo.get_flow(session, 5)
+        assert again is not None and (again.step, again.version) == ("phone", 2)
 
 
 async def test_optimistic_version_first_save_wins_second_is_stale(db: Database) -> None:
@@ -237,22 +253,21 @@ async def test_optimistic_version_first_save_wins_second_is_stale(db: Database) 
 
     # Two handlers load the same flow, each in its own session.
     async with db.session() as session:
-        mine = await repo.get_registration(session, 11)
+        mine = await repo.get_flow(session, 11)
     async with db.session() as session:
-        theirs = await repo.get_registration(session, 11)
+        theirs = await repo.get_flow(session, 11)
     assert mine is not None and theirs is not None
     assert mine.version == theirs.version == 1
 
-    mine.step, mine.ddi = "phone", "55"
-    saved = await save(db, mine)
-    assert saved.version == 2
-
-    theirs.step = "cancelled-elsewhere"
-    with pytest.raises(StaleDataError):
-        await save(db, theirs)
+    async with db.session() as session:
+        saved = mine.copy(step="phone", ddi="55", version=2)
+        assert await repo.update_flow(session, saved, from_version=1) is True
+    async with db.session() as session:
+        stale = theirs.copy(step="cancelled-elsewhere", version=2)
+        assert await repo.update_flow(session, stale, from_version=1) is False
 
     async with db.session() as session:
-        stored = await repo.get_registration(session, 11)
+        stored = await repo.get_flow(session, 11)
         assert stored is not None
         assert (stored.step, stored.ddi, stored.version) == ("phone", "55", 2)
 
@@ -261,17 +276,17 @@ async def test_optimistic_version_rejects_update_of_a_deleted_flow(db: Database)
     async with db.session() as session:
         session.add(new_registration(12))
     async with db.session() as session:
-        loaded = await repo.get_registration(session, 12)
+        loaded = await repo.get_flow(session, 12)
     assert loaded is not None
     async with db.session() as session:
         assert await repo.delete_registration(session, 12)
 
-    # Version-checked UPDATE of a row that is gone: nothing matches, SQLAlchemy refuses.
-    loaded.step = "phone"
-    with pytest.raises(StaleDataError):
-        await update_in_place(db, loaded)
+    # Version-checked UPDATE of a row that is gone: nothing matches.
     async with db.session() as session:
-        assert await repo.get_registration(session, 12) is None
+        changed = loaded.copy(step="phone", version=2)
+        assert await repo.update_flow(session, changed, from_version=1) is False
+    async with db.session() as session:
+        assert await repo.get_flow(session, 12) is None
 
 
 # -- wait timers -------------------------------------------------------------------------------
@@ -280,7 +295,7 @@ async def test_optimistic_version_rejects_update_of_a_deleted_flow(db: Database)
 async def test_timer_set_move_and_query(db: Database) -> None:
     now = datetime.now(UTC)
     async with db.session() as session:
-        sms = await repo.set_timer(
+        sms = await set_timer(
             session,
             instance="inst-a",
             ddi="55",
@@ -289,7 +304,7 @@ async def test_timer_set_move_and_query(db: Database) -> None:
             chat_id=1,
             ready_at=now + timedelta(minutes=5),
         )
-        voice = await repo.set_timer(
+        voice = await set_timer(
             session,
             instance="inst-a",
             ddi="55",
@@ -299,7 +314,7 @@ async def test_timer_set_move_and_query(db: Database) -> None:
             ready_at=now + timedelta(minutes=1),
         )
         # Same number on another instance, and another number on the same instance.
-        await repo.set_timer(
+        await set_timer(
             session,
             instance="inst-b",
             ddi="55",
@@ -308,7 +323,7 @@ async def test_timer_set_move_and_query(db: Database) -> None:
             chat_id=2,
             ready_at=now + timedelta(minutes=3),
         )
-        await repo.set_timer(
+        await set_timer(
             session,
             instance="inst-a",
             ddi="1",
@@ -335,7 +350,7 @@ async def test_timer_set_move_and_query(db: Database) -> None:
     # Moving a timer keeps one row per (instance, number, method) and takes the new chat.
     moved_to = datetime(2031, 5, 6, 7, 8, 9, tzinfo=BRASILIA)
     async with db.session() as session:
-        moved = await repo.set_timer(
+        moved = await set_timer(
             session,
             instance="inst-a",
             ddi="55",
@@ -359,30 +374,30 @@ async def test_due_timers_are_claimed_exactly_once(db: Database) -> None:
     now = datetime.now(UTC)
     number = {"instance": "inst-a", "ddi": "55", "phone": "11987654321"}
     async with db.session() as session:
-        await repo.set_timer(session, **number, method="sms", chat_id=1, ready_at=now)
-        await repo.set_timer(
+        await set_timer(session, **number, method="sms", chat_id=1, ready_at=now)
+        await set_timer(
             session, **number, method="voice", chat_id=1, ready_at=now - timedelta(seconds=30)
         )
-        await repo.set_timer(
+        await set_timer(
             session, **number, method="wa_old", chat_id=1, ready_at=now + timedelta(hours=1)
         )
-        await repo.set_timer(
+        await set_timer(
             session, **{**number, "instance": "inst-b"}, method="sms", chat_id=2, ready_at=now
         )
 
     async with db.session() as session:
-        claimed = await repo.claim_due_timers(session, 1, now=now)
-    assert {t.method for t in claimed} == {"sms", "voice"}
-    assert {t.chat_id for t in claimed} == {1}
+        claimed = await repo.claim_due_timers(session, now=now)
+    assert {(t.instance, t.method, t.chat_id) for t in claimed} == {
+        ("inst-a", "sms", 1),
+        ("inst-a", "voice", 1),
+        ("inst-b", "sms", 2),
+    }
 
     async with db.session() as session:
-        assert list(await repo.claim_due_timers(session, 1, now=now)) == []
-        # Not due yet stays pending; other chats' timers are not touched.
+        assert list(await repo.claim_due_timers(session, now=now)) == []
+        # Not due yet stays pending.
         pending = await repo.pending_timers(session)
-        assert {(t.instance, t.method, t.chat_id) for t in pending} == {
-            ("inst-a", "wa_old", 1),
-            ("inst-b", "sms", 2),
-        }
+        assert {(t.instance, t.method, t.chat_id) for t in pending} == {("inst-a", "wa_old", 1)}
         notified = {
             t.method: t.notified
             for t in await repo.timers_for_number(session, "inst-a", "55", "11987654321")
@@ -392,21 +407,20 @@ async def test_due_timers_are_claimed_exactly_once(db: Database) -> None:
     # Once its time comes, the later one is claimed too, once.
     later = now + timedelta(hours=2)
     async with db.session() as session:
-        assert [t.method for t in await repo.claim_due_timers(session, 1, now=later)] == ["wa_old"]
+        assert [t.method for t in await repo.claim_due_timers(session, now=later)] == ["wa_old"]
     async with db.session() as session:
-        assert list(await repo.claim_due_timers(session, 1, now=later)) == []
+        assert list(await repo.claim_due_timers(session, now=later)) == []
 
     # Moving a claimed timer makes it pending again: it will be announced again.
     async with db.session() as session:
-        await repo.set_timer(
+        await set_timer(
             session, **number, method="sms", chat_id=1, ready_at=later + timedelta(minutes=1)
         )
     async with db.session() as session:
         assert {(t.instance, t.method, t.chat_id) for t in await repo.pending_timers(session)} == {
-            ("inst-a", "sms", 1),
-            ("inst-b", "sms", 2),
+            ("inst-a", "sms", 1)
         }
-        claimed = await repo.claim_due_timers(session, 1, now=later + timedelta(minutes=2))
+        claimed = await repo.claim_due_timers(session, now=later + timedelta(minutes=2))
         assert [t.method for t in claimed] == ["sms"]
 
 
@@ -414,7 +428,7 @@ async def test_concurrent_claims_announce_each_timer_once(db: Database) -> None:
     now = datetime.now(UTC)
     async with db.session() as session:
         for method in ("sms", "voice", "wa_old"):
-            await repo.set_timer(
+            await set_timer(
                 session,
                 instance="inst-a",
                 ddi="55",
@@ -428,7 +442,7 @@ async def test_concurrent_claims_announce_each_timer_once(db: Database) -> None:
     async def claim() -> list[str]:
         await barrier.wait()
         async with db.session() as session:
-            return [t.method for t in await repo.claim_due_timers(session, 1, now=now)]
+            return [t.method for t in await repo.claim_due_timers(session, now=now)]
 
     results = await asyncio.wait_for(asyncio.gather(*(claim() for _ in range(5))), timeout=30)
     announced = sorted(method for result in results for method in result)
@@ -524,21 +538,21 @@ async def test_one_lease_per_instance(db: Database) -> None:
     now = datetime.now(UTC)
     hour = now + timedelta(hours=1)
     async with db.session() as session:
-        assert await repo.held_instances(session) == {}
+        assert await held(session) == {}
         assert await repo.acquire_lease(session, "inst-a", 1, until=hour) is True
     async with db.session() as session:
         assert await repo.acquire_lease(session, "inst-a", 2, until=hour) is False
-        assert await repo.held_instances(session) == {"inst-a": 1}
+        assert await held(session) == {"inst-a": 1}
         # B is free to take another instance meanwhile.
         assert await repo.acquire_lease(session, "inst-b", 2, until=hour) is True
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-a": 1, "inst-b": 2}
+        assert await held(session) == {"inst-a": 1, "inst-b": 2}
 
     # A's lease runs out: it no longer counts, and chat C may take the instance.
     async with db.session() as session:
         assert await repo.refresh_lease(session, "inst-a", 1, until=now - timedelta(seconds=1))
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-b": 2}
+        assert await held(session) == {"inst-b": 2}
         # Expired but untaken: the row still proves A held it all along.
         assert await repo.lease_is_held(session, "inst-a", 1) is True
         assert await repo.acquire_lease(session, "inst-a", 3, until=hour) is True
@@ -547,16 +561,16 @@ async def test_one_lease_per_instance(db: Database) -> None:
         assert await repo.lease_is_held(session, "inst-a", 1) is False
         assert await repo.refresh_lease(session, "inst-a", 1, until=hour) is False
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-a": 3, "inst-b": 2}
+        assert await held(session) == {"inst-a": 3, "inst-b": 2}
         assert await repo.acquire_lease(session, "inst-a", 1, until=hour) is False
 
     # C releases: A may take it again.
     async with db.session() as session:
         await repo.release_leases(session, 3)
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-b": 2}
+        assert await held(session) == {"inst-b": 2}
         assert await repo.acquire_lease(session, "inst-a", 1, until=hour) is True
-        assert await repo.held_instances(session) == {"inst-a": 1, "inst-b": 2}
+        assert await held(session) == {"inst-a": 1, "inst-b": 2}
         rows = (await session.scalars(select(InstanceLease))).all()
         assert len(rows) == 2
 
@@ -583,7 +597,7 @@ async def test_reacquiring_refreshes_the_lease(db: Database) -> None:
         lease = await session.get(InstanceLease, "inst-a", populate_existing=True)
         assert lease is not None
         assert (lease.chat_id, lease.expires_at) == (1, even_later)
-        assert await repo.held_instances(session) == {"inst-a": 1}
+        assert await held(session) == {"inst-a": 1}
 
 
 async def test_taking_another_instance_releases_the_old_lease(db: Database) -> None:
@@ -593,9 +607,9 @@ async def test_taking_another_instance_releases_the_old_lease(db: Database) -> N
     async with db.session() as session:
         assert await repo.acquire_lease(session, "inst-b", 1, until=hour)
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-b": 1}
+        assert await held(session) == {"inst-b": 1}
         assert await repo.acquire_lease(session, "inst-a", 2, until=hour) is True
-        assert await repo.held_instances(session) == {"inst-a": 2, "inst-b": 1}
+        assert await held(session) == {"inst-a": 2, "inst-b": 1}
 
 
 async def race_for(db: Database, instance: str, chats: range) -> dict[int, bool]:
@@ -619,7 +633,7 @@ async def test_concurrent_acquires_have_exactly_one_winner(db: Database) -> None
     winners = [chat for chat, won in outcomes.items() if won]
     assert len(winners) == 1, outcomes
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-a": winners[0]}
+        assert await held(session) == {"inst-a": winners[0]}
         assert len((await session.scalars(select(InstanceLease))).all()) == 1
 
 
@@ -634,7 +648,7 @@ async def test_concurrent_acquires_of_an_expired_lease_have_exactly_one_winner(
     winners = [chat for chat, won in outcomes.items() if won]
     assert len(winners) == 1, outcomes
     async with db.session() as session:
-        assert await repo.held_instances(session) == {"inst-a": winners[0]}
+        assert await held(session) == {"inst-a": winners[0]}
 
 
 # -- the PostgreSQL rig itself -----------------------------------------------------------------

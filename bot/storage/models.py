@@ -91,8 +91,6 @@ class Registration(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-
 
 class WaitTimer(Base):
     """A delivery method Z-API told us to wait for, for one number on one instance."""

@@ -4,11 +4,9 @@ One module per table: flows, leases, timers, people (members and audit), outbox.
 """
 
 from bot.storage.repositories.flows import (
-    active_registrations,
     delete_registration,
     flows_for,
     get_flow,
-    get_registration,
     idle_flows,
     insert_flows,
     interrupted_flows,
@@ -16,7 +14,6 @@ from bot.storage.repositories.flows import (
 )
 from bot.storage.repositories.leases import (
     acquire_lease,
-    held_instances,
     held_leases,
     lease_is_held,
     refresh_lease,
@@ -38,13 +35,11 @@ from bot.storage.repositories.timers import (
     claim_due_timers,
     delete_announced_timers,
     pending_timers,
-    set_timer,
     timers_for_number,
 )
 
 __all__ = [
     "acquire_lease",
-    "active_registrations",
     "apply_waits",
     "claim_due_timers",
     "delete_announced_timers",
@@ -52,8 +47,6 @@ __all__ = [
     "delete_registration",
     "flows_for",
     "get_flow",
-    "get_registration",
-    "held_instances",
     "held_leases",
     "idle_flows",
     "insert_flows",
@@ -68,7 +61,6 @@ __all__ = [
     "refresh_lease",
     "release_leases",
     "set_member",
-    "set_timer",
     "timers_for_number",
     "update_flow",
 ]

@@ -18,20 +18,14 @@ from bot.storage.models import (
 from bot.storage.repositories._common import BULK as _BULK
 
 __all__ = [
-    "active_registrations",
     "delete_registration",
     "flows_for",
     "get_flow",
-    "get_registration",
     "idle_flows",
     "insert_flows",
     "interrupted_flows",
     "update_flow",
 ]
-
-
-async def get_registration(session: AsyncSession, chat_id: int) -> Registration | None:
-    return await session.get(Registration, chat_id, populate_existing=True)
 
 
 _FLOWS = cast(Table, Registration.__table__)
@@ -122,10 +116,6 @@ async def interrupted_flows(session: AsyncSession) -> list[FlowRecord]:
     """Flows whose Z-API call was under way when the last process stopped."""
     query = select(_FLOWS).where(_FLOWS.c.pending_call.is_not(None))
     return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
-
-
-async def active_registrations(session: AsyncSession) -> Sequence[Registration]:
-    return (await session.scalars(select(Registration).order_by(Registration.chat_id))).all()
 
 
 async def delete_registration(

@@ -16,7 +16,6 @@ from bot.storage.repositories._common import BULK as _BULK
 
 __all__ = [
     "acquire_lease",
-    "held_instances",
     "held_leases",
     "lease_is_held",
     "refresh_lease",
@@ -96,16 +95,6 @@ async def release_leases(session: AsyncSession, chat_id: int) -> None:
     await session.execute(
         delete(InstanceLease).where(InstanceLease.chat_id == chat_id), execution_options=_BULK
     )
-
-
-async def held_instances(session: AsyncSession) -> dict[str, int]:
-    """Instance name → chat holding it, for leases not yet expired."""
-    rows = await session.execute(
-        select(InstanceLease.instance, InstanceLease.chat_id).where(
-            InstanceLease.expires_at > utcnow()
-        )
-    )
-    return {instance: chat_id for instance, chat_id in rows}
 
 
 async def held_leases(

@@ -18,38 +18,8 @@ __all__ = [
     "claim_due_timers",
     "delete_announced_timers",
     "pending_timers",
-    "set_timer",
     "timers_for_number",
 ]
-
-
-async def set_timer(
-    session: AsyncSession,
-    *,
-    instance: str,
-    ddi: str,
-    phone: str,
-    method: str,
-    chat_id: int,
-    ready_at: datetime,
-) -> WaitTimer:
-    """Create or move the timer for (instance, number, method); it will be announced again."""
-    timer = await session.scalar(
-        select(WaitTimer).where(
-            WaitTimer.instance == instance,
-            WaitTimer.ddi == ddi,
-            WaitTimer.phone == phone,
-            WaitTimer.method == method,
-        )
-    )
-    if timer is None:
-        timer = WaitTimer(instance=instance, ddi=ddi, phone=phone, method=method, chat_id=chat_id)
-        session.add(timer)
-    timer.chat_id = chat_id
-    timer.ready_at = ready_at
-    timer.notified = False
-    await session.flush()
-    return timer
 
 
 async def apply_waits(
@@ -101,10 +71,8 @@ async def pending_timers(session: AsyncSession) -> Sequence[WaitTimer]:
     ).all()
 
 
-async def claim_due_timers(
-    session: AsyncSession, chat_id: int | None = None, *, now: datetime
-) -> Sequence[WaitTimer]:
-    """Mark ended, unannounced waits (of one chat, or all) as announced and return them.
+async def claim_due_timers(session: AsyncSession, *, now: datetime) -> Sequence[WaitTimer]:
+    """Mark every ended, unannounced wait as announced and return them.
 
     One UPDATE … RETURNING: a wait is claimed exactly once, however many callers race.
     """
@@ -114,8 +82,6 @@ async def claim_due_timers(
         .values(notified=True)
         .returning(WaitTimer)
     )
-    if chat_id is not None:
-        statement = statement.where(WaitTimer.chat_id == chat_id)
     result = await session.scalars(statement, execution_options=_BULK)
     return result.all()
 
