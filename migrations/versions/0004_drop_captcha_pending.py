@@ -24,7 +24,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("registrations", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "captcha_pending", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("captcha_pending", sa.Boolean(), nullable=False, server_default=sa.false())
         )
