@@ -193,7 +193,11 @@ class FlowStore(Writer):
         try:
             saved = await self._write(build)
         except AlreadyCommitted:
-            saved = Saved(new, held, [])
+            # The first attempt committed unheard: what it wrote of the lease is not known here
+            # (the next write refreshes it), and its waits still need their timer armed.
+            saved = Saved(new, None, [])
+            for when in filter(None, ready_at.values()):
+                self.scheduler.schedule(when)
         except (FlowGone, LeaseLost):
             self.forget(reg.chat_id)
             raise
