@@ -483,7 +483,7 @@ async def test_zapi_echoing_the_pin_or_code_never_reaches_the_log(
     zapi.script("mobile/confirm-pin-code", Reply(status=500, json={"error": f"bad pin {PIN}"}))
     assert "having trouble" in (await bot.say(MEMBER, PIN)).text
     # The bot's own loggers (python-telegram-bot's DEBUG dump of updates is held at INFO by
-    # setup_logging in production; tests/test_process.py scans a real DEBUG run for that).
+    # setup_logging in production; tests/process/test_process.py scans a real DEBUG run for that).
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
     assert "mobile/confirm-pin-code" in logged  # the failure is logged, by endpoint
     assert "987654" not in logged and PIN not in logged

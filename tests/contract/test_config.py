@@ -15,7 +15,7 @@ import pytest
 from bot.config import Settings, SettingsError, load_settings
 from tests.conftest import BOT_TOKEN, CLIENT_TOKEN, INSTANCE_TOKENS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # The deployment contract: exactly these names.
 SETTING_NAMES = [
