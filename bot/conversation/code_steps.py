@@ -78,7 +78,7 @@ class CodeSteps(FlowCore):
         else:
             return await self._request_code(reg, method, working)
         keyboard = self._keyboards(reg).methods(states)
-        return Outcome(Step(reg.step), replies=[Reply(refusal, keyboard)])
+        return Outcome(replies=[Reply(refusal, keyboard)])
 
     async def _request_code(
         self, reg: FlowRecord, method: DeliveryMethod, working: WorkingSignal
@@ -136,7 +136,7 @@ class CodeSteps(FlowCore):
         )
         keyboard = self._keyboards(change.after).methods(await self.method_states(change.after))
         owed = await self.store.commit(change, [Reply(text, keyboard)])
-        return Outcome(Step.METHOD, owed)
+        return Outcome(owed)
 
     async def _after_code_request(
         self,
@@ -187,7 +187,7 @@ class CodeSteps(FlowCore):
             lead = texts.request_failed.format(method=texts.method_names[method.value])
         question = await self.ask_method(change.after, lead, change.ready_at)
         owed = await self.store.commit(change, question)
-        return Outcome(Step.METHOD, owed)
+        return Outcome(owed)
 
     async def receive_captcha(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
@@ -333,4 +333,4 @@ class CodeSteps(FlowCore):
         except StorageUnavailable:
             # Z-API connected the number: that is what the member must hear.
             logger.error("Chat %s connected but the database refused to record it", reg.chat_id)
-            return Outcome(None, replies=[Reply(message)])
+            return Outcome(replies=[Reply(message)])

@@ -66,12 +66,9 @@ class Courier(Protocol):
 
 @dataclass(slots=True)
 class Outcome:
-    """What to tell the member, and the step the flow is now at (None: no flow any more).
+    """What to tell the member. `owed`: messages committed with the step (deliver them, at
+    least once); `replies`: messages about nothing committed (send them after, once)."""
 
-    `owed`: messages committed with the step (deliver them, at least once); `replies`: messages
-    about nothing committed (send them after, once)."""
-
-    step: Step | None
     owed: list[OwedMessage] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
     delete_message: bool = False
@@ -147,7 +144,7 @@ class FlowCore:
         else:
             replies = await self.prompt(new, pending=change.ready_at, lead=lead)
         owed = await self.store.commit(change, [*before, *replies])
-        return Outcome(Step(new.step), owed)
+        return Outcome(owed)
 
     async def _end(
         self,
@@ -159,7 +156,7 @@ class FlowCore:
         by: int | None = None,
     ) -> Outcome:
         owed = await self.store.end(reg, action, outcome, [Reply(text)], by=by)
-        return Outcome(None, owed)
+        return Outcome(owed)
 
     async def _call(
         self,
@@ -205,7 +202,7 @@ class FlowCore:
 
     def _unsaved(self, reg: FlowRecord, text: str, keyboard: Keyboard | None) -> Outcome:
         """Z-API acted but the database refused the step: say honestly what Z-API did."""
-        return Outcome(Step(reg.step), replies=[Reply(text, keyboard)])
+        return Outcome(replies=[Reply(text, keyboard)])
 
     # -- questions -------------------------------------------------------------------------
 
@@ -329,4 +326,4 @@ class FlowCore:
         change = self.store.change(reg, pending_call=None)
         keyboard = (await self.prompt(change.after))[-1].keyboard
         owed = await self.store.commit(change, [Reply(message, keyboard)])
-        return Outcome(Step(change.after.step), owed)
+        return Outcome(owed)

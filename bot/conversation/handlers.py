@@ -252,7 +252,7 @@ class RegistrationHandlers:
             if reg.pending_call is None:
                 raise  # nothing was done: the error handler's "try again" is the truth
             # Z-API answered a call whose outcome the database refused to keep.
-            outcome = Outcome(Step(reg.step), replies=[Reply(self.flow.texts(reg).step_unsaved)])
+            outcome = Outcome(replies=[Reply(self.flow.texts(reg).step_unsaved)])
         except LeaseLost as lost:
             try:
                 outcome = await self.flow.lease_lost(reg, lost.instance)

@@ -51,24 +51,24 @@ class NumberSteps(FlowCore):
         )
         opened = await self.store.open(new, await self.prompt(new))
         if opened is None:
-            return Outcome(None, replies=[Reply(texts.all_instances_busy)])
+            return Outcome(replies=[Reply(texts.all_instances_busy)])
         flow, owed = opened
         if not flow.resumed:
-            return Outcome(Step(new.step), owed)
+            return Outcome(owed)
         reg = flow.registration
         replies = [Reply(self.texts(reg).resumed), *await self.prompt(reg)]
-        return Outcome(Step(reg.step), replies=replies)
+        return Outcome(replies=replies)
 
     async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)
         if reg is None:
-            return Outcome(None, replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
+            return Outcome(replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
         return await self._end(reg, "cancel", "cancelled", self.texts(reg).cancelled)
 
     async def status(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)
         if reg is None:
-            return Outcome(None, replies=[Reply(catalog_for(language_code).status_none)])
+            return Outcome(replies=[Reply(catalog_for(language_code).status_none)])
         texts = self.texts(reg)
         waiting = [
             state
@@ -88,7 +88,7 @@ class NumberSteps(FlowCore):
             number=self._number(reg) if reg.phone else (f"+{reg.ddi}" if reg.ddi else "—"),
             waits=wait_text,
         )
-        return Outcome(Step(reg.step), replies=[Reply(body)])
+        return Outcome(replies=[Reply(body)])
 
     async def back(self, reg: FlowRecord) -> Outcome:
         previous = back_from(Step(reg.step), several_instances=self.several_instances)
@@ -116,7 +116,7 @@ class NumberSteps(FlowCore):
         except InstanceBusy:
             question = await self.prompt(reg)
             taken = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
-            return Outcome(Step(reg.step), replies=[taken])
+            return Outcome(replies=[taken])
 
     async def receive_ddi(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         whole = parse_international(text)
@@ -201,7 +201,7 @@ class NumberSteps(FlowCore):
                 "unavailable",
                 [*before, Reply(texts.unavailable.format(number=number))],
             )
-            return Outcome(None, owed)
+            return Outcome(owed)
         return await self._step(
             reg,
             before=before,
@@ -221,7 +221,7 @@ class NumberSteps(FlowCore):
 
     async def start_appeal(self, reg: FlowRecord) -> Outcome:
         if not reg.appeal_token:
-            return Outcome(Step(reg.step), replies=await self.prompt(reg))
+            return Outcome(replies=await self.prompt(reg))
         return await self._step(reg, step=Step.APPEAL.value)
 
     async def receive_appeal(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
@@ -270,4 +270,4 @@ class NumberSteps(FlowCore):
         """The "Try again" button: repeats the failed availability check, else re-asks."""
         if Step(reg.step) is Step.PHONE and reg.phone:
             return await self.check_availability(reg, working)
-        return Outcome(Step(reg.step), replies=await self.prompt(reg))
+        return Outcome(replies=await self.prompt(reg))
