@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,7 +25,7 @@ from bot.conversation.flow import RegistrationFlow
 from bot.conversation.handlers import RegistrationHandlers, command_menu
 from bot.conversation.jobs import FlowJobs
 from bot.conversation.texts import CATALOGS
-from bot.conversation.timers import JobQueueTimers
+from bot.conversation.timers import RepeatingTask, WaitTimers
 from bot.delivery import Courier
 from bot.domain.clock import Clock, SystemClock
 from bot.error_reporting import ErrorReporter
@@ -46,10 +48,12 @@ class BotServices:
     zapi: ZapiClient
     flow: RegistrationFlow
     handlers: RegistrationHandlers
-    timers: JobQueueTimers
+    timers: WaitTimers
+    idle_sweep: RepeatingTask
     gate: AccessGate
     jobs: FlowJobs
     courier: Courier
+    background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 def build_application(settings: Settings, *, clock: Clock | None = None) -> BotApplication:
@@ -69,7 +73,15 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
         .concurrent_updates(PerChatUpdateProcessor())
-        .request(AiohttpRequest(connection_pool_size=256, pool_timeout=30))
+        .request(
+            AiohttpRequest(
+                connection_pool_size=256,
+                pool_timeout=30,
+                read_timeout=settings.telegram_timeout_seconds,
+                write_timeout=settings.telegram_timeout_seconds,
+                connect_timeout=settings.telegram_timeout_seconds,
+            )
+        )
         .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .post_init(_on_start)
         .post_shutdown(_on_stop)
@@ -81,9 +93,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
             )
         )
     application: BotApplication = builder.build()
-    assert application.job_queue is not None, "python-telegram-bot[job-queue] is required"
-
-    timers = JobQueueTimers(application.job_queue, clock)
+    timers = WaitTimers(clock)
     flow = RegistrationFlow(settings, database, zapi, timers, clock)
     courier = Courier(application.bot, flow.store, clock=clock)
     flow.courier = courier
@@ -94,7 +104,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     assert isinstance(processor, PerChatUpdateProcessor)
     jobs = FlowJobs(flow, courier, processor)
     timers.on_due = jobs.announce_waits_over
-    services = BotServices(settings, database, zapi, flow, handlers, timers, gate, jobs, courier)
+    # A flow ends within a tenth of its timeout after it passes (30 s at most).
+    sweep_every = min(30.0, max(0.5, settings.conversation_timeout_seconds / 10))
+    idle_sweep = RepeatingTask(clock, jobs.end_idle_flows, interval=sweep_every, name="idle-flows")
+    services = BotServices(
+        settings, database, zapi, flow, handlers, timers, idle_sweep, gate, jobs, courier
+    )
     application.bot_data["services"] = services
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
@@ -120,14 +135,12 @@ async def _on_start(application: BotApplication) -> None:
     timers = await services.flow.store.pending_timers()
     if timers:
         services.timers.schedule(min(timer.ready_at for timer in timers))
-    assert application.job_queue is not None
-    # The command menu is cosmetic: published once polling runs, so neither its round trips nor
+    # The command menu is cosmetic: published in the background, so neither its round trips nor
     # a failure of them holds up the start.
-    application.job_queue.run_once(_publish_commands, when=0, name="commands")
-    interval = min(30.0, max(0.5, services.settings.conversation_timeout_seconds / 10))
-    application.job_queue.run_repeating(
-        services.jobs.end_idle_flows, interval=interval, first=0, name="idle-flows"
-    )
+    menu = asyncio.get_running_loop().create_task(_publish_commands(application.bot))
+    services.background.add(menu)
+    menu.add_done_callback(services.background.discard)
+    services.idle_sweep.start()
     logger.info(
         "Started: %d instance(s), %d wait timer(s) restored, %d interrupted call(s), "
         "%d message(s) owed",
@@ -138,13 +151,21 @@ async def _on_start(application: BotApplication) -> None:
     )
 
 
-async def _publish_commands(context: Context) -> None:
-    await context.bot.set_my_commands(command_menu(CATALOGS["en"]))
-    await context.bot.set_my_commands(command_menu(CATALOGS["pt"]), language_code="pt")
+async def _publish_commands(bot: Bot) -> None:
+    try:
+        await bot.set_my_commands(command_menu(CATALOGS["en"]))
+        await bot.set_my_commands(command_menu(CATALOGS["pt"]), language_code="pt")
+    except TelegramError as error:
+        logger.warning("Could not publish the command menu (%s)", type(error).__name__)
 
 
 async def _on_stop(application: BotApplication) -> None:
     services = services_of(application)
+    for task in services.background:
+        task.cancel()
+    await asyncio.gather(*services.background, return_exceptions=True)
+    await services.idle_sweep.stop()
+    await services.timers.stop()
     await services.jobs.stop()
     await services.courier.stop()
     await services.zapi.aclose()

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
+    # A Bot API call without an answer by then counts as failed (a reply is then sent again).
+    telegram_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     conversation_timeout_seconds: float = Field(default=900.0, gt=0)
     # How long an SQLite write waits for another process's lock before it fails (and is retried).
     sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0, le=600)

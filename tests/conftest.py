@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import pytest
@@ -15,6 +18,7 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings, load_settings
 from bot.storage.database import Database
 from bot.storage.migrate import upgrade
+from tests.clock import TestClock
 from tests.doubles.telegram_api import TelegramDouble, TgUser
 from tests.doubles.zapi import ZapiDouble
 from tests.harness import BotHarness
@@ -30,14 +34,23 @@ OTHER_MEMBER = TgUser(id=1002, first_name="Bruno", language_code="en")
 PT_MEMBER = TgUser(id=1003, first_name="Carla", language_code="pt-BR")
 ADMIN = TgUser(id=9001, first_name="Dora", language_code="en")
 STRANGER = TgUser(id=6666, first_name="Eve", language_code="en")
+T = TypeVar("T")
 POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 
 
 @pytest.fixture
-async def zapi() -> AsyncIterator[ZapiDouble]:
-    async with ZapiDouble(client_token=CLIENT_TOKEN, instances=dict(INSTANCE_TOKENS)) as double:
+def clock() -> TestClock:
+    """The time the bot and the Z-API double read; `await clock.advance(s)` skips ahead."""
+    return TestClock()
+
+
+@pytest.fixture
+async def zapi(clock: TestClock) -> AsyncIterator[ZapiDouble]:
+    async with ZapiDouble(
+        client_token=CLIENT_TOKEN, instances=dict(INSTANCE_TOKENS), clock=clock.monotonic
+    ) as double:
         yield double
 
 
@@ -48,8 +61,9 @@ async def telegram() -> AsyncIterator[TelegramDouble]:
         assert double.violations == [], double.violations
 
 
-async def create_postgres_database() -> str:
-    """A fresh, empty database on the test server; fails loudly when the server is down."""
+async def create_postgres_database(*, template: str | None = None) -> str:
+    """A fresh database on the test server, empty or a copy of `template` (a database name);
+    fails loudly when the server is down."""
     url = make_url(POSTGRES_URL)
     name = f"bot_test_{uuid.uuid4().hex[:12]}"
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -62,7 +76,8 @@ async def create_postgres_database() -> str:
             pytrace=False,
         )
     try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
+        copy_of = f' TEMPLATE "{template}"' if template else ""
+        await connection.execute(f'CREATE DATABASE "{name}"{copy_of}')
     finally:
         await connection.close()
     return url.set(database=name).render_as_string(hide_password=False)
@@ -91,11 +106,68 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await drop_postgres_database(url)
 
 
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """A migrated database, as the bot has it after `python -m bot migrate`."""
+async def _migrate(database_url: str) -> None:
     database = Database(database_url)
-    await upgrade(database)
+    try:
+        await upgrade(database)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file at head, migrated once per session: copies of it save each test the
+    migrations (the bot still runs them at start, and finds nothing to do)."""
+    path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
+    run_aside(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database at head, migrated once per session, to copy."""
+    url = run_aside(create_postgres_database())
+    run_aside(_migrate(url))
+    try:
+        yield str(make_url(url).database)
+    finally:
+        run_aside(drop_postgres_database(url))
+
+
+def run_aside(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` to the end on an event loop of its own, in another thread: session
+    fixtures are set up from inside a test's running loop as well as outside one."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def migrated_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> AsyncIterator[str]:
+    """A database at head, as the bot has it after `python -m bot migrate`, on both engines."""
+    if request.param == "sqlite":
+        yield copy_sqlite_template(sqlite_template, tmp_path)
+        return
+    template = request.getfixturevalue("postgres_template")
+    url = await create_postgres_database(template=template)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(url)
+
+
+def copy_sqlite_template(template: Path, directory: Path) -> str:
+    for source in template.parent.iterdir():  # the file and any -wal/-shm beside it
+        shutil.copy(source, directory / source.name)
+    return f"sqlite+aiosqlite:///{directory / template.name}"
+
+
+@pytest.fixture
+async def db(migrated_url: str) -> AsyncIterator[Database]:
+    """A migrated database, as the bot has it after `python -m bot migrate`."""
+    database = Database(migrated_url)
+    await upgrade(database)  # at head already: checks the revision, changes nothing
     try:
         yield database
     finally:
@@ -104,7 +176,14 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
+    """Where an SQLite database would be; nothing there yet."""
     return f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
+
+
+@pytest.fixture
+def migrated_sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    """An SQLite database at head (a copy of the session's template)."""
+    return copy_sqlite_template(sqlite_template, tmp_path)
 
 
 def settings_env(
@@ -135,14 +214,14 @@ def make_settings(env: dict[str, str]) -> Settings:
 
 @pytest.fixture
 async def start_bot(
-    zapi: ZapiDouble, telegram: TelegramDouble, sqlite_url: str
+    zapi: ZapiDouble, telegram: TelegramDouble, migrated_sqlite_url: str, clock: TestClock
 ) -> AsyncIterator[Callable[..., Any]]:
     """`await start_bot(**settings)` runs the real Application here until the test ends."""
     harnesses: list[BotHarness] = []
 
     async def start(database_url: str | None = None, **overrides: Any) -> BotHarness:
-        env = settings_env(zapi, telegram, database_url or sqlite_url, **overrides)
-        harness = BotHarness(make_settings(env), telegram)
+        env = settings_env(zapi, telegram, database_url or migrated_sqlite_url, **overrides)
+        harness = BotHarness(make_settings(env), telegram, clock)
         await harness.start()
         harnesses.append(harness)
         return harness

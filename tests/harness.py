@@ -11,19 +11,21 @@ from telegram import Update
 from bot.__main__ import migrate_database
 from bot.app import build_application, services_of
 from bot.config import Settings
+from bot.domain.clock import Clock
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 
 
 class BotHarness:
-    def __init__(self, settings: Settings, telegram: TelegramDouble) -> None:
+    def __init__(self, settings: Settings, telegram: TelegramDouble, clock: Clock) -> None:
         self.settings = settings
+        self.clock = clock
         self.telegram = telegram
         self.application: Any = None
         self.running = False
 
     async def start(self) -> None:
         await migrate_database(self.settings)
-        self.application = build_application(self.settings)
+        self.application = build_application(self.settings, clock=self.clock)
         app = self.application
         await app.initialize()
         if app.post_init is not None:
@@ -69,3 +71,9 @@ async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():  # noqa: ASYNC110 - nothing to await but the state itself
             await asyncio.sleep(0.01)
+
+
+async def settle(seconds: float = 0.2) -> None:
+    """Give background work a moment before asserting that something did *not* happen (a second
+    notice, a timeout message): there is no event to wait for when nothing comes."""
+    await asyncio.sleep(seconds)

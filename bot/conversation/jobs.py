@@ -6,8 +6,6 @@ import asyncio
 import logging
 from datetime import datetime
 
-from telegram.ext import ContextTypes
-
 from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
 from bot.delivery import Courier
@@ -33,8 +31,8 @@ class FlowJobs:
         await self.courier.deliver(notices, background=True)
         return next_deadline
 
-    async def end_idle_flows(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The JobQueue's repeating job: end flows that saw no activity for the timeout.
+    async def end_idle_flows(self) -> None:
+        """The repeating sweep: end flows that saw no activity for the timeout.
 
         Each chat's flow ends in that chat's turn (a step still in flight, say a Z-API call,
         finishes first), and each chat waits for its own turn only: one slow chat delays no

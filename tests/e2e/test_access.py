@@ -165,8 +165,9 @@ async def test_deny_shuts_a_member_out_and_survives_a_restart(
     assert reply.text == EN.not_member.format(user_id=MEMBER.id)
     assert await bot.services.flow.load(MEMBER.id) is None
 
+    database_url = bot.settings.database_url
     await bot.stop()
-    bot = await start_bot(database_url=sqlite_url)
+    bot = await start_bot(database_url=database_url)
 
     reply = await bot.say(MEMBER, "/register")
     assert reply.text == EN.not_member.format(user_id=MEMBER.id)

@@ -7,9 +7,7 @@ buttons of older flows and steps, the idle timeout, and members racing for an in
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +19,7 @@ from bot.storage.models import InstanceLease, Registration
 from tests.conftest import CLIENT_TOKEN, INSTANCE_TOKENS, MEMBER, OTHER_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, ZapiDouble
-from tests.harness import BotHarness
+from tests.harness import BotHarness, settle, until
 
 DDI, PHONE, TYPED_NUMBER = "55", "44999999999", "(44) 99999-9999"
 SHOWN_NUMBER = "+55 44 99999-9999"
@@ -577,15 +575,17 @@ async def test_instance_button_pressed_past_the_instance_step(start_bot, telegra
 # -- idle timeout -------------------------------------------------------------------------------
 
 
-async def test_idle_flow_times_out_and_frees_the_instance(start_bot, telegram, zapi):
-    bot = await start_bot(conversation_timeout_seconds=1)
+async def test_idle_flow_times_out_and_frees_the_instance(start_bot, telegram, zapi, clock):
+    bot = await start_bot(conversation_timeout_seconds=900)
     await bot.say(MEMBER, "/register")
     await bot.tap(MEMBER, "inst-a")
-    idle_since = time.monotonic()
     assert await leases(bot) == {"inst-a": MEMBER.id}
 
-    notice = await telegram.next_reply(MEMBER.id, timeout=15)
-    assert time.monotonic() - idle_since >= 0.5, "the flow ended before it was idle"
+    await clock.advance(870)
+    await settle()
+    assert await load(bot) is not None, "the flow ended before it was idle"
+    await clock.advance(60)
+    notice = await telegram.next_reply(MEMBER.id)
     assert "No answer for" in notice.text and "/register" in notice.text, notice.text
     assert await load(bot) is None
     assert await leases(bot) == {}
@@ -598,18 +598,23 @@ async def test_idle_flow_times_out_and_frees_the_instance(start_bot, telegram, z
     assert "country code" in (await bot.tap(OTHER_MEMBER, "inst-a")).text
 
 
-async def test_idle_timeout_while_zapi_is_slow_leaves_no_half_flow(start_bot, telegram, zapi):
+async def test_idle_timeout_while_zapi_is_slow_leaves_no_half_flow(
+    start_bot, telegram, zapi, clock
+):
     """The flow times out while the bot waits on Z-API for the member's number.
 
     Whatever the bot then decides, the member is not told 'something went wrong, your place is
     kept', and the flow and its instance lease end together (or live on together).
     """
-    bot = await start_bot(conversation_timeout_seconds=1, zapi_timeout_seconds=6)
+    bot = await start_bot(conversation_timeout_seconds=900, zapi_timeout_seconds=120)
     await bot.say(MEMBER, "/register")
     await bot.tap(MEMBER, "inst-a")
     await bot.say(MEMBER, DDI)
-    zapi.set_delay(3)
+    await clock.advance(899)
+    zapi.set_delay(0.5)
     telegram.send_text(MEMBER, TYPED_NUMBER)
+    await until(lambda: bool(zapi.requests_to("mobile/registration-available")))
+    await clock.advance(60)  # the timeout passes while Z-API looks the number up
     replies, status = await until_status(telegram, MEMBER)
     await bot.stop()  # freeze the state: no more idle checks
 
@@ -629,12 +634,12 @@ async def test_idle_timeout_while_zapi_is_slow_leaves_no_half_flow(start_bot, te
         assert Step(reg.step) is Step.METHOD
 
 
-async def test_an_active_member_does_not_time_out(start_bot, telegram, zapi):
-    bot = await start_bot(conversation_timeout_seconds=2)
+async def test_an_active_member_does_not_time_out(start_bot, telegram, zapi, clock):
+    bot = await start_bot(conversation_timeout_seconds=900)
     await bot.say(MEMBER, "/register")
     await bot.tap(MEMBER, "inst-a")
-    for _ in range(5):  # 2.5 s in all, never 2 s idle
-        await asyncio.sleep(0.5)
+    for _ in range(5):  # 50 min in all, never 15 min idle
+        await clock.advance(600)
         reply = await bot.say(MEMBER, "😀")
         assert EN.bad_ddi in reply.text or EN.step_hints["ddi"] in reply.text, reply.text
     await at_step(bot, Step.DDI)

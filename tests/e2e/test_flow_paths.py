@@ -7,18 +7,13 @@ about what reached Z-API (paths and bodies), plus a few database rows (audit, le
 
 from __future__ import annotations
 
-import asyncio
 import re
-import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.storage.database import Database
-from bot.storage.migrate import upgrade
 from bot.storage.models import AuditEvent, InstanceLease
 from tests.conftest import (
     BOT_TOKEN,
@@ -30,6 +25,7 @@ from tests.conftest import (
 )
 from tests.doubles.telegram_api import ApiCall, TgUser
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
+from tests.harness import settle, until
 
 AVAILABLE = "mobile/registration-available"
 REQUEST = "mobile/request-registration-code"
@@ -49,33 +45,6 @@ ASK_METHOD = "How should WhatsApp send the code"
 POPUP_NOTE = "the code appears in WhatsApp on the phone that holds this number now"
 CONNECTED = "Connected!"
 WAIT_OVER = "You can request the code by"
-
-
-# -- a migrated database per test, without running every migration for every test ------------
-
-
-@pytest.fixture(scope="module")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("template") / "bot.sqlite3"
-
-    async def migrate() -> None:
-        database = Database(f"sqlite+aiosqlite:///{path}")
-        try:
-            await upgrade(database)
-        finally:
-            await database.dispose()
-
-    asyncio.run(migrate())
-    return path
-
-
-@pytest.fixture
-def sqlite_url(migrated_template: Path, tmp_path: Path) -> str:
-    """Overrides conftest's: a copy of a database already at head (the bot still migrates)."""
-    for source in migrated_template.parent.iterdir():  # the file and any -wal/-shm beside it
-        shutil.copy(source, tmp_path / source.name)
-    target = tmp_path / migrated_template.name
-    return f"sqlite+aiosqlite:///{target}"
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -396,33 +365,38 @@ async def test_not_available_ends_and_frees_instance(start_bot, zapi):
 # -- waits -----------------------------------------------------------------------------------
 
 
-async def test_wait_at_availability_then_notice_once(start_bot, telegram, zapi):
-    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 2}))
+async def test_wait_at_availability_then_notice_once(start_bot, telegram, zapi, clock):
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 120}))
     bot = await start_bot()
     reply = await to_method(bot)
     assert ASK_METHOD in reply.text
-    assert any(re.search(r"SMS — wait [12] s", label) for label in labels(reply)), labels(reply)
+    assert any(re.search(r"SMS — wait [12] min", label) for label in labels(reply)), labels(reply)
     reply = await bot.tap(MEMBER, "SMS")
-    assert re.search(r"SMS can be used again in [12] s", reply.text), reply.text
+    assert re.search(r"SMS can be used again in [12] min", reply.text), reply.text
     assert zapi.requests_to(REQUEST) == []
 
-    notice = await telegram.next_reply(MEMBER.id, timeout=10)
+    await clock.advance(60)
+    reply = await bot.say(MEMBER, "/status")
+    assert re.search(r"SMS 1 min", reply.text), reply.text  # no notice yet, a minute to go
+    await clock.advance(60)
+    notice = await telegram.next_reply(MEMBER.id)
     assert "You can request the code by SMS now" in notice.text
     assert "SMS" in labels(notice), labels(notice)
-    await asyncio.sleep(1.0)
+    await clock.advance(300)  # any second notice would be due by now
+    await settle()
     assert len(wait_over_messages(telegram, MEMBER.id)) == 1
     reply = await bot.tap(MEMBER, "SMS")
     assert "Code sent by SMS" in reply.text
 
 
-async def test_request_answering_waits_then_notice(start_bot, telegram, zapi):
-    waits = {"smsWaitSeconds": 2, "voiceWaitSeconds": 2, "waOldWaitSeconds": 0}
-    zapi.script(REQUEST, Reply(json={"success": False, "retryAfter": 2, **waits, "method": "sms"}))
+async def test_request_answering_waits_then_notice(start_bot, telegram, zapi, clock):
+    waits = {"smsWaitSeconds": 90, "voiceWaitSeconds": 90, "waOldWaitSeconds": 0}
+    zapi.script(REQUEST, Reply(json={"success": False, "retryAfter": 90, **waits, "method": "sms"}))
     bot = await start_bot()
     reply = await to_code(bot)
     assert "wait before requesting again" in reply.text
-    assert re.search(r"SMS: [12] s", reply.text), reply.text
-    assert re.search(r"Voice call: [12] s", reply.text), reply.text
+    assert re.search(r"SMS: (1|2) min", reply.text), reply.text
+    assert re.search(r"Voice call: (1|2) min", reply.text), reply.text
     assert ASK_METHOD in reply.text
     assert any("SMS — wait" in label for label in labels(reply)), labels(reply)
     assert "WhatsApp pop-up" in labels(reply)
@@ -430,13 +404,15 @@ async def test_request_answering_waits_then_notice(start_bot, telegram, zapi):
     assert "Voice call can be used again" in reply.text
     assert len(zapi.requests_to(REQUEST)) == 1
 
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    await clock.advance(90)
+
+    def both_announced() -> bool:
         texts = " ".join(call.text or "" for call in wait_over_messages(telegram, MEMBER.id))
-        if "SMS" in texts and "Voice call" in texts:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)
+        return "SMS" in texts and "Voice call" in texts
+
+    await until(both_announced)
+    await clock.advance(300)  # any second notice would be due by now
+    await settle()
     notices = [call.text or "" for call in wait_over_messages(telegram, MEMBER.id)]
     assert sum("SMS" in text for text in notices) == 1, notices
     assert sum("Voice call" in text for text in notices) == 1, notices
@@ -468,22 +444,24 @@ async def test_a_numbers_waits_outlive_its_flow_and_a_restart(start_bot, telegra
     assert len(zapi.requests_to(REQUEST)) == 1
 
 
-async def test_wait_after_a_sent_code_then_notice(start_bot, telegram, zapi):
+async def test_wait_after_a_sent_code_then_notice(start_bot, telegram, zapi, clock):
     """The code went out; Z-API asks to wait (retryAfter as a string) before asking again."""
-    zapi.add_number(DDI, PHONE, NumberProfile(after_request_wait=2, retry_after_as_string=True))
+    zapi.add_number(DDI, PHONE, NumberProfile(after_request_wait=45, retry_after_as_string=True))
     bot = await start_bot()
     reply = await to_code(bot)
     assert "Code sent by SMS" in reply.text
     reply = await bot.tap(MEMBER, "Didn't get it")
     assert ASK_METHOD in reply.text
-    assert any(re.search(r"SMS — wait [12] s", label) for label in labels(reply)), labels(reply)
+    assert any(re.search(r"SMS — wait 4[45] s", label) for label in labels(reply)), labels(reply)
     assert "Voice call" in labels(reply)
     reply = await bot.tap(MEMBER, "SMS")
     assert "SMS can be used again" in reply.text
     assert len(zapi.requests_to(REQUEST)) == 1
-    notice = await telegram.next_reply(MEMBER.id, timeout=10)
+    await clock.advance(45)
+    notice = await telegram.next_reply(MEMBER.id)
     assert "You can request the code by SMS now" in notice.text
-    await asyncio.sleep(1.0)
+    await clock.advance(300)  # any second notice would be due by now
+    await settle()
     assert len(wait_over_messages(telegram, MEMBER.id)) == 1
     reply = await bot.tap(MEMBER, "SMS")
     assert "Code sent by SMS" in reply.text

@@ -11,12 +11,15 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from bot.storage.models import Base, UTCDateTime
+from tests.clock import TestClock
 from tests.conftest import (
     BOT_TOKEN,
     CLIENT_TOKEN,
@@ -26,7 +29,7 @@ from tests.conftest import (
 )
 from tests.doubles.telegram_api import TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, ZapiDouble
-from tests.harness import until
+from tests.harness import settle, until
 from tests.process_helpers import BotProcess, Chat, Processes, free_port
 
 DDI = "55"
@@ -48,6 +51,29 @@ def sqlite_path(url: str) -> Path:
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(sqlite_path(url)) as connection:
         return connection.execute(sql).fetchall()
+
+
+async def time_passes_while_down(url: str, clock: TestClock, seconds: float) -> None:
+    """`seconds` go by while no bot runs: every time the database holds moves that far into the
+    past (so the next process, on the machine's clock, sees them as that old), and the Z-API
+    double's clock moves on by as much."""
+    shift = timedelta(seconds=seconds)
+    with sqlite3.connect(sqlite_path(url)) as connection:
+        for table in Base.metadata.sorted_tables:
+            for column in table.columns:
+                if not isinstance(column.type, UTCDateTime):
+                    continue
+                name = f'"{table.name}"."{column.name}"'
+                stored = connection.execute(
+                    f"SELECT rowid, {name} FROM {table.name} WHERE {name} IS NOT NULL"  # noqa: S608
+                ).fetchall()
+                for rowid, value in stored:
+                    moved = datetime.fromisoformat(value) - shift
+                    connection.execute(
+                        f"UPDATE {table.name} SET {column.name} = ? WHERE rowid = ?",  # noqa: S608
+                        (moved.strftime("%Y-%m-%d %H:%M:%S.%f"), rowid),
+                    )
+    await clock.advance(seconds)
 
 
 async def recorded_delivered(url: str, timeout: float = 5.0) -> None:
@@ -245,39 +271,81 @@ async def play(
         )
 
 
-@pytest.mark.parametrize("step", list(CRASH_CASES))
-async def test_sigkill_at_every_step_then_members_carry_on(
-    step: str,
-    processes: Processes,
-    telegram: TelegramDouble,
-    zapi: ZapiDouble,
-    sqlite_url: str,
-) -> None:
-    case = CRASH_CASES[step]
-    seats = (TEXT_SEAT, BUTTON_SEAT)
-    for seat in seats:
-        zapi.add_number(DDI, seat.odd_phone if case.odd_phone else seat.phone, case.profile)
-    typing, pressing = Chat(telegram, TEXT_SEAT.user), Chat(telegram, BUTTON_SEAT.user)
+def crash_seats(index: int) -> tuple[Seat, Seat]:
+    """The two members of crash case `index`: their own instances and numbers."""
+    n = f"{index:02d}"
+    typing = Seat(
+        TgUser(id=3000 + 2 * index, first_name=f"T{n}", language_code="en"),
+        f"k{n}text",
+        f"(44) 99{n}1-0000",
+        f"4499{n}10000",
+        f"44 9{n}1-0000",
+        f"449{n}10000",
+    )
+    pressing = Seat(
+        TgUser(id=3001 + 2 * index, first_name=f"B{n}", language_code="en"),
+        f"k{n}button",
+        f"(21) 98{n}2-7777",
+        f"2198{n}27777",
+        f"21 9{n}2-7777",
+        f"219{n}27777",
+    )
+    return typing, pressing
 
-    first = await processes.start_polling(sqlite_url)
-    await play(typing, case.drive, seat=TEXT_SEAT)
-    await play(pressing, case.drive, seat=BUTTON_SEAT)
-    old = pressing.button(BUTTON_SEAT.fill(case.old_button))
+
+async def test_sigkill_at_every_step_then_members_carry_on(
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+) -> None:
+    """Two members stand at each step (24 in all, each on an instance of their own) when the
+    process is killed; after a restart on the same database every one of them carries on to
+    "Connected": one by typing, the other by a button of a keyboard the killed process sent."""
+    cases = {
+        step: (case, crash_seats(index)) for index, (step, case) in enumerate(CRASH_CASES.items())
+    }
+    seats = [seat for _, pair in cases.values() for seat in pair]
+    for case, pair in cases.values():
+        for seat in pair:
+            zapi.add_instance(seat.instance, f"tok-{seat.instance}")
+            zapi.add_number(DDI, seat.odd_phone if case.odd_phone else seat.phone, case.profile)
+    settings = {
+        "zapi_instances": ",".join(f"{s.instance}={s.instance}:tok-{s.instance}" for s in seats),
+        "allowed_user_ids": ",".join(str(seat.user.id) for seat in seats),
+    }
+    chats = {seat.user.id: Chat(telegram, seat.user) for seat in seats}
+
+    first = await processes.start_polling(sqlite_url, **settings)
+    old_buttons: dict[int, tuple[int, str]] = {}
+
+    async def drive(case: CrashCase, typing: Seat, pressing: Seat) -> None:
+        await play(chats[typing.user.id], case.drive, seat=typing)
+        await play(chats[pressing.user.id], case.drive, seat=pressing)
+        old_buttons[pressing.user.id] = chats[pressing.user.id].button(
+            pressing.fill(case.old_button)
+        )
+
+    await asyncio.gather(*(drive(case, *pair) for case, pair in cases.values()))
     await recorded_delivered(sqlite_url)
     await first.kill()
     assert first.returncode == -9
 
-    if case.accept_transfer:  # done on the old phones while the bot was down
-        for seat in seats:
-            zapi.accept_device_transfer(seat.instance)
-    second = await processes.start_polling(sqlite_url)
-    await play(typing, case.by_text, seat=TEXT_SEAT)
-    await play(pressing, case.by_button, old, seat=BUTTON_SEAT)
+    for case, pair in cases.values():
+        if case.accept_transfer:  # done on the old phones while the bot was down
+            for seat in pair:
+                zapi.accept_device_transfer(seat.instance)
+    second = await processes.start_polling(sqlite_url, **settings)
 
-    for seat in seats:
-        assert zapi.connected(seat.instance), seat
-        number = seat.odd_phone if case.odd_phone else seat.phone
-        assert zapi.checked_number(seat.instance) == (DDI, number)
+    async def carry_on(case: CrashCase, typing: Seat, pressing: Seat) -> None:
+        await play(chats[typing.user.id], case.by_text, seat=typing)
+        old = old_buttons[pressing.user.id]
+        await play(chats[pressing.user.id], case.by_button, old, seat=pressing)
+
+    await asyncio.gather(*(carry_on(case, *pair) for case, pair in cases.values()))
+
+    for step, (case, pair) in cases.items():
+        for seat in pair:
+            assert zapi.connected(seat.instance), (step, seat)
+            number = seat.odd_phone if case.odd_phone else seat.phone
+            assert zapi.checked_number(seat.instance) == (DDI, number), (step, seat)
     assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
     assert query(sqlite_url, "SELECT count(*) FROM instance_leases") == [(0,)]
     second.terminate()
@@ -285,20 +353,23 @@ async def test_sigkill_at_every_step_then_members_carry_on(
 
 
 async def test_wait_that_ended_while_down_is_announced_once_at_start(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes,
+    telegram: TelegramDouble,
+    zapi: ZapiDouble,
+    sqlite_url: str,
+    clock: TestClock,
 ) -> None:
     chat = Chat(telegram, MEMBER)
     first = await processes.start_polling(sqlite_url)
     await play(chat, TO_PHONE)
-    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 4}))
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 240}))
     reply = await chat.say(PHONE_TEXT)
-    shown_at = time.monotonic()
     assert "How should WhatsApp send the code" in (reply.text or "")
     assert "wait" in json.dumps(reply.reply_markup)
     await recorded_delivered(sqlite_url)
     await first.kill()
 
-    await asyncio.sleep(max(0.0, shown_at + 5.0 - time.monotonic()))  # the wait ends meanwhile
+    await time_passes_while_down(sqlite_url, clock, 300)  # the wait ends meanwhile
     second = await processes.start_polling(sqlite_url)
     notice = await chat.reply()
     assert "You can request the code by SMS now" in (notice.text or ""), notice.text
@@ -309,7 +380,7 @@ async def test_wait_that_ended_while_down_is_announced_once_at_start(
     third = await processes.start_polling(sqlite_url)
     status = await chat.say("/status")
     assert "How to get the code" in (status.text or ""), status.text
-    await asyncio.sleep(1.0)
+    await settle(0.5)  # a second notice would come right after the start
     notices = [text for text in chat.texts() if "You can request the code" in text]
     assert len(notices) == 1, chat.texts()
 
@@ -354,7 +425,7 @@ async def test_wait_notice_cut_off_by_a_crash_is_sent_after_restart(
     chat = Chat(telegram, MEMBER)
     first = await processes.start_polling(sqlite_url)
     await play(chat, TO_PHONE)
-    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 2}))
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 1}))
     reply = await chat.say(PHONE_TEXT)
     assert "How should WhatsApp send the code" in (reply.text or "")
     telegram.hang_next("sendMessage", 60, chat_id=MEMBER.id)  # the notice's send never returns
@@ -371,16 +442,20 @@ async def test_wait_notice_cut_off_by_a_crash_is_sent_after_restart(
 
 
 async def test_flow_idle_past_its_timeout_while_down_is_ended_at_start(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes,
+    telegram: TelegramDouble,
+    zapi: ZapiDouble,
+    sqlite_url: str,
+    clock: TestClock,
 ) -> None:
     chat = Chat(telegram, MEMBER)
-    first = await processes.start_polling(sqlite_url, conversation_timeout_seconds=3)
+    first = await processes.start_polling(sqlite_url, conversation_timeout_seconds=900)
     await play(chat, TO_DDI)
     await recorded_delivered(sqlite_url)
     await first.kill()
-    await asyncio.sleep(4.5)  # the flow's timeout passes while the bot is down
+    await time_passes_while_down(sqlite_url, clock, 960)  # the flow's timeout passes meanwhile
 
-    second = await processes.start_polling(sqlite_url, conversation_timeout_seconds=3)
+    second = await processes.start_polling(sqlite_url, conversation_timeout_seconds=900)
     ended = await chat.reply()
     assert "ended the registration" in (ended.text or ""), ended.text
     assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
@@ -713,12 +788,12 @@ async def test_sigterm_during_a_zapi_call_exits_cleanly_and_keeps_the_step(
     zapi: ZapiDouble,
     sqlite_url: str,
 ) -> None:
-    timeout = 2.0  # ZAPI_TIMEOUT_SECONDS in the tests' settings
+    timeout = 1.0
     chat = Chat(telegram, MEMBER)
-    process = await processes.start_polling(sqlite_url)
+    process = await processes.start_polling(sqlite_url, zapi_timeout_seconds=timeout)
     await play(chat, TO_METHOD)
     if zapi_answer == "late":
-        zapi.set_delay(1.0)
+        zapi.set_delay(0.5)
     else:
         zapi.hang("mobile/request-registration-code", simulate=True)
 

@@ -20,8 +20,6 @@ from pathlib import Path
 import pytest
 
 from bot.logging_setup import RedactingFilter, setup_logging
-from bot.storage.database import Database
-from bot.storage.migrate import upgrade
 from tests.conftest import BOT_TOKEN, CLIENT_TOKEN, INSTANCE_TOKENS
 from tests.doubles.telegram_api import TelegramDouble
 from tests.process_helpers import REPO_ROOT, BotProcess, Processes, free_port
@@ -185,17 +183,6 @@ raise RuntimeError("token {CLIENT_TOKEN}")
 # -- a failed start: one plain line, exit status 1 ------------------------------------------
 
 
-@pytest.fixture
-async def migrated_url(sqlite_url: str) -> str:
-    """A database already at the newest revision: the start prints nothing about migrating."""
-    database = Database(sqlite_url)
-    try:
-        await upgrade(database)
-    finally:
-        await database.dispose()
-    return sqlite_url
-
-
 def failed_start(process: BotProcess) -> str:
     """The one line a failed start prints; nothing on stdout, no traceback, no secret."""
     assert process.returncode == 1, process.describe()
@@ -209,10 +196,10 @@ def failed_start(process: BotProcess) -> str:
 
 
 async def test_token_refused_by_telegram(
-    processes: Processes, telegram: TelegramDouble, migrated_url: str
+    processes: Processes, telegram: TelegramDouble, migrated_sqlite_url: str
 ) -> None:
     telegram.fail_next("getMe", 401, "Unauthorized")
-    process = await processes.run(processes.env(migrated_url))
+    process = await processes.run(processes.env(migrated_sqlite_url))
     line = failed_start(process)
     assert "ERROR" in line
     assert "refused the bot token" in line
@@ -221,11 +208,11 @@ async def test_token_refused_by_telegram(
 
 
 async def test_token_refused_in_webhook_mode(
-    processes: Processes, telegram: TelegramDouble, migrated_url: str
+    processes: Processes, telegram: TelegramDouble, migrated_sqlite_url: str
 ) -> None:
     telegram.fail_next("getMe", 404, "Not Found")
     port = free_port()
-    env = processes.env(migrated_url, webhook_url=f"http://127.0.0.1:{port}", port=port)
+    env = processes.env(migrated_sqlite_url, webhook_url=f"http://127.0.0.1:{port}", port=port)
     line = failed_start(await processes.run(env))
     assert "refused the bot token" in line
     assert not telegram.calls_to("setWebhook")
@@ -233,30 +220,30 @@ async def test_token_refused_in_webhook_mode(
 
 @pytest.mark.parametrize("suffix", ["", "/"])
 async def test_base_url_without_bot_suffix(
-    processes: Processes, telegram: TelegramDouble, migrated_url: str, suffix: str
+    processes: Processes, telegram: TelegramDouble, migrated_sqlite_url: str, suffix: str
 ) -> None:
     """A valid token, but TELEGRAM_BASE_URL lacks its /bot: the line says the URL is wrong."""
     base_url = telegram.base_url.removesuffix("/bot") + suffix
-    process = await processes.run(processes.env(migrated_url, telegram_base_url=base_url))
+    process = await processes.run(processes.env(migrated_sqlite_url, telegram_base_url=base_url))
     line = failed_start(process)
     assert "TELEGRAM_BASE_URL" in line
     assert "must end with /bot" in line
     assert "https://api.telegram.org/bot" in line
 
 
-async def test_telegram_unreachable(processes: Processes, migrated_url: str) -> None:
+async def test_telegram_unreachable(processes: Processes, migrated_sqlite_url: str) -> None:
     closed = free_port()
-    env = processes.env(migrated_url, telegram_base_url=f"http://127.0.0.1:{closed}/bot")
+    env = processes.env(migrated_sqlite_url, telegram_base_url=f"http://127.0.0.1:{closed}/bot")
     line = failed_start(await processes.run(env))
     assert "Could not reach Telegram" in line
     assert f"127.0.0.1:{closed}" in line
 
 
 async def test_failed_start_in_json(
-    processes: Processes, telegram: TelegramDouble, migrated_url: str
+    processes: Processes, telegram: TelegramDouble, migrated_sqlite_url: str
 ) -> None:
     telegram.fail_next("getMe", 401, "Unauthorized")
-    process = await processes.run(processes.env(migrated_url, log_format="json"))
+    process = await processes.run(processes.env(migrated_sqlite_url, log_format="json"))
     entry = json.loads(failed_start(process))
     assert entry["level"] == "ERROR"
     assert "refused the bot token" in entry["message"]
