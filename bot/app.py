@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, Update
@@ -30,6 +31,7 @@ from bot.delivery import Courier
 from bot.domain.clock import Clock, SystemClock
 from bot.error_reporting import ErrorReporter
 from bot.storage.database import Database
+from bot.storage.flow_store import FlowStore
 from bot.telegram_request import AiohttpRequest
 from bot.zapi import ZapiClient
 
@@ -45,6 +47,7 @@ BotApplication = Application[Any, Context, Any, Any, Any, Any]
 class BotServices:
     settings: Settings
     database: Database
+    store: FlowStore
     zapi: ZapiClient
     flow: RegistrationFlow
     handlers: RegistrationHandlers
@@ -94,8 +97,14 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         )
     application: BotApplication = builder.build()
     timers = WaitTimers(clock)
-    flow = RegistrationFlow(settings, database, zapi, timers, clock)
-    courier = Courier(application.bot, flow.store, clock=clock)
+    store = FlowStore(
+        database,
+        idle_timeout=timedelta(seconds=settings.conversation_timeout_seconds),
+        scheduler=timers,
+        clock=clock,
+    )
+    flow = RegistrationFlow(settings, store, zapi, clock)
+    courier = Courier(application.bot, store, clock=clock)
     flow.courier = courier
     handlers = RegistrationHandlers(flow, courier)
     gate = AccessGate(settings, database)
@@ -108,7 +117,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     sweep_every = min(30.0, max(0.5, settings.conversation_timeout_seconds / 10))
     idle_sweep = RepeatingTask(clock, jobs.end_idle_flows, interval=sweep_every, name="idle-flows")
     services = BotServices(
-        settings, database, zapi, flow, handlers, timers, idle_sweep, gate, jobs, courier
+        settings, database, store, zapi, flow, handlers, timers, idle_sweep, gate, jobs, courier
     )
     application.bot_data["services"] = services
 
@@ -132,7 +141,7 @@ async def _on_start(application: BotApplication) -> None:
     # owed (those notices included) goes out.
     interrupted = await services.flow.resume_interrupted()
     owed = await services.courier.start()
-    timers = await services.flow.store.pending_timers()
+    timers = await services.store.pending_timers()
     if timers:
         services.timers.schedule(min(timer.ready_at for timer in timers))
     # The command menu is cosmetic: published in the background, so neither its round trips nor

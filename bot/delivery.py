@@ -25,11 +25,10 @@ from telegram import Bot
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.conversation.ports import OutboxStorage, OwedMessage
 from bot.conversation.replies import Reply
 from bot.domain.clock import Clock
 from bot.render import send
-from bot.storage.flow_store import FlowStore
-from bot.storage.writes import OwedMessage
 
 __all__ = ["RETRY_DELAYS", "Courier"]
 
@@ -67,7 +66,7 @@ class Courier:
     def __init__(
         self,
         bot: Bot,
-        store: FlowStore,
+        store: OutboxStorage,
         *,
         clock: Clock,
         retry_delays: Sequence[float] = RETRY_DELAYS,

@@ -18,6 +18,7 @@ from bot.conversation.core import (
 )
 from bot.conversation.failures import zapi_error_lead
 from bot.conversation.keyboards import format_wait
+from bot.conversation.ports import ReportedWaits, StorageUnavailable
 from bot.conversation.texts import CATALOGS
 from bot.domain.parsing import (
     parse_code,
@@ -26,7 +27,6 @@ from bot.domain.parsing import (
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
 from bot.domain.waits import Availability
-from bot.storage.writes import ReportedWaits, StorageUnavailable
 from bot.zapi import (
     CodeRequestResult,
     DeliveryMethod,
@@ -127,7 +127,7 @@ class CodeSteps(FlowCore):
     async def _method_after_failure(
         self, reg: FlowRecord, previous: FlowRecord, text: str
     ) -> Outcome:
-        change = self.store.change(
+        change = self._change(
             reg,
             audit=("request_code", "failed"),
             step=Step.METHOD.value,
@@ -172,7 +172,7 @@ class CodeSteps(FlowCore):
                 wrong_code_count=0,
             )
         told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
-        change = self.store.change(
+        change = self._change(
             reg,
             audit=("request_code", "wait" if told_to_wait else "refused"),
             waits=reported,
@@ -204,7 +204,7 @@ class CodeSteps(FlowCore):
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if not result.success:
-            reg = await self.store.save(reg, audit=("captcha", "wrong"), pending_call=None)
+            reg = await self._save(reg, audit=("captcha", "wrong"), pending_call=None)
             return await self.repeat(reg, texts.captcha_wrong)
         method = texts.method_names.get(reg.method or "", reg.method or "")
         body = texts.captcha_ok.format(method=method)

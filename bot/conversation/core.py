@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 from bot.config import InstanceConfig, Settings
 from bot.conversation.failures import zapi_error_text
 from bot.conversation.keyboards import Keyboards, format_wait
+from bot.conversation.ports import Change, FlowGone, FlowStorage, OwedMessage, ReportedWaits
 from bot.conversation.replies import Keyboard, Reply
 from bot.conversation.steps import STEPS, progress_order
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
@@ -29,9 +30,6 @@ from bot.domain.parsing import (
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step, ZapiCall
 from bot.domain.waits import Availability, MethodState, blocked_methods, method_states
-from bot.storage.database import Database
-from bot.storage.flow_store import FlowStore
-from bot.storage.writes import FlowGone, OwedMessage, ReportedWaits, TimerScheduler
 from bot.zapi import (
     DeliveryMethod,
     ZapiClient,
@@ -80,17 +78,14 @@ class FlowCore:
     def __init__(
         self,
         settings: Settings,
-        database: Database,
+        store: FlowStorage,
         zapi: ZapiClient,
-        scheduler: TimerScheduler,
         clock: Clock,
     ) -> None:
         self.settings = settings
+        self.store = store
         self.zapi = zapi
         self.clock = clock
-        self.store = FlowStore(
-            database, idle_timeout=self.idle_timeout, scheduler=scheduler, clock=clock
-        )
         self.courier: Courier | None = None  # wired by the application
         self._call_lease = timedelta(seconds=settings.zapi_timeout_seconds) + CALL_LEASE_MARGIN
 
@@ -104,6 +99,38 @@ class FlowCore:
     @property
     def idle_timeout(self) -> timedelta:
         return timedelta(seconds=self.settings.conversation_timeout_seconds)
+
+    def _change(
+        self,
+        reg: FlowRecord,
+        *,
+        audit: tuple[str, str] | None = None,
+        waits: ReportedWaits | None = None,
+        hold_for: timedelta | None = None,
+        **changes: Any,
+    ) -> Change:
+        """The flow as `changes` would leave it now, not yet committed (see `Change.of`)."""
+        return Change.of(
+            reg,
+            now=self.clock.now(),
+            idle_timeout=self.idle_timeout,
+            audit=audit,
+            waits=waits,
+            hold_for=hold_for,
+            **changes,
+        )
+
+    async def _save(
+        self,
+        reg: FlowRecord,
+        *,
+        audit: tuple[str, str] | None = None,
+        hold_for: timedelta | None = None,
+        **changes: Any,
+    ) -> FlowRecord:
+        """Commit a change with nothing to say; `reg`, brought up to date by the commit."""
+        await self.store.commit(self._change(reg, audit=audit, hold_for=hold_for, **changes))
+        return reg
 
     @staticmethod
     def texts(reg: FlowRecord) -> Catalog:
@@ -137,7 +164,7 @@ class FlowCore:
         else the question of the step the flow moves to (`lead` opens the method question;
         `before` goes first). Committing clears the call under way."""
         changes.setdefault("pending_call", None)
-        change = self.store.change(reg, audit=audit, waits=waits, **changes)
+        change = self._change(reg, audit=audit, waits=waits, **changes)
         new = change.after
         if reply is not None:
             replies = reply(new)
@@ -172,7 +199,7 @@ class FlowCore:
         Raises LeaseLost (the instance was taken: nothing is sent), StorageUnavailable (nothing
         is sent either) or the call's ZapiError."""
         instance = self._instance(reg)
-        await self.store.save(reg, pending_call=call, hold_for=self._call_lease, **changes)
+        await self._save(reg, pending_call=call, hold_for=self._call_lease, **changes)
         working()
         return await request(instance)
 
@@ -323,7 +350,7 @@ class FlowCore:
         even a wrong one, is activity)."""
         texts = self.texts(reg)
         message = hint if hint is not None else texts.step_hints[reg.step]
-        change = self.store.change(reg, pending_call=None)
+        change = self._change(reg, pending_call=None)
         keyboard = (await self.prompt(change.after))[-1].keyboard
         owed = await self.store.commit(change, [Reply(message, keyboard)])
         return Outcome(owed)

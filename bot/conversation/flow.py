@@ -11,7 +11,7 @@ from bot.conversation.code_steps import CodeSteps
 from bot.conversation.core import Courier, Outcome, Reply, WorkingSignal
 from bot.conversation.notices import Notices
 from bot.conversation.number_steps import NumberSteps
-from bot.storage.writes import FlowGone, LeaseLost, StorageUnavailable, TimerScheduler
+from bot.conversation.ports import FlowGone, LeaseLost, StorageUnavailable, TimerScheduler
 
 __all__ = [
     "Courier",

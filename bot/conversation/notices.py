@@ -15,10 +15,9 @@ from bot.conversation.core import (
     logger,
 )
 from bot.conversation.keyboards import format_wait
+from bot.conversation.ports import EndedWait, FlowGone, LeaseLost, OwedMessage
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
-from bot.storage.models import WaitTimer
-from bot.storage.writes import FlowGone, LeaseLost, OwedMessage
 from bot.zapi import (
     DeliveryMethod,
 )
@@ -112,9 +111,9 @@ class Notices(FlowCore):
 
     def _wait_notices(
         self,
-        claimed: Sequence[WaitTimer],
+        claimed: Sequence[EndedWait],
         regs: dict[int, FlowRecord],
-        pending: Sequence[WaitTimer],
+        pending: Sequence[EndedWait],
     ) -> list[tuple[int, Reply]]:
         ended: dict[int, set[DeliveryMethod]] = {}
         for timer in claimed:
@@ -125,7 +124,7 @@ class Notices(FlowCore):
                 reg.phone,
             ):
                 ended.setdefault(timer.chat_id, set()).add(DeliveryMethod(timer.method))
-        pending_by_number: dict[tuple[str, str, str], list[WaitTimer]] = {}
+        pending_by_number: dict[tuple[str, str, str], list[EndedWait]] = {}
         for timer in pending:
             pending_by_number.setdefault((timer.instance, timer.ddi, timer.phone), []).append(timer)
         notices = []

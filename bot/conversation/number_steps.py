@@ -17,6 +17,7 @@ from bot.conversation.core import (
     logger,
 )
 from bot.conversation.keyboards import format_wait
+from bot.conversation.ports import InstanceBusy, ReportedWaits
 from bot.conversation.steps import STEPS, back_from
 from bot.conversation.texts import catalog_for
 from bot.domain.parsing import (
@@ -28,7 +29,6 @@ from bot.domain.parsing import (
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
 from bot.domain.waits import Availability
-from bot.storage.writes import InstanceBusy, ReportedWaits
 from bot.zapi import (
     AvailabilityResult,
     ZapiError,
@@ -122,7 +122,7 @@ class NumberSteps(FlowCore):
         whole = parse_international(text)
         if whole is not None:
             ddi, national = whole
-            reg = await self.store.save(reg, ddi=ddi, step=Step.PHONE.value)
+            reg = await self._save(reg, ddi=ddi, step=Step.PHONE.value)
             return await self.receive_phone(reg, national, working)
         parsed_ddi = parse_ddi(text)
         if parsed_ddi is None:
@@ -240,7 +240,7 @@ class NumberSteps(FlowCore):
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
         if result.success and (result.status or "").upper() == "UNBANNED":
-            reg = await self.store.save(
+            reg = await self._save(
                 reg,
                 audit=("appeal", "unbanned"),
                 step=Step.PHONE.value,

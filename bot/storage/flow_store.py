@@ -10,10 +10,21 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.ports import (
+    AlreadyCommitted,
+    Change,
+    ComposeNotices,
+    FlowGone,
+    InstanceBusy,
+    LeaseLost,
+    Message,
+    OpenedFlow,
+    OwedMessage,
+    TimerScheduler,
+)
 from bot.domain.clock import Clock
 from bot.domain.methods import DeliveryMethod
 from bot.domain.record import FlowRecord
@@ -22,17 +33,7 @@ from bot.storage.database import Database
 from bot.storage.models import WaitTimer
 from bot.storage.writes import (
     WRITE_RETRY_DELAYS,
-    AlreadyCommitted,
-    Change,
-    FlowGone,
-    InstanceBusy,
-    LeaseLost,
-    Message,
-    OpenedFlow,
-    OwedMessage,
-    ReportedWaits,
     Saved,
-    TimerScheduler,
     Writer,
     audit,
     insert_flows_with_messages,
@@ -43,7 +44,8 @@ __all__ = ["FlowStore"]
 
 
 class FlowStore(Writer):
-    """Flows, their leases and waits, with the caches of what was committed."""
+    """Flows, their leases and waits, with the caches of what was committed: the service's
+    `FlowStorage` and `OutboxStorage` (`bot.conversation.ports`)."""
 
     def __init__(
         self,
@@ -90,40 +92,6 @@ class FlowStore(Writer):
             self._leases.pop(record.chat_id, None)
         else:
             self._leases[record.chat_id] = lease
-
-    def change(
-        self,
-        reg: FlowRecord,
-        *,
-        audit: tuple[str, str] | None = None,
-        waits: ReportedWaits | None = None,
-        hold_for: timedelta | None = None,
-        **changes: Any,
-    ) -> Change:
-        """The flow as `changes` would leave it now, not yet committed (see `Change.of`)."""
-        return Change.of(
-            reg,
-            now=self.clock.now(),
-            idle_timeout=self.idle_timeout,
-            audit=audit,
-            waits=waits,
-            hold_for=hold_for,
-            **changes,
-        )
-
-    async def save(
-        self,
-        reg: FlowRecord,
-        *,
-        audit: tuple[str, str] | None = None,
-        waits: ReportedWaits | None = None,
-        hold_for: timedelta | None = None,
-        **changes: object,
-    ) -> FlowRecord:
-        """`commit(change(...))` with nothing to say; the flow as committed."""
-        change = self.change(reg, audit=audit, waits=waits, hold_for=hold_for, **changes)
-        await self.commit(change)
-        return reg
 
     async def commit(self, change: Change, messages: Sequence[Message] = ()) -> list[OwedMessage]:
         """Commit the change with the step's messages (into the outbox), an audit event,
@@ -362,10 +330,7 @@ class FlowStore(Writer):
 
     async def claim_ended_waits(
         self,
-        compose: Callable[
-            [Sequence[WaitTimer], dict[int, FlowRecord], Sequence[WaitTimer]],
-            Sequence[tuple[int, Message]],
-        ],
+        compose: ComposeNotices,
     ) -> tuple[list[OwedMessage], datetime | None]:
         """Claim every ended wait exactly once and commit, in the same transaction, the notices
         `compose(claimed, their chats' flows, waits still pending)` makes of them; the notices

@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.ports import WriteRefused
 from bot.storage.database import Database
 
 __all__ = ["BulkWrite", "GroupCommit", "WriteRefused", "WriteUnit"]
@@ -44,10 +45,6 @@ BulkWrite = Callable[[AsyncSession, Sequence[I]], Awaitable[Sequence[T]]]
 # Enough to absorb a burst in a few transactions, small enough that none holds SQLite's write
 # lock for long.
 MAX_BATCH = 256
-
-
-class WriteRefused(Exception):
-    """A unit declined to write (e.g. a version check failed); it wrote nothing."""
 
 
 @dataclass(eq=False, slots=True)

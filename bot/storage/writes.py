@@ -1,5 +1,8 @@
-"""What a write of the conversation is: a change to a flow, the refusals it can meet, the
-messages it owes; and the writer all of them go through.
+"""The writer every write of the conversation goes through (group commit, retried while the
+database is in trouble), the outbox's rows, and the writes shared by the flow store.
+
+What a write *is* (`Change`, the refusals, owed messages) is the service's:
+`bot.conversation.ports`.
 """
 
 from __future__ import annotations
@@ -7,37 +10,32 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.ports import (
+    InstanceBusy,
+    Message,
+    OwedMessage,
+    StorageUnavailable,
+    WriteRefused,
+)
 from bot.domain.clock import Clock
 from bot.domain.record import FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.storage.group_commit import GroupCommit, WriteRefused
+from bot.storage.group_commit import GroupCommit
 from bot.storage.models import WaitTimer
-from bot.zapi import DeliveryMethod, MethodWaits
 
 __all__ = [
     "WRITE_RETRY_DELAYS",
-    "AlreadyCommitted",
-    "Change",
-    "FlowGone",
-    "InstanceBusy",
-    "LeaseLost",
-    "Message",
     "MessageIds",
-    "OpenedFlow",
-    "OwedMessage",
-    "ReportedWaits",
     "Saved",
-    "StorageUnavailable",
-    "TimerScheduler",
     "Writer",
     "audit",
     "insert_flows_with_messages",
@@ -53,60 +51,6 @@ T = TypeVar("T")
 WRITE_RETRY_DELAYS: tuple[float, ...] = (0.25, 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class ReportedWaits:
-    """Waits Z-API reported; `retry_after` applies to the method that was requested."""
-
-    waits: MethodWaits
-    retry_after: int | None = None
-    method: DeliveryMethod | None = None
-
-    def seconds(self) -> dict[DeliveryMethod, int]:
-        seconds = dict(self.waits.seconds)
-        if self.method is not None and self.retry_after is not None and self.retry_after > 0:
-            seconds[self.method] = max(seconds.get(self.method, 0), self.retry_after)
-        return seconds
-
-
-class FlowGone(WriteRefused):
-    """The flow ended (cancelled, timed out) while this update was being handled."""
-
-
-class InstanceBusy(WriteRefused):
-    """Another flow holds the instance."""
-
-
-class LeaseLost(WriteRefused):
-    """The flow no longer holds its instance: it must stop and never call Z-API again."""
-
-    def __init__(self, instance: str) -> None:
-        super().__init__(instance)
-        self.instance = instance
-
-
-class StorageUnavailable(Exception):
-    """The database refused a write, also when tried again: nothing of it was committed."""
-
-
-class AlreadyCommitted(WriteRefused):
-    """A write tried again finds its own earlier attempt committed (its answer was lost)."""
-
-
-class Message(Protocol):
-    """What the outbox stores of a message (`bot.conversation.replies.Reply`)."""
-
-    def to_json(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class OwedMessage:
-    """A message committed to the outbox, to be delivered at least once."""
-
-    id: int
-    chat_id: int
-    message: Message
-
-
 class MessageIds:
     """Increasing ids for outbox rows: a chat's messages go out in id order, also after a
     restart (nanoseconds since the epoch, bumped when two come in the same one)."""
@@ -117,70 +61,6 @@ class MessageIds:
     def next(self) -> int:
         self._last = max(time.time_ns(), self._last + 1)
         return self._last
-
-
-@dataclass(slots=True)
-class Change:
-    """A step's change to its flow, computed before it is committed: the replies of the step
-    are built from `after` (its version is the one their buttons carry)."""
-
-    before: FlowRecord
-    after: FlowRecord
-    ready_at: dict[str, datetime | None] = field(default_factory=dict)
-    audit: tuple[str, str] | None = None
-    instance_changes: bool = False
-    lease_needed: datetime | None = None
-
-    @classmethod
-    def of(
-        cls,
-        reg: FlowRecord,
-        *,
-        now: datetime,
-        idle_timeout: timedelta,
-        audit: tuple[str, str] | None = None,
-        waits: ReportedWaits | None = None,
-        hold_for: timedelta | None = None,
-        **changes: Any,
-    ) -> Change:
-        """The flow as `changes` (and Z-API's waits) would leave it at `now`.
-
-        `hold_for`: the instance lease must last at least that long from now (a Z-API call is
-        about to be made)."""
-        new = reg.copy(**changes, updated_at=now, version=reg.version + 1)
-        ready_at: dict[str, datetime | None] = {}
-        if waits is not None:
-            blocked = set(filter(None, new.blocked_methods.split(",")))
-            for method, seconds in waits.seconds().items():
-                if seconds < 0:
-                    blocked.add(method.value)
-                    continue
-                blocked.discard(method.value)
-                ready_at[method.value] = now + timedelta(seconds=seconds) if seconds > 0 else None
-            new.blocked_methods = ",".join(sorted(blocked))
-        # The lease outlives the flow's idle deadline, which a pending wait pushes out.
-        needed = max([now, *filter(None, ready_at.values())]) + idle_timeout
-        if hold_for is not None:
-            needed = max(needed, now + hold_for)
-        return cls(
-            before=reg,
-            after=new,
-            ready_at=ready_at,
-            audit=audit,
-            instance_changes="instance" in changes,
-            lease_needed=needed,
-        )
-
-
-class TimerScheduler(Protocol):
-    def schedule(self, ready_at: datetime) -> None:
-        """Make sure waits ending at `ready_at` get announced then."""
-
-
-@dataclass(frozen=True, slots=True)
-class OpenedFlow:
-    registration: FlowRecord
-    resumed: bool
 
 
 @dataclass(frozen=True, slots=True)

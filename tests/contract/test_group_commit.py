@@ -11,10 +11,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.ports import WriteRefused
 from bot.domain.record import FLOW_COLUMNS, FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.storage.group_commit import GroupCommit, WriteRefused
+from bot.storage.group_commit import GroupCommit
 from bot.storage.migrate import upgrade
 from bot.storage.models import AuditEvent, Registration
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.conversation.ports import Change, ReportedWaits
 from bot.conversation.steps import BUTTONS, STEPS, acts_at, back_from, progress_order
 from bot.conversation.texts import CATALOGS
 from bot.domain.methods import DeliveryMethod
@@ -14,7 +15,6 @@ from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
 from bot.domain.waits import Availability, blocked_methods, method_states, seconds_left
 from bot.render import ButtonPress
-from bot.storage.writes import Change, ReportedWaits
 from bot.zapi.models import MethodWaits
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
