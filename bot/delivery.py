@@ -236,9 +236,13 @@ class Courier:
                 await task
         acking = self._acking
         if acking is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(acking), ack_timeout)
-            except Exception:  # the timeout, or the database still refusing
+            limit = asyncio.ensure_future(self.clock.sleep(ack_timeout))
+            await asyncio.wait({acking, limit}, return_when=asyncio.FIRST_COMPLETED)
+            limit.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await limit
+            recorded = acking.done() and not acking.cancelled() and acking.exception() is None
+            if not recorded:  # out of time, or the database still refusing
                 acking.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await acking

@@ -294,7 +294,7 @@ def crash_seats(index: int) -> tuple[Seat, Seat]:
 
 
 async def test_sigkill_at_every_step_then_members_carry_on(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
     """Two members stand at each step (24 in all, each on an instance of their own) when the
     process is killed; after a restart on the same database every one of them carries on to
@@ -313,7 +313,7 @@ async def test_sigkill_at_every_step_then_members_carry_on(
     }
     chats = {seat.user.id: Chat(telegram, seat.user) for seat in seats}
 
-    first = await processes.start_polling(sqlite_url, **settings)
+    first = await processes.start_polling(migrated_sqlite_url, **settings)
     old_buttons: dict[int, tuple[int, str]] = {}
 
     async def drive(case: CrashCase, typing: Seat, pressing: Seat) -> None:
@@ -324,7 +324,7 @@ async def test_sigkill_at_every_step_then_members_carry_on(
         )
 
     await asyncio.gather(*(drive(case, *pair) for case, pair in cases.values()))
-    await recorded_delivered(sqlite_url)
+    await recorded_delivered(migrated_sqlite_url)
     await first.kill()
     assert first.returncode == -9
 
@@ -332,7 +332,7 @@ async def test_sigkill_at_every_step_then_members_carry_on(
         if case.accept_transfer:  # done on the old phones while the bot was down
             for seat in pair:
                 zapi.accept_device_transfer(seat.instance)
-    second = await processes.start_polling(sqlite_url, **settings)
+    second = await processes.start_polling(migrated_sqlite_url, **settings)
 
     async def carry_on(case: CrashCase, typing: Seat, pressing: Seat) -> None:
         await play(chats[typing.user.id], case.by_text, seat=typing)
@@ -346,8 +346,8 @@ async def test_sigkill_at_every_step_then_members_carry_on(
             assert zapi.connected(seat.instance), (step, seat)
             number = seat.odd_phone if case.odd_phone else seat.phone
             assert zapi.checked_number(seat.instance) == (DDI, number), (step, seat)
-    assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
-    assert query(sqlite_url, "SELECT count(*) FROM instance_leases") == [(0,)]
+    assert query(migrated_sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
+    assert query(migrated_sqlite_url, "SELECT count(*) FROM instance_leases") == [(0,)]
     second.terminate()
     assert_clean_exit(second, await second.wait())
 
@@ -356,28 +356,28 @@ async def test_wait_that_ended_while_down_is_announced_once_at_start(
     processes: Processes,
     telegram: TelegramDouble,
     zapi: ZapiDouble,
-    sqlite_url: str,
+    migrated_sqlite_url: str,
     clock: TestClock,
 ) -> None:
     chat = Chat(telegram, MEMBER)
-    first = await processes.start_polling(sqlite_url)
+    first = await processes.start_polling(migrated_sqlite_url)
     await play(chat, TO_PHONE)
     zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 240}))
     reply = await chat.say(PHONE_TEXT)
     assert "How should WhatsApp send the code" in (reply.text or "")
     assert "wait" in json.dumps(reply.reply_markup)
-    await recorded_delivered(sqlite_url)
+    await recorded_delivered(migrated_sqlite_url)
     await first.kill()
 
-    await time_passes_while_down(sqlite_url, clock, 300)  # the wait ends meanwhile
-    second = await processes.start_polling(sqlite_url)
+    await time_passes_while_down(migrated_sqlite_url, clock, 300)  # the wait ends meanwhile
+    second = await processes.start_polling(migrated_sqlite_url)
     notice = await chat.reply()
     assert "You can request the code by SMS now" in (notice.text or ""), notice.text
     assert notice.reply_markup is not None
-    await recorded_delivered(sqlite_url)
+    await recorded_delivered(migrated_sqlite_url)
     await second.kill()
 
-    third = await processes.start_polling(sqlite_url)
+    third = await processes.start_polling(migrated_sqlite_url)
     status = await chat.say("/status")
     assert "How to get the code" in (status.text or ""), status.text
     await settle(0.5)  # a second notice would come right after the start
@@ -393,37 +393,37 @@ async def test_wait_that_ended_while_down_is_announced_once_at_start(
 
 
 async def test_sigkill_during_the_code_request_then_the_code_is_taken(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
     """Z-API sends the SMS, the bot dies before the answer: after the restart the member is
     told where they are, unprompted, and the code that arrived is taken."""
     chat = Chat(telegram, MEMBER)
-    first = await processes.start_polling(sqlite_url)
+    first = await processes.start_polling(migrated_sqlite_url)
     await play(chat, TO_METHOD)
     zapi.hang("mobile/request-registration-code", simulate=True)
     telegram.press_button(MEMBER, "SMS")
     await until(lambda: bool(zapi.requests_to("mobile/request-registration-code")))
     await first.kill()
 
-    second = await processes.start_polling(sqlite_url)
+    second = await processes.start_polling(migrated_sqlite_url)
     notice = await chat.reply()
     assert "I restarted while asking WhatsApp for your code" in (notice.text or ""), notice.text
     assert "Didn't get it" in json.dumps(notice.reply_markup)
     await play(chat, AFTER_CODE_QUESTION)
     assert zapi.connected("inst-a")
     assert len(zapi.requests_to("mobile/request-registration-code")) == 1
-    assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
+    assert query(migrated_sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
     second.terminate()
     assert_clean_exit(second, await second.wait())
 
 
 async def test_wait_notice_cut_off_by_a_crash_is_sent_after_restart(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
     """The wait was claimed (it will not be claimed again) and its notice was on its way to
     Telegram when the bot died: the outbox still holds it."""
     chat = Chat(telegram, MEMBER)
-    first = await processes.start_polling(sqlite_url)
+    first = await processes.start_polling(migrated_sqlite_url)
     await play(chat, TO_PHONE)
     zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 1}))
     reply = await chat.say(PHONE_TEXT)
@@ -431,12 +431,12 @@ async def test_wait_notice_cut_off_by_a_crash_is_sent_after_restart(
     telegram.hang_next("sendMessage", 60, chat_id=MEMBER.id)  # the notice's send never returns
     await telegram.wait_for("sendMessage", chat_id=MEMBER.id, predicate=lambda call: call.held)
     await first.kill()
-    assert query(sqlite_url, "SELECT notified FROM wait_timers") == [(1,)]  # claimed
+    assert query(migrated_sqlite_url, "SELECT notified FROM wait_timers") == [(1,)]  # claimed
 
-    second = await processes.start_polling(sqlite_url)
+    second = await processes.start_polling(migrated_sqlite_url)
     notice = await chat.reply()
     assert "You can request the code by SMS now" in (notice.text or ""), notice.text
-    await recorded_delivered(sqlite_url)
+    await recorded_delivered(migrated_sqlite_url)
     second.terminate()
     assert_clean_exit(second, await second.wait())
 
@@ -445,21 +445,23 @@ async def test_flow_idle_past_its_timeout_while_down_is_ended_at_start(
     processes: Processes,
     telegram: TelegramDouble,
     zapi: ZapiDouble,
-    sqlite_url: str,
+    migrated_sqlite_url: str,
     clock: TestClock,
 ) -> None:
     chat = Chat(telegram, MEMBER)
-    first = await processes.start_polling(sqlite_url, conversation_timeout_seconds=900)
+    first = await processes.start_polling(migrated_sqlite_url, conversation_timeout_seconds=900)
     await play(chat, TO_DDI)
-    await recorded_delivered(sqlite_url)
+    await recorded_delivered(migrated_sqlite_url)
     await first.kill()
-    await time_passes_while_down(sqlite_url, clock, 960)  # the flow's timeout passes meanwhile
+    await time_passes_while_down(
+        migrated_sqlite_url, clock, 960
+    )  # the flow's timeout passes meanwhile
 
-    second = await processes.start_polling(sqlite_url, conversation_timeout_seconds=900)
+    second = await processes.start_polling(migrated_sqlite_url, conversation_timeout_seconds=900)
     ended = await chat.reply()
     assert "ended the registration" in (ended.text or ""), ended.text
-    assert query(sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
-    assert query(sqlite_url, "SELECT count(*) FROM instance_leases") == [(0,)]
+    assert query(migrated_sqlite_url, "SELECT count(*) FROM registrations") == [(0,)]
+    assert query(migrated_sqlite_url, "SELECT count(*) FROM instance_leases") == [(0,)]
 
     # The flow is over for the member, and the instance is free for everyone.
     reply = await chat.say(DDI)
@@ -486,7 +488,7 @@ WRONG_CAPTCHA = "Jd3Nq7"
 
 
 async def test_no_secret_in_debug_logs_or_replies(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
     zapi.add_number(
         DDI,
@@ -494,7 +496,7 @@ async def test_no_secret_in_debug_logs_or_replies(
         NumberProfile(captcha=SECRET_CAPTCHA, code=SECRET_CODE, pin=SECRET_PIN),
     )
     zapi.add_number(DDI, "44988887777", NumberProfile(banned=True))
-    process = await processes.start_polling(sqlite_url, log_level="DEBUG")
+    process = await processes.start_polling(migrated_sqlite_url, log_level="DEBUG")
 
     member = Chat(telegram, MEMBER)
     await play(
@@ -551,7 +553,7 @@ async def test_no_secret_in_debug_logs_or_replies(
         echoed = [method for method, params in sent if value in params]
         assert not echoed, f"the {what} was sent to Telegram by {echoed}"
     for table in ("registrations", "wait_timers", "instance_leases", "audit_events"):
-        dump = repr(query(sqlite_url, f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+        dump = repr(query(migrated_sqlite_url, f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
         for what, value in secrets.items():
             assert value not in dump, f"the {what} is stored in {table}"
 
@@ -636,11 +638,9 @@ CHECK_ROWS = ("Settings", "Telegram bot token", "Z-API instance inst-a", "Z-API 
 
 
 async def test_check_against_healthy_services_prints_ok_rows(
-    processes: Processes, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
-    env = processes.env(sqlite_url)
-    migrate = await processes.run(env, "migrate")
-    assert migrate.returncode == 0, migrate.describe()
+    env = processes.env(migrated_sqlite_url)
     zapi.set_connected("inst-b")
     process = await processes.run(env, "check")
     assert process.returncode == 0, process.describe()
@@ -655,7 +655,7 @@ async def test_check_against_healthy_services_prints_ok_rows(
 
 @pytest.mark.parametrize("fault", ["wrong client token", "wrong instance token", "closed port"])
 async def test_check_names_the_instance_that_fails(
-    fault: str, processes: Processes, zapi: ZapiDouble, sqlite_url: str
+    fault: str, processes: Processes, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
     overrides: dict[str, Any] = {}
     failing = {"inst-a", "inst-b"}
@@ -668,8 +668,7 @@ async def test_check_names_the_instance_that_fails(
         failing = {"inst-b"}
     else:
         overrides["zapi_base_url"] = f"http://127.0.0.1:{free_port()}"
-    env = processes.env(sqlite_url, **overrides)
-    assert (await processes.run(env, "migrate")).returncode == 0
+    env = processes.env(migrated_sqlite_url, **overrides)
     process = await processes.run(env, "check")
     assert process.returncode not in (0, None), process.describe()
     assert "Traceback" not in process.output, process.describe()
@@ -712,11 +711,11 @@ def command_update(user: Any, text: str, update_id: int) -> dict[str, Any]:
 
 
 async def test_webhook_mode_end_to_end(
-    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, sqlite_url: str
+    processes: Processes, telegram: TelegramDouble, zapi: ZapiDouble, migrated_sqlite_url: str
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = processes.env(sqlite_url, webhook_url=base, port=port)
+    env = processes.env(migrated_sqlite_url, webhook_url=base, port=port)
     process = await processes.spawn(env)
     await process.wait_until(lambda: bool(telegram.calls_to("setWebhook")), "setWebhook call")
     hook = telegram.calls_to("setWebhook")[0]
@@ -786,11 +785,11 @@ async def test_sigterm_during_a_zapi_call_exits_cleanly_and_keeps_the_step(
     processes: Processes,
     telegram: TelegramDouble,
     zapi: ZapiDouble,
-    sqlite_url: str,
+    migrated_sqlite_url: str,
 ) -> None:
     timeout = 1.0
     chat = Chat(telegram, MEMBER)
-    process = await processes.start_polling(sqlite_url, zapi_timeout_seconds=timeout)
+    process = await processes.start_polling(migrated_sqlite_url, zapi_timeout_seconds=timeout)
     await play(chat, TO_METHOD)
     if zapi_answer == "late":
         zapi.set_delay(0.5)
@@ -817,11 +816,11 @@ async def test_sigterm_during_a_zapi_call_exits_cleanly_and_keeps_the_step(
     else:
         assert "didn't answer within" in (reply.text or ""), reply.text
         assert "may still be on its way" in (reply.text or ""), reply.text
-    assert query(sqlite_url, "SELECT step FROM registrations") == [("code",)]
+    assert query(migrated_sqlite_url, "SELECT step FROM registrations") == [("code",)]
 
     # ...and after a restart the member carries on with the code that arrived.
     zapi.set_delay(0)
-    again = await processes.start_polling(sqlite_url)
+    again = await processes.start_polling(migrated_sqlite_url)
     await play(chat, AFTER_CODE_QUESTION)
     assert zapi.connected("inst-a")
     assert len(zapi.requests_to("mobile/request-registration-code")) == 1, "never sent twice"
