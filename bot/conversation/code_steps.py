@@ -8,7 +8,6 @@ import re
 
 from bot.conversation.core import (
     _CAPTCHA_ANSWER,
-    MAX_WRONG_CODES,
     FlowCore,
     Outcome,
     Reply,
@@ -26,6 +25,15 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
+from bot.domain.transitions import (
+    Transition,
+    after_captcha,
+    after_code,
+    after_code_request,
+    after_device_transfer,
+    after_pin,
+    after_pin_recovery,
+)
 from bot.domain.waits import Availability
 from bot.zapi import (
     CodeRequestResult,
@@ -146,39 +154,29 @@ class CodeSteps(FlowCore):
         result: CodeRequestResult,
     ) -> Outcome:
         texts = self.texts(reg)
-        if result.captcha is not None:
+        move = after_code_request(result, method)
+        reported = ReportedWaits(result.waits, result.retry_after, method)
+        if move.step is Step.CAPTCHA:
+            assert result.captcha is not None
             photo = result.captcha.data
 
             def captcha(new: FlowRecord) -> list[Reply]:
                 caption = f"{self._indicator(new, Step.CAPTCHA)}\n{texts.captcha_caption}"
                 return [Reply(caption, self._keyboards(new).captcha(), photo=photo)]
 
-            return await self._step(
-                reg,
-                captcha,
-                audit=("request_code", "captcha"),
-                step=Step.CAPTCHA.value,
-            )
-        if result.blocked:
-            return await self._step(reg, audit=("request_code", "banned"), step=Step.BANNED.value)
-        reported = ReportedWaits(result.waits, result.retry_after, method)
-        if result.success:
+            return await self._step(reg, captcha, audit=move.audit, **move.fields())
+        if move.step is Step.BANNED:
+            return await self._step(reg, audit=move.audit, **move.fields())
+        if move.step is None:  # the code is on its way
             body = texts.code_sent[method.value].format(number=number)
             return await self._step(
                 reg,
                 lambda new: [self._question(new, body, self._keyboards(new).code())],
-                audit=("request_code", f"sent_{method.value}"),
+                audit=move.audit,
                 waits=reported,
-                wrong_code_count=0,
+                **move.fields(),
             )
-        told_to_wait = any(seconds > 0 for seconds in reported.seconds().values())
-        change = self._change(
-            reg,
-            audit=("request_code", "wait" if told_to_wait else "refused"),
-            waits=reported,
-            step=Step.METHOD.value,
-            pending_call=None,
-        )
+        change = self._change(reg, audit=move.audit, waits=reported, **move.fields())
         states = await self.method_states(change.after, change.ready_at)
         if any(state.availability is Availability.WAITING for state in states.values()):
             lead = self._waits_text(reg, states)
@@ -203,16 +201,17 @@ class CodeSteps(FlowCore):
             )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
-        if not result.success:
-            reg = await self._save(reg, audit=("captcha", "wrong"), pending_call=None)
+        move = after_captcha(result.success)
+        if move.step is None:
+            reg = await self._save(reg, audit=move.audit, **move.fields())
             return await self.repeat(reg, texts.captcha_wrong)
         method = texts.method_names.get(reg.method or "", reg.method or "")
         body = texts.captcha_ok.format(method=method)
         return await self._step(
             reg,
             lambda new: [self._question(new, body, self._keyboards(new).code())],
-            audit=("captcha", "solved"),
-            step=Step.CODE.value,
+            audit=move.audit,
+            **move.fields(),
         )
 
     async def receive_code(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
@@ -230,27 +229,21 @@ class CodeSteps(FlowCore):
             )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
-        if result.success:
-            return await self._connected(reg)
-        if result.confirm_security_code:
-            return await self._step(
-                reg, audit=("confirm_code", "pin_required"), step=Step.PIN.value
-            )
-        if result.device_confirm:
-            return await self._step(
-                reg, audit=("confirm_code", "device_confirm"), step=Step.DEVICE.value
-            )
-        count = reg.wrong_code_count + 1
+        move = after_code(reg, result)
+        if move.ends:
+            return await self._connected(reg, move)
+        if move.step is not None:  # a two-step PIN, or a device transfer
+            return await self._step(reg, audit=move.audit, **move.fields())
         message = (
-            texts.wrong_code_many.format(count=count)
-            if count >= MAX_WRONG_CODES
+            texts.wrong_code_many.format(count=move.changes["wrong_code_count"])
+            if move.outcome == "wrong_code_many"
             else texts.wrong_code
         )
         return await self._step(
             reg,
             lambda new: [Reply(message, self._keyboards(new).code())],
-            audit=("confirm_code", "wrong_code"),
-            wrong_code_count=count,
+            audit=move.audit,
+            **move.fields(),
         )
 
     async def device_reply(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
@@ -269,12 +262,13 @@ class CodeSteps(FlowCore):
             )
         except ZapiError as error:
             return await self._failure(reg, error, lambda new: self._keyboards(new).device())
-        if result.success:
-            return await self._connected(reg)
+        move = after_device_transfer(result.success)
+        if move.ends:
+            return await self._connected(reg, move)
         return await self._step(
             reg,
             lambda new: [Reply(texts.device_not_yet, self._keyboards(new).device())],
-            audit=("device_transfer", "not_yet"),
+            audit=move.audit,
         )
 
     async def receive_pin(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
@@ -292,17 +286,16 @@ class CodeSteps(FlowCore):
             return await self._failure(
                 reg, error, lambda new: self._keyboards(new).pin(), delete_message=True
             )
-        if result.success:
-            outcome = await self._connected(reg)
-        elif result.device_confirm:
-            outcome = await self._step(
-                reg, audit=("confirm_pin", "device_confirm"), step=Step.DEVICE.value
-            )
+        move = after_pin(result)
+        if move.ends:
+            outcome = await self._connected(reg, move)
+        elif move.step is not None:  # a device transfer
+            outcome = await self._step(reg, audit=move.audit, **move.fields())
         else:
             outcome = await self._step(
                 reg,
                 lambda new: [Reply(texts.wrong_pin, self._keyboards(new).pin())],
-                audit=("confirm_pin", "wrong_pin"),
+                audit=move.audit,
             )
         outcome.delete_message = True
         return outcome
@@ -315,21 +308,22 @@ class CodeSteps(FlowCore):
             )
         except ZapiError as error:
             return await self._failure(reg, error, lambda new: self._keyboards(new).pin())
+        move = after_pin_recovery(result.success)
         message = texts.pin_recovery_sent if result.success else texts.pin_recovery_failed
         try:
             return await self._step(
                 reg,
                 lambda new: [Reply(message, self._keyboards(new).pin())],
-                audit=("recover_pin", "sent" if result.success else "failed"),
+                audit=move.audit,
             )
         except StorageUnavailable:
             return self._unsaved(reg, message, None)
 
-    async def _connected(self, reg: FlowRecord) -> Outcome:
+    async def _connected(self, reg: FlowRecord, move: Transition) -> Outcome:
         texts = self.texts(reg)
         message = texts.connected.format(instance=reg.instance, number=self._number(reg))
         try:
-            return await self._end(reg, "register", "connected", message)
+            return await self._end(reg, *move.audit, message)
         except StorageUnavailable:
             # Z-API connected the number: that is what the member must hear.
             logger.error("Chat %s connected but the database refused to record it", reg.chat_id)

@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 WorkingSignal = Callable[[], None]
 R = TypeVar("R")
-MAX_WRONG_CODES = 3
 APPEAL_LENGTH = range(10, 501)
 # Beyond the call's own time limit, how long a lease taken for a Z-API call lasts: room for the
 # step's commit after the answer.

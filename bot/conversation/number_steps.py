@@ -28,6 +28,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step
+from bot.domain.transitions import after_appeal, after_availability
 from bot.domain.waits import Availability
 from bot.zapi import (
     AvailabilityResult,
@@ -183,36 +184,14 @@ class NumberSteps(FlowCore):
     async def _after_availability(
         self, reg: FlowRecord, result: AvailabilityResult, before: Sequence[Reply]
     ) -> Outcome:
-        texts = self.texts(reg)
-        number = self._number(reg)
-        if result.blocked:
-            return await self._step(
-                reg,
-                before=before,
-                audit=("check", "banned"),
-                step=Step.BANNED.value,
-                appeal_token=result.appeal_token,
-            )
-        if not result.available:
+        move = after_availability(result)
+        if move.ends:
             logger.info("Number not available for chat %s (reason: %s)", reg.chat_id, result.reason)
-            owed = await self.store.end(
-                reg,
-                "check",
-                "unavailable",
-                [*before, Reply(texts.unavailable.format(number=number))],
-            )
+            text = self.texts(reg).unavailable.format(number=self._number(reg))
+            owed = await self.store.end(reg, *move.audit, [*before, Reply(text)])
             return Outcome(owed)
-        return await self._step(
-            reg,
-            before=before,
-            audit=("check", "available"),
-            waits=ReportedWaits(result.waits),
-            step=Step.METHOD.value,
-            wa_old_eligible=result.wa_old_eligible,
-            appeal_token=None,
-            wrong_code_count=0,
-            method=None,
-        )
+        waits = ReportedWaits(result.waits) if move.step is Step.METHOD else None
+        return await self._step(reg, before=before, audit=move.audit, waits=waits, **move.fields())
 
     async def banned_reply(self, reg: FlowRecord, text: str) -> Outcome:
         if _typed(text, lambda catalog: catalog.appeal_words):
@@ -239,20 +218,14 @@ class NumberSteps(FlowCore):
             )
         except ZapiError as error:
             return await self.repeat(reg, self._error(reg, error))
-        if result.success and (result.status or "").upper() == "UNBANNED":
-            reg = await self._save(
-                reg,
-                audit=("appeal", "unbanned"),
-                step=Step.PHONE.value,
-                appeal_token=None,
-                pending_call=None,
-            )
+        move = after_appeal(result)
+        if not move.ends:
+            reg = await self._save(reg, audit=move.audit, **move.fields())
             return await self.check_availability(
                 reg, working, before=[Reply(texts.appeal_unbanned)]
             )
-        outcome = "in_review" if result.success else "refused"
         message = texts.appeal_in_review if result.success else texts.appeal_refused
-        return await self._end(reg, "appeal", outcome, message)
+        return await self._end(reg, *move.audit, message)
 
     async def change_number(self, reg: FlowRecord) -> Outcome:
         return await self._step(
