@@ -471,228 +471,19 @@ _MDV2_MARKERS = {
     "~": "strikethrough",
     "||": "spoiler",
 }
-_MD_ENTITY_NAMES = {
-    "bold": "Bold",
-    "italic": "Italic",
-    "underline": "Underline",
-    "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler",
-    "[": "TextUrl",
-    "![": "CustomEmoji",
-}
-
-
-def _find_unescaped(source: str, needle: str, start: int) -> int:
-    index = start
-    while index < len(source):
-        if source[index] == "\\":
-            index += 2
-            continue
-        if source.startswith(needle, index):
-            return index
-        index += 1
-    return -1
-
-
-def _unescape_v2(text: str) -> str:
-    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
-
-
-def _parse_markdown_v2(source: str) -> tuple[str, list[dict[str, Any]]]:
-    out = _TextBuilder()
-    entities: list[dict[str, Any]] = []
-    stack: list[tuple[str, int, int]] = []  # (marker, start offset, source index)
-    quote_start: int | None = None
-    index = 0
-    at_line_start = True
-    while index < len(source):
-        char = source[index]
-        if char == "\\":
-            following = source[index + 1 : index + 2]
-            if not following or not 0 < ord(following) <= 126:
-                raise _ParseError(
-                    "Character '\\' is reserved and must be escaped with the preceding '\\'"
-                )
-            out.add(following)
-            index += 2
-            at_line_start = False
-            continue
-        if char == "\n":
-            if quote_start is not None and not source.startswith(">", index + 1):
-                made = _entity("blockquote", quote_start, out.pos)
-                if made is not None:
-                    entities.append(made)
-                quote_start = None
-            out.add("\n")
-            index += 1
-            at_line_start = True
-            continue
-        if at_line_start and char == ">":
-            if quote_start is None:
-                quote_start = out.pos
-            index += 1
-            at_line_start = False
-            continue
-        at_line_start = False
-        if char == "`":
-            pre = source.startswith("```", index)
-            fence = "```" if pre else "`"
-            end = _find_unescaped(source, fence, index + len(fence))
-            if end < 0:
-                kind = "Pre" if pre else "Code"
-                raise _ParseError(
-                    f"Can't find end of {kind} entity at byte offset {_byte_offset(source, index)}"
-                )
-            body = source[index + len(fence) : end]
-            extra: dict[str, Any] = {}
-            if pre:
-                first, newline, rest = body.partition("\n")
-                if newline and first and not re.search(r"\s", first):
-                    extra["language"] = first
-                    body = rest
-            start = out.pos
-            out.add(_unescape_v2(body))
-            made = _entity("pre" if pre else "code", start, out.pos, **extra)
-            if made is not None:
-                entities.append(made)
-            index = end + len(fence)
-            continue
-        marker = None
-        if char == "_":
-            marker = "__" if source.startswith("__", index) else "_"
-        elif char in "*~":
-            marker = char
-        elif source.startswith("||", index):
-            marker = "||"
-        if marker is not None:
-            open_at = next(
-                (pos for pos in range(len(stack) - 1, -1, -1) if stack[pos][0] == marker), None
-            )
-            if open_at is None:
-                stack.append((marker, out.pos, index))
-            else:
-                _, start, _ = stack.pop(open_at)
-                made = _entity(_MDV2_MARKERS[marker], start, out.pos)
-                if made is not None:
-                    entities.append(made)
-            index += len(marker)
-            continue
-        if char == "[" or source.startswith("![", index):
-            opener = "[" if char == "[" else "!["
-            stack.append((opener, out.pos, index))
-            index += len(opener)
-            continue
-        if char == "]":
-            open_at = next(
-                (pos for pos in range(len(stack) - 1, -1, -1) if stack[pos][0] in ("[", "![")),
-                None,
-            )
-            if open_at is None:
-                raise _ParseError(
-                    "Character ']' is reserved and must be escaped with the preceding '\\'"
-                )
-            opener, start, _ = stack.pop(open_at)
-            if source.startswith("(", index + 1):
-                end = _find_unescaped(source, ")", index + 2)
-                if end < 0:
-                    raise _ParseError(
-                        f"Can't find end of a URL at byte offset {_byte_offset(source, index)}"
-                    )
-                url = _unescape_v2(source[index + 2 : end])
-                if opener == "![":
-                    emoji_id = url.partition("id=")[2]
-                    made = _entity("custom_emoji", start, out.pos, custom_emoji_id=emoji_id)
-                else:
-                    made = _entity("text_link", start, out.pos, url=url)
-                if made is not None:
-                    entities.append(made)
-                index = end + 1
-            else:
-                index += 1
-            continue
-        if char in _MDV2_RESERVED:
-            raise _ParseError(
-                f"Character '{char}' is reserved and must be escaped with the preceding '\\'"
-            )
-        out.add(char)
-        index += 1
-    if quote_start is not None:
-        made = _entity("blockquote", quote_start, out.pos)
-        if made is not None:
-            entities.append(made)
-    if stack:
-        marker, _, where = stack[-1]
-        name = _MD_ENTITY_NAMES.get(_MDV2_MARKERS.get(marker, marker), "Unknown")
-        raise _ParseError(
-            f"Can't find end of {name} entity at byte offset {_byte_offset(source, where)}"
-        )
-    return out.text(), entities
-
-
-def _parse_markdown(source: str) -> tuple[str, list[dict[str, Any]]]:
-    out = _TextBuilder()
-    entities: list[dict[str, Any]] = []
-    index = 0
-
-    def missing_end(at: int) -> _ParseError:
-        offset = _byte_offset(source, at)
-        return _ParseError(f"Can't find end of the entity starting at byte offset {offset}")
-
-    while index < len(source):
-        char = source[index]
-        if char == "\\" and source[index + 1 : index + 2] in ("_", "*", "`", "["):
-            out.add(source[index + 1])
-            index += 2
-            continue
-        made: dict[str, Any] | None
-        if char in "*_":
-            end = source.find(char, index + 1)
-            if end < 0:
-                raise missing_end(index)
-            start = out.pos
-            out.add(source[index + 1 : end])
-            made = _entity("bold" if char == "*" else "italic", start, out.pos)
-            index = end + 1
-        elif char == "`":
-            fence = "```" if source.startswith("```", index) else "`"
-            end = source.find(fence, index + len(fence))
-            if end < 0:
-                raise missing_end(index)
-            start = out.pos
-            out.add(source[index + len(fence) : end])
-            made = _entity("pre" if fence == "```" else "code", start, out.pos)
-            index = end + len(fence)
-        elif char == "[":
-            end = source.find("]", index + 1)
-            if end < 0:
-                raise missing_end(index)
-            start = out.pos
-            out.add(source[index + 1 : end])
-            made = None
-            index = end + 1
-            if source.startswith("(", index):
-                close = source.find(")", index + 1)
-                if close < 0:
-                    raise missing_end(index)
-                made = _entity("text_link", start, out.pos, url=source[index + 1 : close])
-                index = close + 1
-        else:
-            out.add(char)
-            index += 1
-            continue
-        if made is not None:
-            entities.append(made)
-    return out.text(), entities
+# The bot formats with HTML only; this double does not model Telegram's two Markdown dialects.
+UNMODELLED_PARSE_MODES = ("markdown", "markdownv2")
 
 
 def _parse_entities(text: str, parse_mode: str) -> tuple[str, list[dict[str, Any]]]:
     mode = parse_mode.lower()
     if mode == "html":
         return _parse_html(text)
-    if mode == "markdownv2":
-        return _parse_markdown_v2(text)
-    if mode == "markdown":
-        return _parse_markdown(text)
+    if mode in UNMODELLED_PARSE_MODES:
+        raise _ApiError(
+            f"parse_mode {parse_mode} is not modelled by this double (the bot uses HTML)",
+            violation=True,
+        )
     raise _bad(f"unsupported parse_mode {parse_mode!r}")
 
 
@@ -1426,9 +1217,9 @@ class TelegramDouble:
         if method == "getUpdates":
             return await self._get_updates(params)
         handler = self._handlers.get(method)
-        if handler is not None:
-            return handler(params, files)
-        return self._generic(method, params, files)
+        if handler is None:  # valid for Telegram, but nothing the bot calls
+            raise _ApiError(f"{method} is not modelled by this double", code=501, violation=True)
+        return handler(params, files)
 
     # ---------------------------------------------------------------- internals: chats/messages
 
@@ -1858,52 +1649,6 @@ class TelegramDouble:
             self._commands_key(params.get("scope"), params.get("language_code")), None
         )
         return True
-
-    def _generic(self, method: str, params: dict[str, Any], files: dict[str, bytes]) -> Any:
-        """Plausible results for spec-valid methods without a dedicated handler."""
-        returns = self.spec.returns.get(method, ())
-        if returns == ("Message",) and "chat_id" in params:
-            content = self._content(params, files)
-            return self._bot_send(self._chat_for(params["chat_id"]), params, content)
-        if returns == ("Array of Message",) and "chat_id" in params:
-            chat = self._chat_for(params["chat_id"])
-            return [
-                self._bot_send(chat, {}, self._content(item if isinstance(item, dict) else {}, {}))
-                for item in params.get("media", [{}])
-            ]
-        if returns == ("MessageId",) and "chat_id" in params:
-            return {
-                "message_id": self._next_message_id(int(self._chat_for(params["chat_id"])["id"]))
-            }
-        if returns == ("Array of MessageId",) and "chat_id" in params:
-            chat_id = int(self._chat_for(params["chat_id"])["id"])
-            count = len(params.get("message_ids", [])) or 1
-            return [{"message_id": self._next_message_id(chat_id)} for _ in range(count)]
-        return True
-
-    def _content(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
-        if "text" in params:
-            return self._text_content(params)
-        content: dict[str, Any] = {}
-        kind = params.get("type")
-        for media in _MEDIA_KINDS:
-            if media in params or media in files or kind == media:
-                content[media] = _fake_media(media)
-        if "photo" in params or "photo" in files or kind == "photo":
-            content["photo"] = _photo_sizes()
-        if "latitude" in params and "longitude" in params:
-            content["location"] = {
-                "latitude": params["latitude"],
-                "longitude": params["longitude"],
-            }
-        if "phone_number" in params:
-            content["contact"] = {
-                "phone_number": params["phone_number"],
-                "first_name": params.get("first_name", ""),
-            }
-        if "caption" in params:
-            content.update(self._caption_content(params))
-        return content
 
 
 # --------------------------------------------------------------------------------------------
