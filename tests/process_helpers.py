@@ -47,8 +47,10 @@ def process_env(
         HOME=os.environ.get("HOME", "/tmp"),  # noqa: S108 - only a fallback
         PYTHONPATH=str(REPO_ROOT),
         PYTHONUNBUFFERED="1",
-        PYTHONDONTWRITEBYTECODE="1",
     )
+    # Bytecode is written (to the ignored __pycache__ folders), also where the test run's own
+    # environment says not to: the first `python -m bot` of a fresh clone compiles the bot's
+    # modules, every later one of the run loads them.
     return env
 
 

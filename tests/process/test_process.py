@@ -567,7 +567,7 @@ async def test_no_settings_exits_2_with_a_plain_message(processes: Processes) ->
     env = {
         key: value
         for key, value in processes.env("sqlite+aiosqlite:///unused.sqlite3").items()
-        if key in ("PATH", "HOME", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
+        if key in ("PATH", "HOME", "PYTHONPATH", "PYTHONUNBUFFERED")
     }
     process = await processes.run(env)
     assert process.returncode == 2, process.describe()
