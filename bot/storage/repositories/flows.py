@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
@@ -32,6 +32,16 @@ _FLOWS = cast(Table, Registration.__table__)
 # Columns a flow's update writes (the version is bumped by the caller's record).
 _MUTABLE = tuple(
     column.key for column in _FLOWS.columns if column.key not in {"chat_id", "created_at"}
+)
+# Built once: the update of every step, with its values as parameters (building the statement
+# and its cache key anew each time cost more CPU than the database's own work on SQLite).
+_UPDATE_FLOW = (
+    update(_FLOWS)
+    .where(
+        _FLOWS.c.chat_id == bindparam("where_chat_id"),
+        _FLOWS.c.version == bindparam("where_version"),
+    )
+    .values({key: bindparam(f"set_{key}", type_=_FLOWS.c[key].type) for key in _MUTABLE})
 )
 
 
@@ -83,11 +93,9 @@ async def update_flow(session: AsyncSession, record: FlowRecord, *, from_version
     """Write every column of `record` if the row is still at `from_version`.
 
     False when the row was changed or deleted meanwhile (optimistic concurrency)."""
-    result = await session.execute(
-        update(_FLOWS)
-        .where(_FLOWS.c.chat_id == record.chat_id, _FLOWS.c.version == from_version)
-        .values({key: getattr(record, key) for key in _MUTABLE})
-    )
+    values = {f"set_{key}": getattr(record, key) for key in _MUTABLE}
+    values.update(where_chat_id=record.chat_id, where_version=from_version)
+    result = await session.execute(_UPDATE_FLOW, values)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,13 +81,15 @@ async def refresh_lease(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+# Asked before every write of a flow that holds an instance: built once.
+_LEASE_HELD = select(InstanceLease.chat_id).where(
+    InstanceLease.instance == bindparam("instance"), InstanceLease.chat_id == bindparam("chat_id")
+)
+
+
 async def lease_is_held(session: AsyncSession, instance: str, chat_id: int) -> bool:
     """Whether the chat still holds `instance` (see `refresh_lease`)."""
-    found = await session.scalar(
-        select(InstanceLease.chat_id).where(
-            InstanceLease.instance == instance, InstanceLease.chat_id == chat_id
-        )
-    )
+    found = await session.scalar(_LEASE_HELD, {"instance": instance, "chat_id": chat_id})
     return found is not None
 
 
