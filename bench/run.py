@@ -338,7 +338,9 @@ async def bench_flows(
         print(
             f"flows{on(database, databases)}: one member alone {result['flow_single_s']:.2f} s; "
             f"{count} members at once {result['flow_all_s']:.2f} s (Z-API answering after "
-            f"{delay:.0f} s) → ratio {result['flow_ratio']:.2f}; target ≤ 1.5"
+            f"{delay:.0f} s) → ratio {result['flow_ratio']:.2f}; target ≤ 1.5. The bot's CPU: "
+            f"{result['flow_single_cpu_s'] * 1000:.0f} ms for one flow, "
+            f"{result['flow_all_cpu_s'] * 1000 / count:.0f} ms per flow of the {count}"
         )
         results.update(_keyed(result, database))
     return results
@@ -364,7 +366,9 @@ async def _flows(workdir: Path, database: str, count: int, delay: float) -> dict
         await process.start()
         await first_poll_after(telegram, process.started_at)
         names = list(instances)
+        cpu = process.cpu_s
         single = await _whole_flow(telegram, members[0], names[0], "44 98888-0000")
+        single_cpu, cpu = process.cpu_s - cpu, process.cpu_s
         started = time.monotonic()
         await asyncio.gather(
             *(
@@ -373,8 +377,15 @@ async def _flows(workdir: Path, database: str, count: int, delay: float) -> dict
             )
         )
         everyone = time.monotonic() - started
+        everyone_cpu = process.cpu_s - cpu
         await process.stop()
-    return {"flow_single_s": single, "flow_all_s": everyone, "flow_ratio": everyone / single}
+    return {
+        "flow_single_s": single,
+        "flow_all_s": everyone,
+        "flow_ratio": everyone / single,
+        "flow_single_cpu_s": single_cpu,
+        "flow_all_cpu_s": everyone_cpu,
+    }
 
 
 async def _burst(telegram: TelegramDouble, members: Sequence[TgUser], text: str) -> list[float]:

@@ -3,7 +3,8 @@
 Why not PTB's default (httpx): every update costs the bot two or three Bot API calls, and with
 many members at once their CPU is the bottleneck. On the project's 2-core machine, 500
 sendMessage calls (eight at a time, to the Telegram double) took about 2.8 ms of CPU each with
-httpx and 0.5 ms with aiohttp. The Z-API client stays on httpx: one call per step.
+httpx and 0.5 ms with aiohttp. The Z-API client's requests travel on aiohttp too
+(`bot/zapi/transport.py`).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from bot.zapi.models import (
     UnbanResult,
     decode_captcha,
 )
+from bot.zapi.transport import AiohttpTransport
 
 __all__ = ["ZapiClient"]
 
@@ -82,13 +83,13 @@ def _require_digits(name: str, value: str) -> str:
 
 @functools.cache
 def _tls_context() -> ssl.SSLContext:
-    """One TLS context per process: httpx would build one per client, and loading the CA bundle
-    costs about 30 ms of CPU each time."""
+    """One TLS context per process: loading the CA bundle costs about 30 ms of CPU each time."""
     return httpx.create_ssl_context()
 
 
 class ZapiClient:
-    """One pooled HTTP client per process; every call is bounded by `timeout` seconds.
+    """One pooled HTTP client per process; every call is bounded by `timeout` seconds. Requests
+    travel on aiohttp (`bot/zapi/transport.py`) unless another httpx `transport` is given.
 
     request-registration-code and the confirm calls are never retried: a timeout may already have
     sent the code. Any call may be retried once after a connect error, when nothing was sent.
@@ -109,12 +110,9 @@ class ZapiClient:
             base_url=base_url.rstrip("/"),
             headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            transport=transport,
+            transport=transport
+            or AiohttpTransport(max_connections=max_connections, ssl_context=_tls_context()),
             follow_redirects=False,
-            verify=_tls_context(),
         )
 
     async def aclose(self) -> None:

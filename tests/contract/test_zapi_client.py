@@ -29,6 +29,7 @@ from bot.zapi import (
     ZapiServerError,
     ZapiTimeout,
 )
+from bot.zapi.transport import AiohttpTransport
 from tests.conftest import CLIENT_TOKEN, INSTANCE_TOKENS
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
 
@@ -107,28 +108,23 @@ def call(path: str) -> Call:
     return ENDPOINTS[path][0]
 
 
-# Loading the CA bundle takes ~0.1 s per client; the double speaks plain HTTP, so most tests
-# share one TLS context through an ordinary transport (a few keep the client's own default).
 _TLS = ssl.create_default_context()
 
 
-def loopback_transport() -> httpx.AsyncHTTPTransport:
-    return httpx.AsyncHTTPTransport(verify=_TLS)
+def loopback_transport() -> AiohttpTransport:
+    """The transport the client uses when given none (for the tests that wrap it)."""
+    return AiohttpTransport(ssl_context=_TLS)
 
 
 @pytest.fixture
 async def client(zapi: ZapiDouble) -> AsyncIterator[ZapiClient]:
-    async with ZapiClient(
-        zapi.base_url, SecretStr(CLIENT_TOKEN), timeout=2.0, transport=loopback_transport()
-    ) as zapi_client:
+    async with ZapiClient(zapi.base_url, SecretStr(CLIENT_TOKEN), timeout=2.0) as zapi_client:
         yield zapi_client
 
 
 @pytest.fixture
 async def quick_client(zapi: ZapiDouble) -> AsyncIterator[ZapiClient]:
-    async with ZapiClient(
-        zapi.base_url, SecretStr(CLIENT_TOKEN), timeout=0.5, transport=loopback_transport()
-    ) as zapi_client:
+    async with ZapiClient(zapi.base_url, SecretStr(CLIENT_TOKEN), timeout=0.5) as zapi_client:
         yield zapi_client
 
 
