@@ -45,12 +45,11 @@ _UPDATE_FLOW = (
 )
 
 
+_FLOW_OF_CHAT = select(_FLOWS).where(_FLOWS.c.chat_id == bindparam("chat_id"))
+
+
 async def get_flow(session: AsyncSession, chat_id: int) -> FlowRecord | None:
-    row = (
-        (await session.execute(select(_FLOWS).where(_FLOWS.c.chat_id == chat_id)))
-        .mappings()
-        .first()
-    )
+    row = (await session.execute(_FLOW_OF_CHAT, {"chat_id": chat_id})).mappings().first()
     return FlowRecord.from_row(row) if row is not None else None
 
 

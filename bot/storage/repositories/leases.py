@@ -73,15 +73,22 @@ async def refresh_lease(
     chat held the instance all along, even past the old expiry.
     """
     result = await session.execute(
-        update(InstanceLease)
-        .where(InstanceLease.instance == instance, InstanceLease.chat_id == chat_id)
-        .values(expires_at=until),
+        _REFRESH_LEASE,
+        {"where_instance": instance, "where_chat_id": chat_id, "until": until},
         execution_options=_BULK,
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-# Asked before every write of a flow that holds an instance: built once.
+# Both asked at the writes of a flow that holds an instance: built once (see flows.py).
+_REFRESH_LEASE = (
+    update(InstanceLease)
+    .where(
+        InstanceLease.instance == bindparam("where_instance"),
+        InstanceLease.chat_id == bindparam("where_chat_id"),
+    )
+    .values(expires_at=bindparam("until"))
+)
 _LEASE_HELD = select(InstanceLease.chat_id).where(
     InstanceLease.instance == bindparam("instance"), InstanceLease.chat_id == bindparam("chat_id")
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -51,16 +51,19 @@ async def apply_waits(
     return changed
 
 
+# Asked at every method question of a number not read yet: built once (see flows.py).
+_TIMERS_OF_NUMBER = select(WaitTimer).where(
+    WaitTimer.instance == bindparam("instance"),
+    WaitTimer.ddi == bindparam("ddi"),
+    WaitTimer.phone == bindparam("phone"),
+)
+
+
 async def timers_for_number(
     session: AsyncSession, instance: str, ddi: str, phone: str
 ) -> Sequence[WaitTimer]:
-    return (
-        await session.scalars(
-            select(WaitTimer).where(
-                WaitTimer.instance == instance, WaitTimer.ddi == ddi, WaitTimer.phone == phone
-            )
-        )
-    ).all()
+    number = {"instance": instance, "ddi": ddi, "phone": phone}
+    return (await session.scalars(_TIMERS_OF_NUMBER, number)).all()
 
 
 async def pending_timers(session: AsyncSession) -> Sequence[WaitTimer]:
