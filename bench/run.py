@@ -9,7 +9,8 @@ Each scenario prints its numbers and the ratio it is judged by, measured in the 
 - startup: seconds from process start to the first getUpdates, first starts and restarts.
 - flows:   30 members on 30 instances, every Z-API call answered after 1 s; the 30 whole flows
            (/register to code confirmed) against one member's flow alone; the median of
-           three rounds. Target: ≤ 1.5×.
+           three rounds. Target: ≤ 1.5×. Also what one registration costs in Bot API calls:
+           messages, edits, chat actions, and how many keyboards it leaves live.
 - burst:   1,000 members send /register at the same moment; p50/p99 latency from the update
            being offered to the bot to its reply, and the per-update cost against a bare
            python-telegram-bot handler that replies with the same question without touching a
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
@@ -350,6 +352,15 @@ async def bench_flows(
             f"{result['flow_single_cpu_s'] * 1000:.0f} ms for one flow, "
             f"{result['flow_all_cpu_s'] * 1000 / count:.0f} ms per flow of the {count}"
         )
+        if database == databases[0]:
+            print(
+                "  one registration (several instances, SMS): "
+                f"{result['messages']:.0f} messages, {result['edits']:.0f} edited in place, "
+                f"{result['buttons_taken_off']:.0f} keyboards taken off, "
+                f"{result['chat_actions']:.0f} chat actions, "
+                f"{result['button_answers']:.0f} button answers; "
+                f"{result['live_keyboards_left']:.0f} live keyboards left"
+            )
         results.update(_keyed(result, database))
     return results
 
@@ -377,6 +388,9 @@ async def _flows(workdir: Path, database: str, count: int, delay: float) -> dict
         cpu = process.cpu_s
         single = await _whole_flow(telegram, members[0], names[0], "44 98888-0000")
         single_cpu, cpu = process.cpu_s - cpu, process.cpu_s
+        chat = members[0].id
+        api_calls = Counter(c.method for c in telegram.calls if c.ok and c.chat_id == chat)
+        live_left = len(telegram.live_keyboards(chat))
         started = time.monotonic()
         await asyncio.gather(
             *(
@@ -393,6 +407,12 @@ async def _flows(workdir: Path, database: str, count: int, delay: float) -> dict
         "flow_ratio": everyone / single,
         "flow_single_cpu_s": single_cpu,
         "flow_all_cpu_s": everyone_cpu,
+        "messages": api_calls["sendMessage"] + api_calls["sendPhoto"],
+        "edits": api_calls["editMessageText"] + api_calls["editMessageCaption"],
+        "buttons_taken_off": api_calls["editMessageReplyMarkup"],
+        "chat_actions": api_calls["sendChatAction"],
+        "button_answers": api_calls["answerCallbackQuery"],
+        "live_keyboards_left": live_left,
     }
 
 

@@ -8,6 +8,11 @@ growing pauses, in order, until Telegram takes it. A message Telegram confirmed 
 the bot, a bad request) is dropped with a warning. After a restart every message still in the
 outbox is sent first. A crash in the instant between Telegram's confirmation and the
 acknowledgement's commit sends that one message again: delivery is at least once.
+
+One message per chat has working buttons, the question the member is at. A button press's
+first reply takes the place of the message pressed (`bot.render.edit`); any other message takes
+the buttons off the one that had them before it is sent, unless it is said aside. Which message
+has them is recorded with the acknowledgements, so a restart keeps to that too.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.conversation.ports import OutboxStorage, OwedMessage
 from bot.conversation.replies import Reply
 from bot.domain.clock import Clock
-from bot.render import send
+from bot.render import Pressed, edit, send, take_buttons_away
 
 __all__ = ["RETRY_DELAYS", "Courier"]
 
@@ -81,28 +86,75 @@ class Courier:
         self._background = asyncio.Semaphore(background_sends)
         self._acks: list[int] = []
         self._acking: asyncio.Task[None] | None = None
+        self._live: dict[int, int] = {}  # chat → the message whose buttons work
+        self._live_changes: dict[int, int | None] = {}
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def send(self, chat_id: int, replies: Iterable[Reply]) -> None:
-        """Send messages about nothing committed, once; Telegram's errors reach the caller."""
+    async def send(
+        self, chat_id: int, replies: Iterable[Reply], *, pressed: Pressed | None = None
+    ) -> None:
+        """Send messages about nothing committed, once; Telegram's errors reach the caller.
+        `pressed`: the message whose button was pressed (the first reply takes its place)."""
         for reply in replies:
-            await self._send(chat_id, reply)
+            await self._send(chat_id, reply, pressed)
+            pressed = None
 
-    async def _send(self, chat_id: int, reply: Reply) -> None:
-        await send(self.bot, chat_id, reply)
+    async def _send(self, chat_id: int, reply: Reply, pressed: Pressed | None = None) -> None:
+        live = self._live.get(chat_id)
+        edited = (
+            pressed is not None
+            and reply.photo is None
+            and await edit(self.bot, chat_id, pressed, reply)
+        )
+        if edited and pressed is not None:
+            if live is not None and live != pressed.message_id:
+                await self._take_buttons_away(chat_id, live)
+            self._note_live(chat_id, pressed.message_id if reply.keyboard else None)
+            return
+        if reply.aside:
+            await send(self.bot, chat_id, reply)
+            return
+        if live is not None:
+            await self._take_buttons_away(chat_id, live)
+        message_id = await send(self.bot, chat_id, reply)
+        self._note_live(chat_id, message_id if reply.keyboard else None)
 
-    async def deliver(self, owed: Sequence[OwedMessage], *, background: bool = False) -> None:
+    async def _take_buttons_away(self, chat_id: int, message_id: int) -> None:
+        try:
+            await take_buttons_away(self.bot, chat_id, message_id)
+        except TelegramError as error:  # cosmetic: the old buttons only answer "stale"
+            logger.info("Buttons of a message in chat %s not taken away (%s)", chat_id, error)
+        self._note_live(chat_id, None)
+
+    def _note_live(self, chat_id: int, message_id: int | None) -> None:
+        if self._live.get(chat_id) == message_id:
+            return
+        if message_id is None:
+            del self._live[chat_id]
+        else:
+            self._live[chat_id] = message_id
+        self._live_changes[chat_id] = message_id
+        self._start_flush()
+
+    async def deliver(
+        self,
+        owed: Sequence[OwedMessage],
+        *,
+        background: bool = False,
+        pressed: Pressed | None = None,
+    ) -> None:
         """Send committed messages now, in order per chat, behind any a chat is still owed;
         what Telegram cannot take now is retried later. Never raises for Telegram's sake.
 
-        `background`: nobody waits on these (at most BACKGROUND_SENDS sends at once)."""
+        `background`: nobody waits on these (at most BACKGROUND_SENDS sends at once).
+        `pressed`: the message a button was pressed on, in the one chat of `owed`."""
         by_chat: dict[int, list[OwedMessage]] = {}
         for item in owed:
             by_chat.setdefault(item.chat_id, []).append(item)
         if len(by_chat) == 1:
             [(chat_id, items)] = by_chat.items()
-            await self._deliver_chat(chat_id, items, background=background)
+            await self._deliver_chat(chat_id, items, background=background, pressed=pressed)
             return
         await asyncio.gather(
             *(
@@ -117,29 +169,37 @@ class Courier:
             self._spawn(self.deliver(owed, background=True), name="deliver")
 
     async def _deliver_chat(
-        self, chat_id: int, items: list[OwedMessage], *, background: bool
+        self,
+        chat_id: int,
+        items: list[OwedMessage],
+        *,
+        background: bool,
+        pressed: Pressed | None = None,
     ) -> None:
         backlog = self._backlogs.get(chat_id)
         if backlog is not None:  # older messages first: the backlog's task sends these too
             backlog.extend(items)
             return
         for index, item in enumerate(items):
-            result = await self._attempt(item, background=background)
+            result = await self._attempt(item, background=background, pressed=pressed)
+            pressed = None  # a retry sends the reply as a new message
             if isinstance(result, _Later):
                 self._backlogs[chat_id] = deque(items[index:])
                 self._spawn(self._drain(chat_id, result), name=f"backlog:{chat_id}")
                 return
 
-    async def _attempt(self, item: OwedMessage, *, background: bool) -> _Later | None:
+    async def _attempt(
+        self, item: OwedMessage, *, background: bool, pressed: Pressed | None = None
+    ) -> _Later | None:
         """One try at one owed message; _Later when Telegram could not take it now."""
         if not isinstance(item.message, Reply):  # pragma: no cover - the outbox holds Replies
             raise TypeError(type(item.message).__name__)
         try:
             if background:
                 async with self._background:
-                    await self._send(item.chat_id, item.message)
+                    await self._send(item.chat_id, item.message, pressed)
             else:
-                await self._send(item.chat_id, item.message)
+                await self._send(item.chat_id, item.message, pressed)
         except RetryAfter as error:
             logger.warning("Telegram asked to wait before a message to chat %s", item.chat_id)
             return _Later(_retry_after(error))
@@ -195,19 +255,25 @@ class Courier:
 
     def _acknowledge(self, message_id: int) -> None:
         self._acks.append(message_id)
+        self._start_flush()
+
+    def _start_flush(self) -> None:
         if self._acking is None:
             self._acking = asyncio.get_running_loop().create_task(self._flush(), name="acks")
 
     async def _flush(self) -> None:
-        """Delete delivered messages from the outbox, many per statement."""
+        """Delete delivered messages from the outbox, many per statement, and record which
+        message of each chat has working buttons."""
         try:
-            while self._acks:
+            while self._acks or self._live_changes:
                 ids, self._acks = self._acks, []
+                live, self._live_changes = self._live_changes, {}
                 try:
-                    await self.store.acknowledge(ids)
+                    await self.store.acknowledge(ids, live)
                 except Exception as error:  # they would only be sent again after a restart
                     logger.warning("Could not record %d delivery(ies): %s", len(ids), error)
                     self._acks[:0] = ids
+                    self._live_changes = {**live, **self._live_changes}
                     await self.clock.sleep(self.retry_delays[0])
         finally:
             self._acking = None
@@ -216,6 +282,7 @@ class Courier:
 
     async def start(self) -> int:
         """Send what the outbox still owes (a restart cut its delivery); how many messages."""
+        self._live = await self.store.live_keyboards()
         owed: list[OwedMessage] = []
         for message_id, chat_id, stored in await self.store.owed_messages():
             try:
@@ -242,7 +309,8 @@ class Courier:
             with contextlib.suppress(asyncio.CancelledError):
                 await limit
             recorded = acking.done() and not acking.cancelled() and acking.exception() is None
-            if not recorded:  # out of time, or the database still refusing
+            if not recorded:  # out of time, or the database still refusing (the buttons
+                # recorded as working may be off already: taking them off again is harmless)
                 acking.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await acking

@@ -7,12 +7,20 @@ import logging
 from dataclasses import dataclass
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from bot.conversation.replies import Keyboard, Reply
 from bot.domain.steps import Action
 
-__all__ = ["ButtonPress", "answer_quietly", "inline_keyboard", "send"]
+__all__ = [
+    "ButtonPress",
+    "Pressed",
+    "answer_quietly",
+    "edit",
+    "inline_keyboard",
+    "send",
+    "take_buttons_away",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +71,68 @@ def inline_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
     )
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply) -> None:
-    """One reply, as a photo with its caption or as a message."""
+@dataclass(frozen=True, slots=True)
+class Pressed:
+    """The message a button was pressed on: the first reply to the press takes its place (its
+    text, or its caption when it is a photo, and its keyboard)."""
+
+    message_id: int
+    photo: bool = False
+
+
+def _unchanged(error: BadRequest) -> bool:
+    return "not modified" in error.message.lower()
+
+
+async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
+    """One reply, as a photo with its caption or as a message; the new message's id."""
     markup = inline_keyboard(reply.keyboard)
     if reply.photo is not None:
-        await bot.send_photo(chat_id, photo=reply.photo, caption=reply.text, reply_markup=markup)
+        sent = await bot.send_photo(
+            chat_id, photo=reply.photo, caption=reply.text, reply_markup=markup
+        )
     else:
-        await bot.send_message(chat_id, reply.text, reply_markup=markup)
+        sent = await bot.send_message(chat_id, reply.text, reply_markup=markup)
+    return sent.message_id
+
+
+async def edit(bot: Bot, chat_id: int, pressed: Pressed, reply: Reply) -> bool:
+    """Put a reply (without a photo) in place of the pressed message; False when Telegram will
+    not edit that message (gone, too old…): send the reply as a new one instead. An edit found
+    already made (a retry) counts as made."""
+    markup = inline_keyboard(reply.keyboard)
+    try:
+        if pressed.photo:
+            await bot.edit_message_caption(
+                chat_id=chat_id,
+                message_id=pressed.message_id,
+                caption=reply.text,
+                reply_markup=markup,
+            )
+        else:
+            await bot.edit_message_text(
+                reply.text, chat_id=chat_id, message_id=pressed.message_id, reply_markup=markup
+            )
+    except BadRequest as error:
+        if _unchanged(error):
+            return True
+        logger.info("Could not edit message %s in chat %s: %s", pressed.message_id, chat_id, error)
+        return False
+    return True
+
+
+async def take_buttons_away(bot: Bot, chat_id: int, message_id: int) -> None:
+    """Remove a message's keyboard; one already without it, or gone, is as good."""
+    try:
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+    except BadRequest as error:
+        if not _unchanged(error):
+            logger.info(
+                "Could not take the buttons off message %s in chat %s: %s",
+                message_id,
+                chat_id,
+                error,
+            )
 
 
 async def answer_quietly(query: CallbackQuery, text: str | None = None) -> None:

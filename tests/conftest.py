@@ -59,6 +59,8 @@ async def telegram() -> AsyncIterator[TelegramDouble]:
     async with TelegramDouble(token=BOT_TOKEN) as double:
         yield double
         assert double.violations == [], double.violations
+        # At any moment at most one message of a chat has working buttons.
+        assert double.keyboard_overlaps == [], double.keyboard_overlaps
 
 
 async def create_postgres_database(*, template: str | None = None) -> str:

@@ -8,13 +8,14 @@ all have to keep in line with the row.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from telegram import BotCommand, Update
+from telegram import Bot, BotCommand, Message, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
 from telegram.ext import (
@@ -32,15 +33,15 @@ from bot.conversation.flow import (
     Outcome,
     RegistrationFlow,
     StorageUnavailable,
-    WorkingSignal,
 )
 from bot.conversation.replies import Reply
 from bot.conversation.steps import BUTTONS, STEPS, acts_at
 from bot.conversation.texts import Catalog, catalog_for
 from bot.delivery import Courier
+from bot.domain.clock import Clock
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
-from bot.render import ButtonPress, answer_quietly
+from bot.render import ButtonPress, Pressed, answer_quietly
 
 __all__ = ["COMMANDS", "Command", "RegistrationHandlers", "command_menu", "help_text"]
 
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 # Longer texts are no answer to any step (the appeal, the longest, allows 500 characters).
 MAX_TEXT_LENGTH = 1000
+# Telegram shows "typing…" for at most 5 s; a Z-API call may take 30.
+TYPING_EVERY: Final = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,44 @@ def _stale(step: Step, press: ButtonPress) -> bool:
     return press.action is Action.BACK and press.argument != step.value
 
 
+class Typing:
+    """ "typing…" in the chat while the step's Z-API call runs, sent again every TYPING_EVERY
+    seconds (on the bot's clock) until the step is done; `start` is the service's signal that
+    a call begins."""
+
+    def __init__(self, bot: Bot, chat_id: int, clock: Clock) -> None:
+        self.bot, self.chat_id, self.clock = bot, chat_id, clock
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._repeat(), name=f"typing:{self.chat_id}"
+            )
+
+    async def _repeat(self) -> None:
+        while True:
+            with contextlib.suppress(TelegramError):  # cosmetic only
+                await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
+            await self.clock.sleep(TYPING_EVERY)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+def _pressed(update: Update) -> Pressed | None:
+    """The message a button was pressed on, if Telegram still lets the bot edit it."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if not isinstance(message, Message):
+        return None
+    return Pressed(message.message_id, photo=bool(message.photo))
+
+
 def _text(update: Update) -> str:
     message = update.effective_message
     return (message.text or "") if message else ""
@@ -102,30 +143,19 @@ class RegistrationHandlers:
 
     # -- sending ---------------------------------------------------------------------------
 
-    def _working_signal(self, context: Context, chat_id: int) -> WorkingSignal:
-        def signal() -> None:
-            context.application.create_task(
-                self._typing(context, chat_id), name=f"typing:{chat_id}"
-            )
-
-        return signal
-
-    @staticmethod
-    async def _typing(context: Context, chat_id: int) -> None:
-        with contextlib.suppress(TelegramError):  # cosmetic only
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
-
     async def _finish(self, update: Update, context: Context, outcome: Outcome) -> None:
         """Say what the step said: committed messages at least once (retried if Telegram fails
-        now), the others once."""
+        now), the others once; a press's first reply in place of the message pressed."""
         chat_id = update.effective_chat.id if update.effective_chat else 0
         message = update.effective_message
         if outcome.delete_message and message is not None and update.callback_query is None:
             await self._delete_secret(update, chat_id)
+        pressed = _pressed(update)
         if outcome.owed:
-            await self.courier.deliver(outcome.owed)
+            await self.courier.deliver(outcome.owed, pressed=pressed)
+            pressed = None
         if outcome.replies:
-            await self.courier.send(chat_id, outcome.replies)
+            await self.courier.send(chat_id, outcome.replies, pressed=pressed)
 
     async def _delete_secret(self, update: Update, chat_id: int) -> None:
         """The member's message with the PIN goes; if it cannot, the member is asked to."""
@@ -165,9 +195,13 @@ class RegistrationHandlers:
                 hint = texts.too_long.format(expected=texts.step_hints[reg.step])
                 return await self.flow.repeat(reg, hint)
             typed = STEPS[Step(reg.step)].typed
-            return await typed(self.flow, reg, text, self._working_signal(context, chat.id))
+            return await typed(self.flow, reg, text, typing.start)
 
-        await self._with_flow(update, context, answer)
+        typing = Typing(context.bot, chat.id, self.courier.clock)
+        try:
+            await self._with_flow(update, context, answer)
+        finally:
+            await typing.stop()
 
     async def on_button(self, update: Update, context: Context) -> None:
         """A button press, checked against the flow's step (and version, for Z-API's)."""
@@ -189,10 +223,16 @@ class RegistrationHandlers:
             await answer_quietly(query, self.flow.texts(reg).button_used)
             return
         await answer_quietly(query)
-        working = self._working_signal(context, chat.id)
-        await self._run(
-            update, context, reg, lambda: button.press(self.flow, reg, press.argument, working)
-        )
+        typing = Typing(context.bot, chat.id, self.courier.clock)
+        try:
+            await self._run(
+                update,
+                context,
+                reg,
+                lambda: button.press(self.flow, reg, press.argument, typing.start),
+            )
+        finally:
+            await typing.stop()
 
     # -- commands --------------------------------------------------------------------------
 

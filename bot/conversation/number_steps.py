@@ -89,7 +89,7 @@ class NumberSteps(FlowCore):
             number=self._number(reg) if reg.phone else (f"+{reg.ddi}" if reg.ddi else "—"),
             waits=wait_text,
         )
-        return Outcome(replies=[Reply(body)])
+        return Outcome(replies=[Reply(body, aside=True)])
 
     async def back(self, reg: FlowRecord) -> Outcome:
         previous = back_from(Step(reg.step), several_instances=self.several_instances)

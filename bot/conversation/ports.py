@@ -197,8 +197,15 @@ ComposeNotices = Callable[
 class OutboxStorage(Protocol):
     """The messages owed to members (committed with their steps, delivered at least once)."""
 
-    async def acknowledge(self, ids: Sequence[int]) -> None:
-        """Telegram confirmed these messages (or they can never be delivered): never again."""
+    async def acknowledge(
+        self, ids: Sequence[int], live: Mapping[int, int | None] | None = None
+    ) -> None:
+        """Telegram confirmed these messages (or they can never be delivered): never again.
+        `live`: each chat's message whose buttons now work (None: none any more)."""
+        ...
+
+    async def live_keyboards(self) -> dict[int, int]:
+        """Each chat's message whose buttons work, by chat."""
         ...
 
     async def owed_messages(self) -> list[tuple[int, int, str]]:

@@ -45,9 +45,13 @@ class Keyboard:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """One message. A chat has at most one message with working buttons: a new message takes
+    them off the one before, unless it is said `aside` (/status: the question stays)."""
+
     text: str
     keyboard: Keyboard | None = None
     photo: bytes | None = None
+    aside: bool = False
 
     def to_json(self) -> str:
         stored: dict[str, Any] = {"text": self.text}
@@ -55,6 +59,8 @@ class Reply:
             stored["keyboard"] = self.keyboard.to_data()
         if self.photo is not None:
             stored["photo"] = base64.b64encode(self.photo).decode("ascii")
+        if self.aside:
+            stored["aside"] = True
         return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -66,4 +72,5 @@ class Reply:
             text=data["text"],
             keyboard=Keyboard.from_data(keyboard) if keyboard else None,
             photo=base64.b64decode(photo) if photo else None,
+            aside=bool(data.get("aside")),
         )

@@ -141,7 +141,7 @@ class FlowStore(Writer):
                         if not holds:
                             raise LeaseLost(new.instance)
                     await self._update_flow(session, new, reg.version, retrying=retrying)
-                timers: list[WaitTimer] = []
+                timers: list[repo.WaitSet] = []
                 if ready_at:
                     timers = await repo.apply_waits(
                         session,

@@ -150,6 +150,17 @@ class AuditEvent(Base):
     outcome: Mapped[str] = mapped_column(String(32))
 
 
+class LiveKeyboard(Base):
+    """The one message of a chat whose buttons still work (the question the member is at);
+    written when Telegram confirmed it, so that the next question can take its buttons away,
+    also after a restart."""
+
+    __tablename__ = "live_keyboards"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class OutboxMessage(Base):
     """A message the bot owes a chat: written with the step that says it, deleted once Telegram
     confirmed it. Never holds codes, captcha answers or PINs (no reply repeats them)."""

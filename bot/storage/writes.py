@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -30,7 +30,6 @@ from bot.domain.record import FlowRecord
 from bot.storage import repositories as repo
 from bot.storage.database import Database
 from bot.storage.group_commit import GroupCommit
-from bot.storage.models import WaitTimer
 
 __all__ = [
     "WRITE_RETRY_DELAYS",
@@ -67,7 +66,7 @@ class MessageIds:
 class Saved:
     record: FlowRecord
     lease: tuple[str, datetime] | None
-    timers: list[WaitTimer]
+    timers: list[repo.WaitSet]
 
 
 def is_storage_trouble(error: Exception) -> bool:
@@ -129,16 +128,26 @@ class Writer:
             for o in owed
         ]
 
-    async def acknowledge(self, ids: Sequence[int]) -> None:
-        """Telegram confirmed these messages (or they can never be delivered): never again."""
+    async def acknowledge(
+        self, ids: Sequence[int], live: Mapping[int, int | None] | None = None
+    ) -> None:
+        """Telegram confirmed these messages (or they can never be delivered): never again.
+        `live`: each chat's message whose buttons now work (None: none)."""
 
         def build(retrying: bool) -> Callable[[AsyncSession], Awaitable[None]]:
             async def write(session: AsyncSession) -> None:
                 await repo.delete_outbox(session, ids)
+                if live:
+                    await repo.set_live_keyboards(session, live)
 
             return write
 
         await self._write(build)
+
+    async def live_keyboards(self) -> dict[int, int]:
+        """Each chat's message whose buttons work, as last acknowledged."""
+        async with self.db.reader() as session:
+            return await repo.live_keyboards(session)
 
     async def owed_messages(self) -> list[tuple[int, int, str]]:
         """Every message still owed, as (id, chat_id, stored form), oldest first."""

@@ -82,7 +82,7 @@ async def set_timer(
     method: str,
     chat_id: int,
     ready_at: datetime,
-) -> WaitTimer:
+) -> repo.WaitSet:
     """One method's wait for a number, set the way a step commits it."""
     [timer] = await repo.apply_waits(
         session,
@@ -699,3 +699,20 @@ def test_head_constant_matches_alembic_head():
     from bot.storage.migrate import head_revision
 
     assert head_revision() == migrations.HEAD
+
+
+# -- which message has working buttons ---------------------------------------------------------
+
+
+async def test_live_keyboards_are_set_moved_and_cleared(db: Database) -> None:
+    async with db.session() as session:
+        await repo.set_live_keyboards(session, {1: 10, 2: 20})
+    async with db.session() as session:
+        await repo.set_live_keyboards(session, {1: 11, 2: None, 3: 30})
+    async with db.reader() as session:
+        assert await repo.live_keyboards(session) == {1: 11, 3: 30}
+    async with db.session() as session:
+        await repo.set_live_keyboards(session, {})
+        await repo.set_live_keyboards(session, {3: None, 4: None})
+    async with db.reader() as session:
+        assert await repo.live_keyboards(session) == {1: 11}

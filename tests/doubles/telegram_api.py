@@ -618,6 +618,9 @@ class TelegramDouble:
 
         self.calls: list[ApiCall] = []
         self.violations: list[str] = []
+        # Moments a chat showed more than one bot message with buttons: (chat, message ids).
+        # Not a Bot API rule, the bot's own: conftest's `telegram` fixture checks it.
+        self.keyboard_overlaps: list[tuple[int, list[int]]] = []
         self.webhook_errors: list[str] = []
 
         self._runner: web.AppRunner | None = None
@@ -925,14 +928,20 @@ class TelegramDouble:
         chat_id: int | str,
         timeout: float = 10.0,
     ) -> ApiCall:
-        """Next successful user-visible call (send*/edit*/...) to ``chat_id`` not yet returned."""
+        """Next successful user-visible call (send*/edit*/...) to ``chat_id`` not yet returned;
+        taking a keyboard off a message (editMessageReplyMarkup) is no reply."""
         key = _norm_chat(chat_id)
 
         def find() -> ApiCall | None:
             end = len(self.calls)
             for index in range(self._reply_cursor.get(key, 0), end):
                 call = self.calls[index]
-                if call.ok and call.chat_id == key and self._is_visible(call.method):
+                if (
+                    call.ok
+                    and call.chat_id == key
+                    and self._is_visible(call.method)
+                    and call.method != "editMessageReplyMarkup"
+                ):
                     self._reply_cursor[key] = index + 1
                     return call
             # Calls are only appended: none up to here is a reply to this chat.
@@ -994,6 +1003,14 @@ class TelegramDouble:
             {**copy.deepcopy(message), "reply_markup": copy.deepcopy(message.get("reply_markup"))}
             for message in messages
             if message["from"]["id"] == self.bot_user["id"]
+        ]
+
+    def live_keyboards(self, chat_id: int | str) -> list[int]:
+        """Ids of the bot's messages in the chat that still carry buttons."""
+        return [
+            int(message["message_id"])
+            for message in self.bot_messages(chat_id)
+            if (message.get("reply_markup") or {}).get("inline_keyboard")
         ]
 
     def last_keyboard(self, chat_id: int | str) -> list[list[dict[str, Any]]] | None:
@@ -1269,6 +1286,10 @@ class TelegramDouble:
 
     def _store_message(self, chat_id: int, message: dict[str, Any]) -> None:
         self._messages.setdefault(chat_id, {})[int(message["message_id"])] = copy.deepcopy(message)
+        if message["from"]["id"] == self.bot_user["id"] and message.get("reply_markup"):
+            live = self.live_keyboards(chat_id)
+            if len(live) > 1:
+                self.keyboard_overlaps.append((chat_id, live))
 
     def _bot_send(
         self, chat: dict[str, Any], params: dict[str, Any], content: dict[str, Any]

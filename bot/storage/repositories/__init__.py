@@ -22,7 +22,9 @@ from bot.storage.repositories.leases import (
 from bot.storage.repositories.outbox import (
     delete_outbox,
     insert_outbox,
+    live_keyboards,
     outbox_messages,
+    set_live_keyboards,
 )
 from bot.storage.repositories.people import (
     member_overrides,
@@ -31,6 +33,7 @@ from bot.storage.repositories.people import (
     set_member,
 )
 from bot.storage.repositories.timers import (
+    WaitSet,
     apply_waits,
     claim_due_timers,
     delete_announced_timers,
@@ -39,6 +42,7 @@ from bot.storage.repositories.timers import (
 )
 
 __all__ = [
+    "WaitSet",
     "acquire_lease",
     "apply_waits",
     "claim_due_timers",
@@ -53,6 +57,7 @@ __all__ = [
     "insert_outbox",
     "interrupted_flows",
     "lease_is_held",
+    "live_keyboards",
     "member_overrides",
     "outbox_messages",
     "pending_timers",
@@ -60,6 +65,7 @@ __all__ = [
     "record_event",
     "refresh_lease",
     "release_leases",
+    "set_live_keyboards",
     "set_member",
     "timers_for_number",
     "update_flow",

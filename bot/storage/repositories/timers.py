@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -13,13 +15,25 @@ from bot.storage.models import (
 )
 from bot.storage.repositories._common import BULK as _BULK
 
+_TIMERS = cast(Table, WaitTimer.__table__)
+
 __all__ = [
+    "WaitSet",
     "apply_waits",
     "claim_due_timers",
     "delete_announced_timers",
     "pending_timers",
     "timers_for_number",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class WaitSet:
+    """A method's wait as a step set it."""
+
+    id: int
+    method: str
+    ready_at: datetime
 
 
 async def apply_waits(
@@ -30,25 +44,43 @@ async def apply_waits(
     phone: str,
     chat_id: int,
     ready_at: Mapping[str, datetime | None],
-) -> list[WaitTimer]:
-    """Set the number's timer per method (None: no wait any more); returns the timers set."""
-    existing = {
-        timer.method: timer for timer in await timers_for_number(session, instance, ddi, phone)
-    }
-    changed: list[WaitTimer] = []
-    for method, when in ready_at.items():
-        timer = existing.get(method)
-        if when is None:
-            if timer is not None:
-                await session.delete(timer)
-            continue
-        if timer is None:
-            timer = WaitTimer(instance=instance, ddi=ddi, phone=phone, method=method)
-            session.add(timer)
-        timer.chat_id, timer.ready_at, timer.notified = chat_id, when, False
-        changed.append(timer)
-    await session.flush()
-    return changed
+) -> list[WaitSet]:
+    """Set the number's wait per method (None: no wait any more), as Core statements (no ORM
+    unit of work: this runs in most steps' transactions); returns the waits set."""
+    number = {"instance": instance, "ddi": ddi, "phone": phone}
+    ended = [method for method, when in ready_at.items() if when is None]
+    if ended:
+        await session.execute(
+            delete(_TIMERS).where(
+                _TIMERS.c.instance == instance,
+                _TIMERS.c.ddi == ddi,
+                _TIMERS.c.phone == phone,
+                _TIMERS.c.method.in_(ended),
+            )
+        )
+    rows = [
+        {**number, "method": method, "chat_id": chat_id, "ready_at": when, "notified": False}
+        for method, when in ready_at.items()
+        if when is not None
+    ]
+    if not rows:
+        return []
+    # Dialect syntax, loaded only by the deployments using it (see flows.py).
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    upsert = insert(_TIMERS).values(rows)
+    statement = upsert.on_conflict_do_update(
+        index_elements=[_TIMERS.c.instance, _TIMERS.c.ddi, _TIMERS.c.phone, _TIMERS.c.method],
+        set_={
+            "chat_id": upsert.excluded.chat_id,
+            "ready_at": upsert.excluded.ready_at,
+            "notified": upsert.excluded.notified,
+        },
+    ).returning(_TIMERS.c.id, _TIMERS.c.method, _TIMERS.c.ready_at)
+    result = await session.execute(statement)
+    return [WaitSet(row.id, row.method, row.ready_at) for row in result]
 
 
 # Asked at every method question of a number not read yet: built once (see flows.py).
