@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
+from bot.config import InstanceConfig
 from bot.conversation.core import (
     APPEAL_LENGTH,
     FlowCore,
@@ -97,19 +98,25 @@ class NumberSteps(FlowCore):
             return await self._step(reg, before=[Reply(self.texts(reg).first_step)])
         return await self._step(reg, step=previous.value, **STEPS[previous].on_return)
 
-    async def choose_instance(self, reg: FlowRecord, name: str) -> Outcome:
+    async def choose_instance(self, reg: FlowRecord, typed: str) -> Outcome:
+        """A typed instance: its name, or its position as the member sees it, counted from 1."""
+        wanted = typed.strip().casefold()
+        instances = self.settings.instances
+        instance = next((item for item in instances if item.name.casefold() == wanted), None)
+        if instance is None and wanted.isascii() and wanted.isdigit():
+            position = int(wanted)
+            instance = instances[position - 1] if 1 <= position <= len(instances) else None
+        return await self._take_instance(reg, instance)
+
+    async def press_instance(self, reg: FlowRecord, index: str) -> Outcome:
+        """An instance button: it carries the instance's index (Telegram's callback data is 64
+        bytes, too few for some names)."""
+        instances = self.settings.instances
+        valid = index.isascii() and index.isdigit() and int(index) < len(instances)
+        return await self._take_instance(reg, instances[int(index)] if valid else None)
+
+    async def _take_instance(self, reg: FlowRecord, instance: InstanceConfig | None) -> Outcome:
         texts = self.texts(reg)
-        wanted = name.strip().casefold()
-        instance = next(
-            (item for item in self.settings.instances if item.name.casefold() == wanted), None
-        )
-        if (
-            instance is None
-            and wanted.isascii()
-            and wanted.isdigit()
-            and int(wanted) < len(self.settings.instances)
-        ):
-            instance = self.settings.instances[int(wanted)]
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
         try:

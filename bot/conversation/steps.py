@@ -155,7 +155,7 @@ class ButtonSpec:
 
 BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
     {
-        Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, working: flow.choose_instance(reg, arg)),
+        Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, working: flow.press_instance(reg, arg)),
         Action.METHOD: ButtonSpec(
             lambda flow, reg, arg, working: flow.choose_method(reg, arg, working), acts_on_zapi=True
         ),

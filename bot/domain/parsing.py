@@ -33,7 +33,7 @@ _DASH_LIKE = frozenset("\u2212")  # MINUS SIGN
 
 def normalise_pasted(text: str) -> str:
     """What was pasted, as the ASCII it looks like: invisible marks dropped, spaces and dashes
-    made plain; digits are left alone (only ASCII digits ever pass a parser).
+    made plain, digits of any script (full-width `４４`, Arabic-Indic…) made ASCII digits.
 
     WhatsApp on Android copies a number as U+202A `+55 44 99999-1234` U+202C (bidirectional
     embedding marks); other apps add zero-width spaces, word joiners, a byte-order mark, soft
@@ -48,7 +48,9 @@ def normalise_pasted(text: str) -> str:
         category = unicodedata.category(character)
         if category == "Cf":
             continue
-        if character.isspace():
+        if category == "Nd":
+            characters.append(str(unicodedata.decimal(character)))
+        elif character.isspace():
             characters.append(" ")
         elif category == "Pd" or character in _DASH_LIKE:
             characters.append("-")
@@ -110,8 +112,26 @@ class ParsedPhone:
     valid: bool
 
 
+def _national(ddi: str, digits: str) -> str | None:
+    """The national number when phonenumbers reads `digits` as a valid number of the country
+    of `ddi`, typed as people there do: with the trunk prefix (0 44 …) or a carrier selection
+    code (0 15 44 … in Brazil)."""
+    region = region_code_for_country_code(int(ddi))
+    if region == "ZZ":
+        return None
+    try:
+        number = phonenumbers.parse(digits, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if str(number.country_code) != ddi or not phonenumbers.is_valid_number(number):
+        return None
+    return str(number.national_number)
+
+
 def parse_phone(ddi: str, text: str) -> ParsedPhone | PhoneProblem:
-    """Area code + number, masks removed; the country code is stripped if typed again."""
+    """Area code + number as the member typed or pasted it: masks removed; the country code
+    dropped if typed again (with or without `+`); trunk and carrier prefixes read as the
+    country of `ddi` reads them."""
     cleaned = _strip_mask(text)
     if cleaned.startswith("+"):
         international = parse_international(cleaned)
@@ -120,6 +140,11 @@ def parse_phone(ddi: str, text: str) -> ParsedPhone | PhoneProblem:
         cleaned = international[1]
     if not _is_ascii_digits(cleaned):
         return PhoneProblem.NOT_DIGITS
+    national = _national(ddi, cleaned)
+    if national is None and cleaned.startswith(ddi):
+        national = _national(ddi, cleaned[len(ddi) :])  # "55 44 99999-9999" with DDI 55
+    if national is not None:
+        return ParsedPhone(digits=national, valid=True)
     cleaned = cleaned.lstrip("0")
     if len(cleaned) < MIN_NATIONAL_DIGITS:
         return PhoneProblem.TOO_SHORT
@@ -145,13 +170,19 @@ def format_number(ddi: str, phone: str) -> str:
 
 
 _CODE = re.compile(r"([0-9]{3})[\s\-.]?([0-9]{3})")
+_CODE_INSIDE = re.compile(r"(?<![0-9])([0-9]{3})[ \-.]?([0-9]{3})(?![0-9])")
 _PIN = re.compile(r"[0-9]{6}")
 
 
 def parse_code(text: str) -> str | None:
-    """`123456`, `123-456`, `123 456` → "123456"."""
-    match = _CODE.fullmatch(normalise_pasted(text))
-    return match.group(1) + match.group(2) if match else None
+    """`123456`, `123-456`, `123 456` → "123456"; also the code inside a pasted SMS ("Your
+    WhatsApp code: 123-456 …"), when the text holds one code only (it may repeat it)."""
+    pasted = normalise_pasted(text)
+    match = _CODE.fullmatch(pasted)
+    if match:
+        return match.group(1) + match.group(2)
+    found = {first + second for first, second in _CODE_INSIDE.findall(pasted)}
+    return found.pop() if len(found) == 1 else None
 
 
 def parse_pin(text: str) -> str | None:

@@ -285,7 +285,8 @@ async def test_long_appeal_and_short_appeal_are_refused_without_calling_zapi(
 async def test_malformed_numbers_and_codes_never_reach_zapi(start_bot, telegram, zapi):
     bot = await start_bot()
     await drive_to(bot, zapi, Step.PHONE)
-    for text in ("12345", "9" * 16, "44 9999x-9999", "+1 202 555 0123", "٤٤٩٩٩٩٩٩٩٩٩"):
+    # (Digits of other scripts are read as the digits they are: see test_phone_input.py.)
+    for text in ("12345", "9" * 16, "44 9999x-9999", "+1 202 555 0123", "⁴⁴⁹⁹⁹⁹⁹⁹⁹⁹⁹"):
         reply = await bot.say(MEMBER, text)
         assert_plain(reply)
         await at_step(bot, Step.PHONE)
@@ -298,7 +299,7 @@ async def test_malformed_numbers_and_codes_never_reach_zapi(start_bot, telegram,
     await bot.tap(MEMBER, "SMS")
     await at_step(bot, Step.CODE)
     before = len(zapi.requests)
-    for text in ("12345", "1234567", "12a456", "１２３４５６", "123--456", "code 123456"):
+    for text in ("12345", "1234567", "12a456", "①②③④⑤⑥", "123--456", "123456 or 654321"):
         reply = await bot.say(MEMBER, text)
         assert EN.bad_code in (reply.text or ""), (text, reply.text)
     assert len(zapi.requests) == before

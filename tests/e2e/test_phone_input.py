@@ -63,15 +63,17 @@ SPACES = {
     "IDEOGRAPHIC SPACE": "\u3000",
     "LINE SEPARATOR": "\u2028",
 }
-# Digits of other scripts: never passed on (nor mapped: Z-API takes ASCII digits only).
+# Decimal digits of other scripts (a phone's keyboard in another language, a full-width IME):
+# read as the ASCII digits they are, since Z-API takes ASCII digits only.
 FOREIGN_DIGITS = {
     "ARABIC-INDIC": "٤٤٩٩٩٩٩١٢٣٤",
     "EXTENDED ARABIC-INDIC": "۴۴۹۹۹۹۹۱۲۳۴",
     "DEVANAGARI": "४४९९९९९१२३४",
     "FULLWIDTH": "４４９９９９９１２３４",
-    "SUPERSCRIPT": "⁴⁴⁹⁹⁹⁹⁹¹²³⁴",
     "MATHEMATICAL BOLD": "𝟒𝟒𝟗𝟗𝟗𝟗𝟗𝟏𝟐𝟑𝟒",
 }
+# Digit-like signs that are no decimal digits: refused, never turned into digits.
+NOT_DECIMAL = {"SUPERSCRIPT": "⁴⁴⁹⁹⁹⁹⁹¹²³⁴", "CIRCLED": "④④⑨⑨⑨⑨⑨①②③④"}
 
 
 def ascii_digits(value: str) -> bool:
@@ -102,9 +104,13 @@ def test_the_whatsapp_copy_normalises_to_plain_ascii():
 
 
 @pytest.mark.parametrize("name", FOREIGN_DIGITS)
-def test_digits_of_other_scripts_are_left_as_they_are(name):
-    # Left alone so that the parsers refuse them; never turned into something else.
-    assert normalise_pasted(FOREIGN_DIGITS[name]) == FOREIGN_DIGITS[name]
+def test_decimal_digits_of_other_scripts_become_ascii(name):
+    assert normalise_pasted(FOREIGN_DIGITS[name]) == "44999991234"
+
+
+@pytest.mark.parametrize("name", NOT_DECIMAL)
+def test_signs_that_are_no_decimal_digits_are_left_as_they_are(name):
+    assert normalise_pasted(NOT_DECIMAL[name]) == NOT_DECIMAL[name]
 
 
 def test_plain_ascii_is_only_trimmed():
@@ -224,8 +230,20 @@ def test_letters_are_still_refused():
 
 
 @pytest.mark.parametrize("name", FOREIGN_DIGITS)
-def test_digits_of_other_scripts_are_refused_by_every_parser(name):
+def test_digits_of_other_scripts_are_read_by_every_parser(name):
     digits = FOREIGN_DIGITS[name]
+    assert parse_ddi(digits[:2]) == "44"
+    assert parse_international("+55 " + digits) == ("55", "44999991234")
+    assert parse_phone("55", digits) == ParsedPhone(digits="44999991234", valid=True)
+    assert parse_phone("55", "\u202a" + digits + "\u202c") == ParsedPhone("44999991234", True)
+    assert parse_code(digits[:6]) == "449999"
+    assert parse_code(digits[:3] + "\u2013" + digits[3:6]) == "449999"
+    assert parse_pin(digits[:6]) == "449999"
+
+
+@pytest.mark.parametrize("name", NOT_DECIMAL)
+def test_signs_that_are_no_decimal_digits_are_refused_by_every_parser(name):
+    digits = NOT_DECIMAL[name]
     assert parse_ddi(digits[:2]) is None
     assert parse_ddi("+" + digits[:2]) is None
     assert parse_international("+55 " + digits) is None
@@ -237,9 +255,9 @@ def test_digits_of_other_scripts_are_refused_by_every_parser(name):
     assert parse_pin(digits[:6]) is None
 
 
-@pytest.mark.parametrize("name", FOREIGN_DIGITS)
-def test_one_foreign_digit_among_ascii_ones_is_refused(name):
-    foreign = FOREIGN_DIGITS[name][0]  # a four
+@pytest.mark.parametrize("name", NOT_DECIMAL)
+def test_one_non_decimal_sign_among_ascii_digits_is_refused(name):
+    foreign = NOT_DECIMAL[name][0]  # a four
     assert parse_ddi("5" + foreign) is None
     assert parse_international(f"+55 {foreign}4 99999-1234") is None
     assert parse_phone("55", f"{foreign}4 99999-1234") is PhoneProblem.NOT_DIGITS
@@ -291,3 +309,89 @@ async def test_a_number_copied_from_whatsapp_fills_both_steps(start_bot, telegra
     reg = await bot.services.flow.load(MEMBER.id)
     assert reg is not None and reg.step == "method"
     assert (reg.ddi, reg.phone) == ("55", "44999991234")
+
+
+# -- forgiving input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "44 99999-9999",
+        "55 44 99999-9999",  # the country code typed again, without +
+        "+55 44 99999-9999",
+        "0 44 99999-9999",  # the trunk prefix
+        "044 99999-9999",
+        "0 15 44 99999-9999",  # a carrier selection code (Brazil)
+        "0xx15 44 99999-9999".replace("xx", ""),
+        "４４ ９９９９９-９９９９",  # full-width
+        "5544999999999",
+    ],
+)
+def test_phone_numbers_as_brazilians_type_them(text):
+    assert parse_phone("55", text) == ParsedPhone(digits="44999999999", valid=True)
+
+
+def test_a_number_the_country_does_not_know_is_kept_for_the_member_to_confirm():
+    # Z-API's own documentation uses 55 + 4499999999, which is no valid Brazilian mobile.
+    assert parse_phone("55", "44 9999-9999") == ParsedPhone(digits="4499999999", valid=False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Your WhatsApp code: 123-456. Don't share it",
+        "Seu código do WhatsApp: 123-456\nVocê também pode tocar neste link para confirmar "
+        "seu telefone: v.whatsapp.com/123456\nNão compartilhe este código",
+        "<#> WhatsApp code 123 456",
+        "code: １２３-４５６",
+    ],
+)
+def test_the_code_inside_a_pasted_sms(text):
+    assert parse_code(text) == "123456"
+
+
+@pytest.mark.parametrize(
+    "text", ["codes 123-456 and 654-321", "call 44 99999-9999", "1234567", "12345"]
+)
+def test_text_with_no_single_code_is_no_code(text):
+    assert parse_code(text) is None
+
+
+@pytest.mark.parametrize(("typed", "instance"), [("1", "inst-a"), ("2", "inst-b")])
+async def test_a_typed_position_picks_that_instance_counted_from_one(
+    start_bot, telegram, zapi, typed, instance
+):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    reply = await bot.say(MEMBER, typed)
+    assert "Send the country code (DDI)" in (reply.text or ""), reply.text
+    reg = await bot.services.flow.load(MEMBER.id)
+    assert reg is not None and reg.instance == instance
+
+
+async def test_a_position_past_the_last_instance_is_refused(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    reply = await bot.say(MEMBER, "3")
+    assert EN.unknown_instance in (reply.text or "")
+    reg = await bot.services.flow.load(MEMBER.id)
+    assert reg is not None and reg.step == "instance"
+
+
+async def test_the_country_code_typed_again_and_a_pasted_sms_take_a_member_through(
+    start_bot, telegram, zapi
+):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, "55")
+    reply = await bot.say(MEMBER, "55 44 99999-1234")
+    assert "How should WhatsApp send the code to +55 44 99999-1234" in (reply.text or "")
+    method_hint = await bot.say(MEMBER, "carrier pigeon")
+    assert "wa_old" not in (method_hint.text or "")
+    await bot.tap(MEMBER, "SMS")
+    reply = await bot.say(MEMBER, "Your WhatsApp code: 123-456\nDon't share this code")
+    assert "Connected" in (reply.text or ""), reply.text
+    [confirm] = zapi.requests_to("mobile/confirm-registration-code")
+    assert confirm.json == {"code": "123456"}

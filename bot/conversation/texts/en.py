@@ -114,7 +114,7 @@ ENGLISH = Catalog(
         "WhatsApp pop-up: the code appears in WhatsApp on the phone that holds this number now. "
         "Choose it only if you have that phone at hand."
     ),
-    method_unknown="Tap a button, or type sms, voice or wa_old.",
+    method_unknown="Tap a button, or type SMS, voice call or pop-up.",
     method_blocked="{method} is not available for this number. Choose another way.",
     method_not_eligible="{method} can't be used for this number. Choose another way.",
     method_waiting="{method} can be used again in {wait}. I'll tell you when it's ready.",
@@ -191,7 +191,7 @@ ENGLISH = Catalog(
         "phone_confirm": "Answer yes or no.",
         "banned": "Tap Appeal (or type appeal), or Change number.",
         "appeal": "Send a short description for the appeal.",
-        "method": "Tap a button, or type sms, voice or wa_old.",
+        "method": "Tap a button, or type SMS, voice call or pop-up.",
         "captcha": "Type the characters from the picture.",
         "code": "Send the 6-digit code.",
         "device": "Accept the transfer on the old phone, then tap I accepted it.",

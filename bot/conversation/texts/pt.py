@@ -119,7 +119,7 @@ PORTUGUESE = Catalog(
         "Pop-up do WhatsApp: o código aparece no WhatsApp do celular que está com este número "
         "agora. Escolha só se você tiver esse celular em mãos."
     ),
-    method_unknown="Toque num botão, ou digite sms, voz ou wa_old.",
+    method_unknown="Toque num botão ou digite SMS, ligação ou pop-up.",
     method_blocked="{method} não está disponível para este número. Escolha outra forma.",
     method_not_eligible="{method} não pode ser usado para este número. Escolha outra forma.",
     method_waiting="{method} poderá ser usado de novo em {wait}. Eu aviso quando liberar.",
@@ -194,7 +194,7 @@ PORTUGUESE = Catalog(
         "phone_confirm": "Responda sim ou não.",
         "banned": "Toque em Recorrer (ou digite recorrer), ou em Trocar número.",
         "appeal": "Envie uma descrição curta para o recurso.",
-        "method": "Toque num botão, ou digite sms, voz ou wa_old.",
+        "method": "Toque num botão ou digite SMS, ligação ou pop-up.",
         "captcha": "Digite os caracteres da imagem.",
         "code": "Envie o código de 6 dígitos.",
         "device": "Aceite a transferência no celular antigo e toque em Já aceitei.",
