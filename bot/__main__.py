@@ -143,10 +143,10 @@ def telegram_failure(error: TelegramError, base_url: str) -> str:
 def run(settings: Settings) -> int:
     migration = start_migration(settings)
 
-    from telegram import Update
     from telegram.error import TelegramError
 
     from bot.app import build_application
+    from bot.conversation.handlers import ALLOWED_UPDATES
 
     application = build_application(settings)
     if not migrated(migration):
@@ -163,7 +163,7 @@ def run(settings: Settings) -> int:
             else:
                 logger.info("Long polling")
                 application.run_polling(
-                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                    allowed_updates=ALLOWED_UPDATES,
                     drop_pending_updates=False,
                     close_loop=False,
                 )

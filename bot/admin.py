@@ -10,7 +10,7 @@ from typing import Any
 from telegram import Update
 from telegram.constants import MessageLimit
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, ContextTypes
+from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, ContextTypes, filters
 
 from bot.access import AccessGate
 from bot.concurrency import PerChatUpdateProcessor
@@ -116,7 +116,9 @@ class AdminCommands:
             "release": self.release,
         }
         return [
-            CommandHandler(name, self._guarded(name, command)) for name, command in commands.items()
+            # Only new messages: an admin editing an old /deny must not run it again.
+            CommandHandler(name, self._guarded(name, command), filters=filters.UpdateType.MESSAGE)
+            for name, command in commands.items()
         ]
 
     @staticmethod

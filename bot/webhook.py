@@ -17,6 +17,7 @@ from telegram import Update
 
 from bot.app import BotApplication, services_of
 from bot.config import Settings
+from bot.conversation.handlers import ALLOWED_UPDATES
 
 __all__ = ["WEBHOOK_PATH", "serve_webhook", "webhook_secret"]
 
@@ -96,7 +97,7 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
                 await application.bot.set_webhook(
                     url,
                     secret_token=secret,
-                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                    allowed_updates=ALLOWED_UPDATES,
                 )
                 logger.info("Webhook mode on port %s", settings.port)
                 await stop.wait()

@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from telegram import Update
-
 from bot.__main__ import migrate_database
 from bot.app import build_application, services_of
 from bot.config import Settings
+from bot.conversation.handlers import ALLOWED_UPDATES
 from bot.domain.clock import Clock
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 
@@ -33,7 +32,7 @@ class BotHarness:
         await app.updater.start_polling(
             poll_interval=0.0,
             timeout=1,
-            allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+            allowed_updates=ALLOWED_UPDATES,  # what `python -m bot` asks for
         )
         await app.start()
         self.running = True

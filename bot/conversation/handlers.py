@@ -43,7 +43,15 @@ from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
 from bot.render import ButtonPress, Pressed, answer_quietly
 
-__all__ = ["COMMANDS", "Command", "RegistrationHandlers", "command_menu", "help_text"]
+__all__ = [
+    "ALLOWED_UPDATES",
+    "COMMANDS",
+    "NEW_MESSAGES",
+    "Command",
+    "RegistrationHandlers",
+    "command_menu",
+    "help_text",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,10 @@ Context = ContextTypes.DEFAULT_TYPE
 MAX_TEXT_LENGTH = 1000
 # Telegram shows "typing…" for at most 5 s; a Z-API call may take 30.
 TYPING_EVERY: Final = 4.0
+# What the bot asks Telegram for (polling and webhook alike).
+ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+# Commands and answers come in new messages; edited ones have their own handler.
+NEW_MESSAGES: Final = filters.UpdateType.MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,20 +338,61 @@ class RegistrationHandlers:
         if reg is not None:
             await self.courier.send(chat_id, await self.flow.prompt(reg))
 
+    async def _not_text(self, reg: FlowRecord) -> Outcome:
+        texts = self.flow.texts(reg)
+        if STEPS[Step(reg.step)].secret:
+            # A photo captioned with the PIN is as secret as the PIN typed.
+            outcome = await self.flow.repeat(reg, texts.bad_pin)
+            outcome.delete_message = True
+            return outcome
+        expected = texts.step_hints[reg.step]
+        return await self.flow.repeat(reg, texts.text_only.format(expected=expected))
+
     async def not_text(self, update: Update, context: Context) -> None:
         """Stickers, photos, voice notes… in the middle of a step: say what the step expects."""
+        await self._with_flow(update, context, self._not_text)
 
-        async def hint(reg: FlowRecord) -> Outcome:
-            texts = self.flow.texts(reg)
-            if STEPS[Step(reg.step)].secret:
-                # A photo captioned with the PIN is as secret as the PIN typed.
-                outcome = await self.flow.repeat(reg, texts.bad_pin)
-                outcome.delete_message = True
-                return outcome
-            expected = texts.step_hints[reg.step]
-            return await self.flow.repeat(reg, texts.text_only.format(expected=expected))
+    async def on_contact(self, update: Update, context: Context) -> None:
+        """A contact card shared (attach → Contact): its number, where the step takes one."""
+        chat, message = update.effective_chat, update.effective_message
+        assert chat is not None and message is not None and message.contact is not None
+        number = message.contact.phone_number
 
-        await self._with_flow(update, context, hint)
+        async def answer(reg: FlowRecord) -> Outcome:
+            take = STEPS[Step(reg.step)].contact
+            if take is None:
+                return await self._not_text(reg)
+            return await take(self.flow, reg, number, typing.start)
+
+        typing = Typing(context.bot, chat.id, self.courier.clock)
+        try:
+            await self._with_flow(update, context, answer)
+        finally:
+            await typing.stop()
+
+    async def on_edited(self, update: Update, context: Context) -> None:
+        """A message edited after it was sent: the new answer where the step takes edits (the
+        country code, the number), elsewhere a word that only new messages count. An edit when
+        no registration is open (an old message corrected) gets no answer."""
+        chat = update.effective_chat
+        assert chat is not None
+        if await self.flow.load(chat.id) is None:
+            return
+        text = _text(update)
+
+        async def answer(reg: FlowRecord) -> Outcome:
+            spec = STEPS[Step(reg.step)]
+            if spec.edits and text and len(text) <= MAX_TEXT_LENGTH:
+                return await spec.typed(self.flow, reg, text, typing.start)
+            outcome = await self.flow.repeat(reg, self.flow.texts(reg).edited_not_taken)
+            outcome.delete_message = spec.secret  # an edit can carry a PIN too
+            return outcome
+
+        typing = Typing(context.bot, chat.id, self.courier.clock)
+        try:
+            await self._with_flow(update, context, answer)
+        finally:
+            await typing.stop()
 
     async def other_command(self, update: Update, context: Context) -> None:
         async def hint(reg: FlowRecord) -> Outcome:
@@ -361,12 +414,18 @@ class RegistrationHandlers:
         """Every update a member sends, first match wins; each handler finds the flow's step
         (or its absence) in the database row, so nothing here can drift from it."""
         commands: list[BaseHandler[Update, Context, Any]] = [
-            CommandHandler(command.name, self._bound(command)) for command in COMMANDS
+            CommandHandler(command.name, self._bound(command), filters=NEW_MESSAGES)
+            for command in COMMANDS
         ]
         return [
             *commands,
             CallbackQueryHandler(self.on_button),
-            MessageHandler(filters.TEXT & ~filters.COMMAND, self.on_text),
-            MessageHandler(filters.COMMAND, self.other_command),
-            MessageHandler(~filters.TEXT & ~filters.StatusUpdate.ALL, self.not_text),
+            MessageHandler(NEW_MESSAGES & filters.TEXT & ~filters.COMMAND, self.on_text),
+            MessageHandler(NEW_MESSAGES & filters.COMMAND, self.other_command),
+            MessageHandler(NEW_MESSAGES & filters.CONTACT, self.on_contact),
+            MessageHandler(NEW_MESSAGES & ~filters.TEXT & ~filters.StatusUpdate.ALL, self.not_text),
+            MessageHandler(
+                filters.UpdateType.EDITED_MESSAGE & filters.TEXT & ~filters.COMMAND,
+                self.on_edited,
+            ),
         ]

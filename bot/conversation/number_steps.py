@@ -137,6 +137,18 @@ class NumberSteps(FlowCore):
             return await self.repeat(reg, self.texts(reg).bad_ddi)
         return await self._step(reg, ddi=parsed_ddi, step=Step.PHONE.value)
 
+    async def receive_contact(
+        self, reg: FlowRecord, phone_number: str, working: WorkingSignal
+    ) -> Outcome:
+        """A shared contact card: its number fills the country code and the phone steps."""
+        number = phone_number.strip()
+        whole = parse_international(number if number.startswith("+") else f"+{number}")
+        if whole is None:
+            return await self.repeat(reg, self.texts(reg).contact_unreadable)
+        ddi, national = whole
+        reg = await self._save(reg, ddi=ddi, step=Step.PHONE.value)
+        return await self.receive_phone(reg, national, working)
+
     async def receive_phone(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         parsed = parse_phone(reg.ddi or "", text)

@@ -47,6 +47,8 @@ class StepSpec:
     buttons: frozenset[Action] = frozenset()  # besides Back and Cancel, which act everywhere
     calls: frozenset[ZapiCall] = frozenset()  # the Z-API calls the step may make
     secret: bool = False  # what the member sends here is deleted at once
+    contact: Typed | None = None  # the number of a shared contact card (None: not taken here)
+    edits: bool = False  # an edited message is taken as a new answer here
     # What going Back to this step forgets.
     on_return: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -63,6 +65,8 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         Step.DDI: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_ddi(reg),
             typed=lambda flow, reg, text, working: flow.receive_ddi(reg, text, working),
+            contact=lambda flow, reg, number, working: flow.receive_contact(reg, number, working),
+            edits=True,
             group=Step.DDI,
             back=Step.INSTANCE,  # when there are several instances
             calls=frozenset({"check"}),  # a whole number pasted here is checked at once
@@ -71,6 +75,8 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
         Step.PHONE: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_phone(reg),
             typed=lambda flow, reg, text, working: flow.receive_phone(reg, text, working),
+            contact=lambda flow, reg, number, working: flow.receive_contact(reg, number, working),
+            edits=True,
             group=Step.PHONE,
             back=Step.DDI,
             buttons=frozenset({Action.RETRY}),  # after a failed availability check

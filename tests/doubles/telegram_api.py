@@ -791,6 +791,17 @@ class TelegramDouble:
         self.queue_update({"message": message})
         return int(message["message_id"])
 
+    def edit_text(self, user: TgUser, message_id: int, text: str) -> None:
+        """The member edits one of their text messages: queues an `edited_message` update."""
+        chat_id = user.id
+        message = self._messages.get(chat_id, {}).get(message_id)
+        if message is None or message["from"]["id"] != user.id or "text" not in message:
+            raise AssertionError(f"{user.id} has no text message {message_id} to edit")
+        edited = {**copy.deepcopy(message), "text": text, "edit_date": _now()}
+        edited.pop("entities", None)
+        self._store_message(chat_id, edited)
+        self.queue_update({"edited_message": edited})
+
     def press(
         self,
         user: TgUser,

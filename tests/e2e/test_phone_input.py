@@ -395,3 +395,79 @@ async def test_the_country_code_typed_again_and_a_pasted_sms_take_a_member_throu
     assert "Connected" in (reply.text or ""), reply.text
     [confirm] = zapi.requests_to("mobile/confirm-registration-code")
     assert confirm.json == {"code": "123456"}
+
+
+# -- a contact card, an edited message ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", ["+55 44 99999-1234", "5544999991234"])
+async def test_a_shared_contact_fills_the_country_code_and_the_number(
+    start_bot, telegram, zapi, shared
+):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    telegram.send_message(MEMBER, contact=shared)
+    reply = await telegram.next_reply(MEMBER.id)
+    assert "How should WhatsApp send the code to +55 44 99999-1234" in (reply.text or "")
+    [check] = zapi.requests_to("mobile/registration-available")
+    assert check.json == {"ddi": "55", "phone": "44999991234"}
+
+
+async def test_a_contact_whose_number_cannot_be_read_keeps_the_step(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    telegram.send_message(MEMBER, contact="12")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert EN.contact_unreadable in (reply.text or "")
+    reg = await bot.services.flow.load(MEMBER.id)
+    assert reg is not None and reg.step == "ddi"
+    assert zapi.requests == []
+
+
+async def test_a_contact_at_a_step_that_takes_none_gets_the_step_hint(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    telegram.send_message(MEMBER, contact="+55 44 99999-1234")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert "I can only read text here" in (reply.text or "")
+    reg = await bot.services.flow.load(MEMBER.id)
+    assert reg is not None and reg.step == "instance"
+
+
+async def test_an_edited_number_is_taken_as_the_new_answer(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, "55")
+    typo = telegram.send_text(MEMBER, "44 9999x-1234")
+    assert "digits" in ((await telegram.next_reply(MEMBER.id)).text or "").lower()
+    telegram.edit_text(MEMBER, typo, "44 99999-1234")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert "How should WhatsApp send the code to +55 44 99999-1234" in (reply.text or "")
+
+
+async def test_an_edit_elsewhere_is_answered_send_it_anew(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, "55")
+    await bot.say(MEMBER, "44 99999-1234")
+    await bot.tap(MEMBER, "SMS")
+    code = telegram.send_text(MEMBER, "111-111")
+    await telegram.next_reply(MEMBER.id)  # a wrong code
+    telegram.edit_text(MEMBER, code, "123-456")
+    reply = await telegram.next_reply(MEMBER.id)
+    assert EN.edited_not_taken in (reply.text or "")
+    assert len(zapi.requests_to("mobile/confirm-registration-code")) == 1
+    assert "Connected" in ((await bot.say(MEMBER, "123-456")).text or "")
+
+
+async def test_an_edit_with_no_registration_open_gets_no_answer(start_bot, telegram, zapi):
+    bot = await start_bot()
+    sent = telegram.send_text(MEMBER, "hello")
+    await telegram.next_reply(MEMBER.id)
+    telegram.edit_text(MEMBER, sent, "hello again")
+    reply = await bot.say(MEMBER, "/status")
+    assert reply.text == EN.status_none

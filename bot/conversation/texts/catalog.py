@@ -31,6 +31,8 @@ class Catalog:
     idle_timeout: str
     resumed: str
     text_only: str
+    contact_unreadable: str
+    edited_not_taken: str
     too_long: str
     command_here: str
     first_step: str

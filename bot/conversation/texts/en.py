@@ -34,6 +34,11 @@ ENGLISH = Catalog(
     ),
     resumed="Picking up where you left off.",
     text_only="I can only read text here. {expected}",
+    contact_unreadable=(
+        "I couldn't read a phone number in that contact. Type the number instead, "
+        "e.g. +55 44 99999-9999."
+    ),
+    edited_not_taken="I only read new messages here: send the corrected answer as a new message.",
     too_long="That message is too long for this step. {expected}",
     command_here="That command doesn't work in the middle of a registration. {expected}",
     first_step="This is already the first step.",

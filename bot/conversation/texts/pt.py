@@ -36,6 +36,12 @@ PORTUGUESE = Catalog(
     ),
     resumed="Continuando de onde você parou.",
     text_only="Aqui eu só consigo ler texto. {expected}",
+    contact_unreadable=(
+        "Não consegui ler um número nesse contato. Digite o número, por exemplo +55 44 99999-9999."
+    ),
+    edited_not_taken=(
+        "Aqui eu só leio mensagens novas: mande a resposta corrigida numa mensagem nova."
+    ),
     too_long="Essa mensagem é longa demais para este passo. {expected}",
     command_here="Esse comando não funciona no meio de um registro. {expected}",
     first_step="Este já é o primeiro passo.",
