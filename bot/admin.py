@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
@@ -94,6 +95,25 @@ def split_message(
     return messages
 
 
+@dataclass(frozen=True, slots=True)
+class AdminCommand:
+    """An admin's command: its name, its line in the admins' menu, and what runs it."""
+
+    name: str
+    describe: Callable[[Catalog], str]
+    run: Callable[[AdminCommands], Command]
+
+
+# The one list of admins' commands: the handlers and the admins' menu (bot/menu.py).
+ADMIN_COMMANDS: tuple[AdminCommand, ...] = (
+    AdminCommand("allow", lambda t: t.command_allow, lambda a: a.allow),
+    AdminCommand("deny", lambda t: t.command_deny, lambda a: a.deny),
+    AdminCommand("members", lambda t: t.command_members, lambda a: a.members),
+    AdminCommand("history", lambda t: t.command_history, lambda a: a.history),
+    AdminCommand("release", lambda t: t.command_release, lambda a: a.release),
+)
+
+
 class AdminCommands:
     def __init__(
         self,
@@ -108,17 +128,14 @@ class AdminCommands:
         self.processor = processor
 
     def handlers(self) -> list[BaseHandler[Update, Context, Any]]:
-        commands: dict[str, Command] = {
-            "allow": self.allow,
-            "deny": self.deny,
-            "members": self.members,
-            "history": self.history,
-            "release": self.release,
-        }
         return [
             # Only new messages: an admin editing an old /deny must not run it again.
-            CommandHandler(name, self._guarded(name, command), filters=filters.UpdateType.MESSAGE)
-            for name, command in commands.items()
+            CommandHandler(
+                command.name,
+                self._guarded(command.name, command.run(self)),
+                filters=filters.UpdateType.MESSAGE,
+            )
+            for command in ADMIN_COMMANDS
         ]
 
     @staticmethod

@@ -8,8 +8,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot, Update
-from telegram.error import TelegramError
+from telegram import Update
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -23,13 +22,13 @@ from bot.admin import AdminCommands
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.conversation.flow import RegistrationFlow
-from bot.conversation.handlers import RegistrationHandlers, command_menu
+from bot.conversation.handlers import RegistrationHandlers
 from bot.conversation.jobs import FlowJobs
-from bot.conversation.texts import CATALOGS
 from bot.conversation.timers import RepeatingTask, WaitTimers
 from bot.delivery import Courier
 from bot.domain.clock import Clock, SystemClock
 from bot.error_reporting import ErrorReporter
+from bot.menu import publish as publish_menus
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.telegram_request import AiohttpRequest
@@ -146,7 +145,9 @@ async def _on_start(application: BotApplication) -> None:
         services.timers.schedule(min(timer.ready_at for timer in timers))
     # The command menu is cosmetic: published in the background, so neither its round trips nor
     # a failure of them holds up the start.
-    menu = asyncio.get_running_loop().create_task(_publish_commands(application.bot))
+    menu = asyncio.get_running_loop().create_task(
+        publish_menus(application.bot, services.settings.admin_user_ids)
+    )
     services.background.add(menu)
     menu.add_done_callback(services.background.discard)
     services.idle_sweep.start()
@@ -158,14 +159,6 @@ async def _on_start(application: BotApplication) -> None:
         interrupted,
         owed,
     )
-
-
-async def _publish_commands(bot: Bot) -> None:
-    try:
-        await bot.set_my_commands(command_menu(CATALOGS["en"]))
-        await bot.set_my_commands(command_menu(CATALOGS["pt"]), language_code="pt")
-    except TelegramError as error:
-        logger.warning("Could not publish the command menu (%s)", type(error).__name__)
 
 
 async def _on_stop(application: BotApplication) -> None:

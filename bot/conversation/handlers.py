@@ -317,6 +317,10 @@ class RegistrationHandlers:
         await self._with_flow(update, context, self.flow.back)
 
     async def start_command(self, update: Update, context: Context) -> None:
+        """/start, or the deep link t.me/<bot>?start=register, which opens a registration."""
+        if context.args == ["register"]:
+            await self.register(update, context)
+            return
         await self._general(update, context, lambda texts: texts.start)
 
     async def help_command(self, update: Update, context: Context) -> None:

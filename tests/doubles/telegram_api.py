@@ -645,6 +645,7 @@ class TelegramDouble:
         self._deleted: dict[int, set[int]] = {}
         self._callback_queries: dict[str, _CallbackQuery] = {}
         self._callback_ids = itertools.count(1)
+        self._descriptions: dict[tuple[str, str], str] = {}
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
         self._faults: list[_Fault] = []
@@ -671,6 +672,8 @@ class TelegramDouble:
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
             "deleteMyCommands": self._delete_my_commands,
+            "setMyDescription": self._set_my_description,
+            "setMyShortDescription": self._set_my_short_description,
         }
 
     # ---------------------------------------------------------------- lifecycle
@@ -1048,6 +1051,11 @@ class TelegramDouble:
     def deleted(self, chat_id: int | str) -> set[int]:
         key = self._chat_key(chat_id)
         return set(self._deleted.get(key, set())) if isinstance(key, int) else set()
+
+    def description(self, language_code: str = "", *, short: bool = False) -> str:
+        """What the bot set as its (short) description for that language ("" when nothing)."""
+        field = "short_description" if short else "description"
+        return self._descriptions.get((field, language_code), "")
 
     def my_commands(
         self, scope: dict[str, Any] | None = None, language_code: str = ""
@@ -1675,6 +1683,19 @@ class TelegramDouble:
     ) -> list[dict[str, Any]]:
         key = self._commands_key(params.get("scope"), params.get("language_code"))
         return copy.deepcopy(self._commands.get(key, []))
+
+    def _set_my_description(self, params: dict[str, Any], files: dict[str, bytes]) -> bool:
+        return self._describe("description", params, limit=512)
+
+    def _set_my_short_description(self, params: dict[str, Any], files: dict[str, bytes]) -> bool:
+        return self._describe("short_description", params, limit=120)
+
+    def _describe(self, field: str, params: dict[str, Any], *, limit: int) -> bool:
+        text = params.get(field) or ""
+        if len(text) > limit:
+            raise _bad(f"{field.upper()}_TOO_LONG", violation=False)
+        self._descriptions[(field, str(params.get("language_code") or ""))] = text
+        return True
 
     def _delete_my_commands(self, params: dict[str, Any], files: dict[str, bytes]) -> bool:
         self._commands.pop(

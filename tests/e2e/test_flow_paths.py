@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.storage.models import AuditEvent, InstanceLease
 from tests.conftest import (
+    ADMIN,
     BOT_TOKEN,
     CLIENT_TOKEN,
     INSTANCE_TOKENS,
@@ -23,7 +24,7 @@ from tests.conftest import (
     OTHER_MEMBER,
     PT_MEMBER,
 )
-from tests.doubles.telegram_api import ApiCall, TgUser
+from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
 from tests.harness import settle, until
 
@@ -818,19 +819,50 @@ async def test_portuguese_failure_text(start_bot, zapi):
     assert "Como o WhatsApp deve enviar o código" in reply.text
 
 
-async def test_commands_published_in_english_and_portuguese(start_bot, telegram):
+PRIVATE_CHATS = {"type": "all_private_chats"}
+
+
+async def published(telegram: TelegramDouble, calls: int) -> None:
+    """Wait for the start's menus and descriptions (published once polling runs)."""
+    methods = ("setMyCommands", "deleteMyCommands", "setMyDescription", "setMyShortDescription")
+    await until(lambda: sum(len(telegram.calls_to(m)) for m in methods) >= calls)
+
+
+async def test_commands_published_in_english_and_portuguese_for_private_chats(start_bot, telegram):
     await start_bot()
-    # Published once polling runs, not before.
-    await telegram.wait_for("setMyCommands", predicate=lambda call: call.ok)
-    await telegram.wait_for("setMyCommands", predicate=lambda call: call.ok)
-    english = {item["command"]: item["description"] for item in telegram.my_commands()}
-    portuguese = {
-        item["command"]: item["description"] for item in telegram.my_commands(language_code="pt")
-    }
+    # Per language: the default scope cleared, the members' menu, two descriptions, the admin's.
+    await published(telegram, 10)
+    english = {i["command"]: i["description"] for i in telegram.my_commands(PRIVATE_CHATS)}
+    portuguese = {i["command"]: i["description"] for i in telegram.my_commands(PRIVATE_CHATS, "pt")}
     for command in ("register", "cancel", "status", "help", "start", "back"):
         assert command in english and command in portuguese
+    assert "allow" not in english and "allow" not in portuguese
     assert english["register"] == "Start a registration, or pick up the one in progress"
     assert portuguese["register"] == "Começar um registro, ou retomar o que está em andamento"
+    # Nothing in groups: the default scope holds no commands.
+    assert telegram.my_commands() == [] and telegram.my_commands(language_code="pt") == []
+
+
+async def test_each_admin_sees_the_admin_commands_in_their_chat(start_bot, telegram):
+    await start_bot()
+    await published(telegram, 10)
+    admin_chat = {"type": "chat", "chat_id": ADMIN.id}
+    for language in ("", "pt"):
+        names = [item["command"] for item in telegram.my_commands(admin_chat, language)]
+        assert names[:6] == ["register", "status", "back", "cancel", "help", "start"], names
+        assert names[6:] == ["allow", "deny", "members", "history", "release"], names
+    assert "Liberar" in telegram.my_commands(admin_chat, "pt")[6]["description"]
+
+
+async def test_descriptions_in_both_languages_fit_telegram(start_bot, telegram):
+    await start_bot()
+    await published(telegram, 10)
+    assert "/register" in telegram.description()
+    assert "/register" in telegram.description("pt")
+    assert "Z-API" in telegram.description(short=True)
+    assert "Registre" in telegram.description("pt", short=True)
+    assert all(c.ok for c in telegram.calls_to("setMyDescription"))
+    assert all(c.ok for c in telegram.calls_to("setMyShortDescription"))
 
 
 async def test_a_command_menu_telegram_refuses_does_not_stop_the_bot(start_bot, telegram):

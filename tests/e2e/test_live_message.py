@@ -151,3 +151,10 @@ async def test_typing_is_shown_again_every_four_seconds_while_zapi_is_slow(
     await clock.advance(20)
     assert shown() == before  # stopped with the call
     assert EN.button_didnt_get_it in str(reply.reply_markup)
+
+
+async def test_the_register_deep_link_opens_a_registration(start_bot, telegram) -> None:
+    bot = await start_bot()
+    reply = await bot.say(MEMBER, "/start register")  # what t.me/<bot>?start=register sends
+    assert "Which instance should the number go on?" in (reply.text or "")
+    assert len(telegram.live_keyboards(MEMBER.id)) == 1

@@ -18,6 +18,15 @@ class Catalog:
     command_cancel: str
     command_back: str
     command_help: str
+    command_allow: str
+    command_deny: str
+    command_members: str
+    command_history: str
+    command_release: str
+    # The empty chat's "What can this bot do?" (at most 512 characters) and the profile's line
+    # (at most 120).
+    bot_description: str
+    bot_short_description: str
 
     # general
     start: str

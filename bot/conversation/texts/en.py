@@ -10,6 +10,17 @@ ENGLISH = Catalog(
     command_cancel="End the registration and free the instance",
     command_back="Go back one step",
     command_help="How to use the bot",
+    command_allow="Let someone in: /allow USER_ID",
+    command_deny="Take someone's access away: /deny USER_ID",
+    command_members="Who may use the bot, and why",
+    command_history="The last registrations: /history [N]",
+    command_release="Free an instance: /release INSTANCE",
+    bot_description=(
+        "Registers your team's phone numbers as WhatsApp accounts on Z-API mobile instances, "
+        "step by step: instance, number, code, done. No Z-API panel needed.\n\n"
+        "Tap Start, then send /register."
+    ),
+    bot_short_description="Register WhatsApp numbers on your team's Z-API instances.",
     start=(
         "👋 I register phone numbers as WhatsApp accounts on the team's Z-API mobile instances.\n\n"
         "Send /register and I'll walk you through it: country code, number, how WhatsApp should "

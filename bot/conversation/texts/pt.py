@@ -10,6 +10,17 @@ PORTUGUESE = Catalog(
     command_cancel="Encerrar o registro e liberar a instância",
     command_back="Voltar um passo",
     command_help="Como usar o bot",
+    command_allow="Liberar o acesso de alguém: /allow ID",
+    command_deny="Tirar o acesso de alguém: /deny ID",
+    command_members="Quem pode usar o bot, e por quê",
+    command_history="Os últimos registros: /history [N]",
+    command_release="Liberar uma instância: /release INSTÂNCIA",
+    bot_description=(
+        "Registra os números da sua equipe como contas de WhatsApp nas instâncias mobile da "
+        "Z-API, passo a passo: instância, número, código, pronto. Sem abrir o painel da "
+        "Z-API.\n\nToque em Iniciar e mande /register."
+    ),
+    bot_short_description="Registre números de WhatsApp nas instâncias Z-API da sua equipe.",
     start=(
         "👋 Eu registro números de telefone como contas de WhatsApp nas instâncias mobile da "
         "Z-API da equipe.\n\n"
