@@ -44,6 +44,7 @@ SETTING_SOURCES: dict[str, str] = {
     "ALLOWED_USER_IDS": "comma-separated Telegram user ids (ask @userinfobot for yours)",
     "ADMIN_USER_IDS": "comma-separated Telegram user ids (ask @userinfobot for yours)",
     "CONVERSATION_TIMEOUT_SECONDS": "a number of seconds, e.g. 900",
+    "DEFAULT_DDI": "your team's country calling code, e.g. 55 for Brazil (optional)",
     "SQLITE_BUSY_TIMEOUT_SECONDS": "a number of seconds, e.g. 10",
     "TELEGRAM_MAX_MESSAGES_PER_SECOND": "a number, e.g. 30 (0 turns the limiter off)",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
@@ -146,6 +147,8 @@ class Settings(BaseSettings):
     # A Bot API call without an answer by then counts as failed (a reply is then sent again).
     telegram_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     conversation_timeout_seconds: float = Field(default=900.0, gt=0)
+    # The country code offered as a one-tap button at its step (any other is still taken).
+    default_ddi: str | None = None
     # How long an SQLite write waits for another process's lock before it fails (and is retried).
     sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -184,6 +187,18 @@ class Settings(BaseSettings):
                 if not re.fullmatch(r"-?\d+", str(part)):
                     raise ValueError(f"{part!r} is not a numeric Telegram user id")
         return parts
+
+    @field_validator("default_ddi", mode="before")
+    @classmethod
+    def _country_code(cls, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        from bot.domain.parsing import parse_ddi
+
+        ddi = parse_ddi(str(value))
+        if ddi is None:
+            raise ValueError(f"{value!r} is not a country calling code (e.g. 55)")
+        return ddi
 
     @field_validator("log_level", mode="before")
     @classmethod

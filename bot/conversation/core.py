@@ -264,7 +264,7 @@ class FlowCore:
         return [self._question(reg, self.texts(reg).ask_instance, keyboard)]
 
     async def ask_ddi(self, reg: FlowRecord) -> list[Reply]:
-        keyboard = self._keyboards(reg).navigation(back=self.several_instances)
+        keyboard = self._keyboards(reg).ddi(self.settings.default_ddi, back=self.several_instances)
         return [self._question(reg, self.texts(reg).ask_ddi, keyboard)]
 
     async def ask_phone(self, reg: FlowRecord) -> list[Reply]:

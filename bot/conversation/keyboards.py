@@ -72,6 +72,11 @@ class Keyboards:
     def navigation(self, *, back: bool = True) -> Keyboard:
         return self._keyboard([self._navigation(back=back)])
 
+    def ddi(self, offered: str | None, *, back: bool) -> Keyboard:
+        """The country-code question: the team's usual code as one tap, if it has one."""
+        rows = [[self._button(f"+{offered}", Action.DDI, offered)]] if offered else []
+        return self._keyboard([*rows, self._navigation(back=back)])
+
     def retry(self, *, back: bool = True) -> Keyboard:
         return self._keyboard(
             [

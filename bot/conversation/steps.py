@@ -68,6 +68,7 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
             contact=lambda flow, reg, number, working: flow.receive_contact(reg, number, working),
             edits=True,
             group=Step.DDI,
+            buttons=frozenset({Action.DDI}),  # with DEFAULT_DDI set
             back=Step.INSTANCE,  # when there are several instances
             calls=frozenset({"check"}),  # a whole number pasted here is checked at once
             on_return=MappingProxyType({"appeal_token": None}),
@@ -162,6 +163,7 @@ class ButtonSpec:
 BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
     {
         Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, working: flow.press_instance(reg, arg)),
+        Action.DDI: ButtonSpec(lambda flow, reg, arg, working: flow.receive_ddi(reg, arg, working)),
         Action.METHOD: ButtonSpec(
             lambda flow, reg, arg, working: flow.choose_method(reg, arg, working), acts_on_zapi=True
         ),

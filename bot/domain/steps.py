@@ -31,6 +31,7 @@ class Action(StrEnum):
     """What a button asks for; the value travels in its callback data."""
 
     INSTANCE = "i"
+    DDI = "p"  # the country code offered (DEFAULT_DDI)
     METHOD = "m"
     BACK = "b"
     RETRY = "r"

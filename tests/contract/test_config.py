@@ -295,6 +295,8 @@ BAD_VALUES = [
     ("ALLOWED_USER_IDS", "1001,ana"),
     ("ALLOWED_USER_IDS", "@ana"),
     ("ADMIN_USER_IDS", "9001;9002"),
+    ("DEFAULT_DDI", "999"),
+    ("DEFAULT_DDI", "Brazil"),
     ("CONVERSATION_TIMEOUT_SECONDS", "0"),
     ("CONVERSATION_TIMEOUT_SECONDS", "soon"),
     ("LOG_LEVEL", "VERBOSE"),

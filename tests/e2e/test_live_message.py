@@ -158,3 +158,24 @@ async def test_the_register_deep_link_opens_a_registration(start_bot, telegram) 
     reply = await bot.say(MEMBER, "/start register")  # what t.me/<bot>?start=register sends
     assert "Which instance should the number go on?" in (reply.text or "")
     assert len(telegram.live_keyboards(MEMBER.id)) == 1
+
+
+async def test_default_ddi_is_one_tap_and_any_other_is_still_taken(start_bot, telegram) -> None:
+    bot = await start_bot(default_ddi="+55")
+    await bot.say(MEMBER, "/register")
+    question = await bot.tap(MEMBER, "inst-a")
+    labels = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
+    assert labels[0] == "+55", labels
+    reply = await bot.tap(MEMBER, "+55")
+    assert "Now the number for +55" in (reply.text or "")
+    await bot.tap(MEMBER, "Back")
+    reply = await bot.say(MEMBER, "351")
+    assert "Now the number for +351" in (reply.text or "")
+
+
+async def test_without_default_ddi_the_question_has_no_code_button(start_bot, telegram) -> None:
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    question = await bot.tap(MEMBER, "inst-a")
+    labels = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
+    assert not any(label.startswith("+") for label in labels), labels
