@@ -15,12 +15,15 @@ __all__ = ["Keyboards", "format_wait"]
 
 
 def format_wait(seconds: int, texts: Catalog) -> str:
+    """`45 s`, `1 min 5 s`, `15 min`, `2 h 5 min`, `2 h`: no part that is zero."""
     seconds = max(0, seconds)
     if seconds < 60:
         return texts.seconds.format(s=seconds)
     if seconds < 3600:
-        return texts.minutes_seconds.format(m=seconds // 60, s=seconds % 60)
-    return texts.hours_minutes.format(h=seconds // 3600, m=(seconds % 3600) // 60)
+        m, s = divmod(seconds, 60)
+        return texts.minutes_seconds.format(m=m, s=s) if s else texts.minutes.format(m=m)
+    h, m = seconds // 3600, (seconds % 3600) // 60
+    return texts.hours_minutes.format(h=h, m=m) if m else texts.hours.format(h=h)
 
 
 class FlowView(Protocol):

@@ -160,7 +160,9 @@ class Catalog:
 
     # time
     seconds: str
+    minutes: str
     minutes_seconds: str
+    hours: str
     hours_minutes: str
 
     # admin

@@ -167,8 +167,8 @@ ENGLISH = Catalog(
         "That code was refused {count} times. Codes expire: tap Didn't get it to request a new one."
     ),
     ask_pin=(
-        "🔐 This number has two-step verification. Send its 6-digit PIN; "
-        "I'll delete your message right away."
+        "🔐 This number has two-step verification. Send its 6-digit PIN (not the code that "
+        "came by SMS); I'll delete your message right away."
     ),
     bad_pin="The two-step PIN is 6 digits.",
     wrong_pin="Wrong PIN. Try again, or tap Forgot the PIN.",
@@ -262,7 +262,9 @@ ENGLISH = Catalog(
         "(long-press it → Delete)."
     ),
     seconds="{s} s",
+    minutes="{m} min",
     minutes_seconds="{m} min {s} s",
+    hours="{h} h",
     hours_minutes="{h} h {m} min",
     admin_only="Only admins can do that.",
     allow_usage="Usage: /allow USER_ID (a number; the stranger's message shows it).",

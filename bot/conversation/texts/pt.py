@@ -57,7 +57,7 @@ PORTUGUESE = Catalog(
     command_here="Esse comando não funciona no meio de um registro. {expected}",
     first_step="Este já é o primeiro passo.",
     step_indicator="Passo {n}/{total} · {name}",
-    unexpected_error="Algo deu errado do meu lado. Seu lugar está guardado: tente de novo.",
+    unexpected_error="Algo deu errado do meu lado. Seu progresso está salvo: tente de novo.",
     button_back="⬅ Voltar",
     button_cancel="✖ Cancelar",
     button_try_again="🔁 Tentar de novo",
@@ -139,7 +139,7 @@ PORTUGUESE = Catalog(
     method_unknown="Toque num botão ou digite SMS, ligação ou pop-up.",
     method_blocked="{method} não está disponível para este número. Escolha outra forma.",
     method_not_eligible="{method} não pode ser usado para este número. Escolha outra forma.",
-    method_waiting="{method} poderá ser usado de novo em {wait}. Eu aviso quando liberar.",
+    method_waiting="O envio por {method} libera de novo em {wait}. Eu aviso quando liberar.",
     waits_header="O WhatsApp pede para esperar antes de pedir de novo:",
     wait_line="• {method}: {wait}",
     wait_over="⏰ Você já pode pedir o código por {methods}.",
@@ -172,10 +172,10 @@ PORTUGUESE = Catalog(
         "outro."
     ),
     ask_pin=(
-        "🔐 Este número tem verificação em duas etapas. Envie o PIN de 6 dígitos; "
-        "eu apago a sua mensagem na hora."
+        "🔐 Este número tem a confirmação em duas etapas ativada. Envie o PIN de 6 dígitos "
+        "dela (não é o código que chegou por SMS); eu apago a sua mensagem na hora."
     ),
-    bad_pin="O PIN da verificação em duas etapas tem 6 dígitos.",
+    bad_pin="O PIN da confirmação em duas etapas tem 6 dígitos.",
     wrong_pin="PIN errado. Tente de novo, ou toque em Esqueci o PIN.",
     pin_recovery_sent=(
         "📧 O WhatsApp está enviando um link de redefinição para o e-mail cadastrado nesta "
@@ -190,7 +190,7 @@ PORTUGUESE = Catalog(
     device_not_yet=(
         "A transferência ainda não foi aceita. Aceite no celular antigo e toque no botão de novo."
     ),
-    connected="✅ Conectado! A instância {instance} agora roda o WhatsApp de {number}.",
+    connected="✅ Conectado! O WhatsApp do número {number} agora está na instância {instance}.",
     step_names={
         "instance": "Instância",
         "ddi": "Código do país",
@@ -202,7 +202,7 @@ PORTUGUESE = Catalog(
         "captcha": "Captcha",
         "code": "Código",
         "device": "Transferência de aparelho",
-        "pin": "PIN de duas etapas",
+        "pin": "Confirmação em duas etapas",
     },
     step_hints={
         "instance": "Toque numa instância, ou digite o nome dela.",
@@ -218,7 +218,7 @@ PORTUGUESE = Catalog(
         "pin": "Envie o PIN de 6 dígitos.",
     },
     status_none="Nenhum registro em andamento. /register começa um.",
-    status="📋 {step}\nInstância: {instance}\nNúmero: {number}\nEsperas: {waits}",
+    status="📋 {step}\nInstância: {instance}\nNúmero: {number}\nTempos de espera: {waits}",
     status_waits_none="nenhuma",
     error_timeout="⚠ A Z-API não respondeu em {seconds} s.",
     error_network="⚠ Não consegui falar com a Z-API.",
@@ -230,7 +230,7 @@ PORTUGUESE = Catalog(
         "as instâncias."
     ),
     error_bad_response="⚠ A Z-API mandou uma resposta que não consegui ler.",
-    error_retry_hint="Seu lugar está guardado: é só tentar de novo.",
+    error_retry_hint="Seu progresso está salvo: é só tentar de novo.",
     button_used="Esse botão já foi usado. A última mensagem tem as opções de agora.",
     instance_lost=(
         "⚠ A instância {instance} não está mais reservada pro seu cadastro: ficou tanto tempo "
@@ -266,7 +266,9 @@ PORTUGUESE = Catalog(
         "(segure a mensagem → Apagar)."
     ),
     seconds="{s} s",
+    minutes="{m} min",
     minutes_seconds="{m} min {s} s",
+    hours="{h} h",
     hours_minutes="{h} h {m} min",
     admin_only="Só admins podem fazer isso.",
     allow_usage="Uso: /allow ID_DO_USUARIO (um número; a mensagem do desconhecido mostra).",
