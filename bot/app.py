@@ -28,6 +28,7 @@ from bot.conversation.timers import RepeatingTask, WaitTimers
 from bot.delivery import Courier
 from bot.domain.clock import Clock, SystemClock
 from bot.error_reporting import ErrorReporter
+from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
@@ -55,6 +56,7 @@ class BotServices:
     gate: AccessGate
     jobs: FlowJobs
     courier: Courier
+    languages: LanguageChoices
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -105,7 +107,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     flow = RegistrationFlow(settings, store, zapi, clock)
     courier = Courier(application.bot, store, clock=clock)
     flow.courier = courier
-    handlers = RegistrationHandlers(flow, courier)
+    languages = LanguageChoices(database)
+    handlers = RegistrationHandlers(flow, courier, languages)
     gate = AccessGate(settings, database)
 
     processor = application.update_processor
@@ -116,7 +119,18 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     sweep_every = min(30.0, max(0.5, settings.conversation_timeout_seconds / 10))
     idle_sweep = RepeatingTask(clock, jobs.end_idle_flows, interval=sweep_every, name="idle-flows")
     services = BotServices(
-        settings, database, store, zapi, flow, handlers, timers, idle_sweep, gate, jobs, courier
+        settings,
+        database,
+        store,
+        zapi,
+        flow,
+        handlers,
+        timers,
+        idle_sweep,
+        gate,
+        jobs,
+        courier,
+        languages,
     )
     application.bot_data["services"] = services
 
@@ -136,6 +150,7 @@ def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotSe
 async def _on_start(application: BotApplication) -> None:
     services = services_of(application)
     await services.gate.load()
+    await services.languages.load()
     # Members whose Z-API call a stop cut off are told where they are; then everything still
     # owed (those notices included) goes out.
     interrupted = await services.flow.resume_interrupted()

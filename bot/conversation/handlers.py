@@ -41,6 +41,7 @@ from bot.delivery import Courier
 from bot.domain.clock import Clock
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
+from bot.languages import LanguageChoices
 from bot.render import ButtonPress, Pressed, answer_quietly
 
 __all__ = [
@@ -82,6 +83,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("status", lambda t: t.command_status, lambda h, u, c: h.status(u, c)),
     Command("back", lambda t: t.command_back, lambda h, u, c: h.back_command(u, c)),
     Command("cancel", lambda t: t.command_cancel, lambda h, u, c: h.cancel(u, c)),
+    Command("language", lambda t: t.command_language, lambda h, u, c: h.language(u, c)),
     Command("help", lambda t: t.command_help, lambda h, u, c: h.help_command(u, c), False),
     Command("start", lambda t: t.command_start, lambda h, u, c: h.start_command(u, c), False),
 )
@@ -141,6 +143,16 @@ def _pressed(update: Update) -> Pressed | None:
     return Pressed(message.message_id, photo=bool(message.photo))
 
 
+_LANGUAGE_NAMES = {
+    "en": "en", "english": "en", "inglês": "en", "ingles": "en",
+    "pt": "pt", "pt-br": "pt", "português": "pt", "portugues": "pt", "portuguese": "pt",
+}  # fmt: skip
+
+
+def _language_named(text: str) -> str | None:
+    return _LANGUAGE_NAMES.get(text.strip().casefold())
+
+
 def _text(update: Update) -> str:
     message = update.effective_message
     return (message.text or "") if message else ""
@@ -149,9 +161,12 @@ def _text(update: Update) -> str:
 class RegistrationHandlers:
     """The /register conversation and the commands around it."""
 
-    def __init__(self, flow: RegistrationFlow, courier: Courier) -> None:
+    def __init__(
+        self, flow: RegistrationFlow, courier: Courier, languages: LanguageChoices
+    ) -> None:
         self.flow = flow
         self.courier = courier
+        self.languages = languages
 
     # -- sending ---------------------------------------------------------------------------
 
@@ -178,7 +193,7 @@ class RegistrationHandlers:
         except TelegramError as error:
             logger.warning("Could not delete a PIN message in chat %s: %s", chat_id, error)
             user = update.effective_user
-            texts = catalog_for(user.language_code if user else None)
+            texts = catalog_for(self.languages.of(user))
             try:
                 await message.reply_text(texts.pin_not_deleted)
             except TelegramError:
@@ -186,8 +201,7 @@ class RegistrationHandlers:
 
     async def _gone(self, update: Update, context: Context) -> None:
         """No registration in progress (or it ended while this update waited)."""
-        user = update.effective_user
-        texts = catalog_for(user.language_code if user else None)
+        texts = catalog_for(self.languages.of(update.effective_user))
         if update.callback_query is not None:
             await answer_quietly(update.callback_query, texts.stale_button)
         elif update.effective_chat is not None:
@@ -251,14 +265,14 @@ class RegistrationHandlers:
     async def register(self, update: Update, context: Context) -> None:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
-        outcome = await self.flow.start(chat.id, user.id, user.language_code)
+        outcome = await self.flow.start(chat.id, user.id, self.languages.of(user))
         await self._finish(update, context, outcome)
 
     async def cancel(self, update: Update, context: Context) -> None:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         try:
-            outcome = await self.flow.cancel(chat.id, user.language_code)
+            outcome = await self.flow.cancel(chat.id, self.languages.of(user))
         except FlowGone:
             await self._gone(update, context)
             return
@@ -267,7 +281,7 @@ class RegistrationHandlers:
     async def status(self, update: Update, context: Context) -> None:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
-        outcome = await self.flow.status(chat.id, user.language_code)
+        outcome = await self.flow.status(chat.id, self.languages.of(user))
         await self.courier.send(chat.id, outcome.replies)
 
     async def _with_flow(
@@ -313,6 +327,21 @@ class RegistrationHandlers:
                 return
         await self._finish(update, context, outcome)
 
+    async def language(self, update: Update, context: Context) -> None:
+        """/language switches English ⇄ Portuguese (/language pt, /language en: that one),
+        remembered; an open registration goes on in the new language."""
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        current = self.languages.of(user)
+        wanted = _language_named(" ".join(context.args or ()))
+        language = wanted or ("en" if current == "pt" else "pt")
+        await self.languages.choose(user.id, language)
+        try:
+            outcome = await self.flow.switch_language(chat.id, language)
+        except FlowGone:
+            outcome = Outcome(replies=[Reply(catalog_for(language).language_switched)])
+        await self._finish(update, context, outcome)
+
     async def back_command(self, update: Update, context: Context) -> None:
         await self._with_flow(update, context, self.flow.back)
 
@@ -331,9 +360,7 @@ class RegistrationHandlers:
     ) -> None:
         user, chat = update.effective_user, update.effective_chat
         assert chat is not None
-        await context.bot.send_message(
-            chat.id, text(catalog_for(user.language_code if user else None))
-        )
+        await context.bot.send_message(chat.id, text(catalog_for(self.languages.of(user))))
         await self._remind(context, chat.id)
 
     async def _remind(self, context: Context, chat_id: int) -> None:

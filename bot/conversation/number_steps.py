@@ -61,6 +61,14 @@ class NumberSteps(FlowCore):
         replies = [Reply(self.texts(reg).resumed), *await self.prompt(reg)]
         return Outcome(replies=replies)
 
+    async def switch_language(self, chat_id: int, language: str) -> Outcome:
+        """Say so in the new language; an open flow goes on in it (its question asked again)."""
+        said = Reply(catalog_for(language).language_switched)
+        reg = await self.store.load(chat_id)
+        if reg is None:
+            return Outcome(replies=[said])
+        return await self._step(reg, before=[said], language=language)
+
     async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)
         if reg is None:

@@ -134,6 +134,15 @@ class Member(Base):
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class MemberLanguage(Base):
+    """The language a member chose with /language (else their Telegram app's is used)."""
+
+    __tablename__ = "member_languages"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str] = mapped_column(String(8))
+
+
 class AuditEvent(Base):
     """Who did what with which number. Never codes, captcha answers or PINs."""
 

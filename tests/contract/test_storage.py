@@ -716,3 +716,13 @@ async def test_live_keyboards_are_set_moved_and_cleared(db: Database) -> None:
         await repo.set_live_keyboards(session, {3: None, 4: None})
     async with db.reader() as session:
         assert await repo.live_keyboards(session) == {1: 11}
+
+
+async def test_a_chosen_language_is_kept_and_can_change(db: Database) -> None:
+    async with db.session() as session:
+        await repo.choose_language(session, 1001, "pt")
+    async with db.session() as session:
+        await repo.choose_language(session, 1001, "en")
+        await repo.choose_language(session, 1002, "pt")
+    async with db.reader() as session:
+        assert await repo.chosen_languages(session) == {1001: "en", 1002: "pt"}

@@ -834,7 +834,7 @@ async def test_commands_published_in_english_and_portuguese_for_private_chats(st
     await published(telegram, 10)
     english = {i["command"]: i["description"] for i in telegram.my_commands(PRIVATE_CHATS)}
     portuguese = {i["command"]: i["description"] for i in telegram.my_commands(PRIVATE_CHATS, "pt")}
-    for command in ("register", "cancel", "status", "help", "start", "back"):
+    for command in ("register", "cancel", "status", "help", "start", "back", "language"):
         assert command in english and command in portuguese
     assert "allow" not in english and "allow" not in portuguese
     assert english["register"] == "Start a registration, or pick up the one in progress"
@@ -849,9 +849,10 @@ async def test_each_admin_sees_the_admin_commands_in_their_chat(start_bot, teleg
     admin_chat = {"type": "chat", "chat_id": ADMIN.id}
     for language in ("", "pt"):
         names = [item["command"] for item in telegram.my_commands(admin_chat, language)]
-        assert names[:6] == ["register", "status", "back", "cancel", "help", "start"], names
-        assert names[6:] == ["allow", "deny", "members", "history", "release"], names
-    assert "Liberar" in telegram.my_commands(admin_chat, "pt")[6]["description"]
+        members = ["register", "status", "back", "cancel", "language", "help", "start"]
+        assert names[:7] == members, names
+        assert names[7:] == ["allow", "deny", "members", "history", "release"], names
+    assert "Liberar" in telegram.my_commands(admin_chat, "pt")[7]["description"]
 
 
 async def test_descriptions_in_both_languages_fit_telegram(start_bot, telegram):

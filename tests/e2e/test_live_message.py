@@ -179,3 +179,31 @@ async def test_without_default_ddi_the_question_has_no_code_button(start_bot, te
     question = await bot.tap(MEMBER, "inst-a")
     labels = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
     assert not any(label.startswith("+") for label in labels), labels
+
+
+async def test_language_switches_and_is_remembered_after_a_restart(start_bot, telegram) -> None:
+    bot = await start_bot()
+    reply = await bot.say(MEMBER, "/language")  # the member's Telegram is in English
+    assert "português" in (reply.text or "")
+    assert "Em qual instância" in ((await bot.say(MEMBER, "/register")).text or "")
+    await bot.stop()
+
+    again = await start_bot()
+    reply = await again.say(MEMBER, "/status")
+    assert "Instância" in (reply.text or ""), reply.text  # still Portuguese
+    reply = await again.say(MEMBER, "/language en")
+    assert "English" in (reply.text or "")
+    question = await telegram.next_reply(MEMBER.id)  # the open flow's question, in English
+    assert "Which instance should the number go on?" in (question.text or "")
+
+
+async def test_switching_language_mid_flow_keeps_the_step(start_bot, telegram) -> None:
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, "/language pt")
+    question = await telegram.next_reply(MEMBER.id)
+    assert "código do país" in (question.text or "").lower(), question.text
+    reg = await bot.services.flow.load(MEMBER.id)
+    assert reg is not None and (reg.step, reg.language, reg.instance) == ("ddi", "pt", "inst-a")
+    assert len(telegram.live_keyboards(MEMBER.id)) == 1

@@ -18,6 +18,8 @@ class Catalog:
     command_cancel: str
     command_back: str
     command_help: str
+    command_language: str
+    language_switched: str
     command_allow: str
     command_deny: str
     command_members: str

@@ -27,6 +27,8 @@ from bot.storage.repositories.outbox import (
     set_live_keyboards,
 )
 from bot.storage.repositories.people import (
+    choose_language,
+    chosen_languages,
     member_overrides,
     recent_events,
     record_event,
@@ -45,6 +47,8 @@ __all__ = [
     "WaitSet",
     "acquire_lease",
     "apply_waits",
+    "choose_language",
+    "chosen_languages",
     "claim_due_timers",
     "delete_announced_timers",
     "delete_outbox",

@@ -12,10 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.storage.models import (
     AuditEvent,
     Member,
+    MemberLanguage,
     utcnow,
 )
 
 __all__ = [
+    "choose_language",
+    "chosen_languages",
     "member_overrides",
     "recent_events",
     "record_event",
@@ -69,3 +72,16 @@ async def recent_events(
     if actions:
         query = query.where(AuditEvent.action.in_(actions))
     return (await session.scalars(query.limit(limit))).all()
+
+
+async def chosen_languages(session: AsyncSession) -> dict[int, str]:
+    rows = await session.execute(select(MemberLanguage.user_id, MemberLanguage.language))
+    return {user_id: language for user_id, language in rows}
+
+
+async def choose_language(session: AsyncSession, user_id: int, language: str) -> None:
+    chosen = await session.get(MemberLanguage, user_id)
+    if chosen is None:
+        session.add(MemberLanguage(user_id=user_id, language=language))
+    else:
+        chosen.language = language
