@@ -18,6 +18,7 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
 from bot.conversation.texts import Catalog, catalog_for
 from bot.domain.record import FlowRecord
+from bot.languages import LanguageChoices
 from bot.storage import repositories as repo
 from bot.storage.database import Database
 from bot.storage.models import AuditEvent
@@ -121,7 +122,9 @@ class AdminCommands:
         database: Database,
         flow: RegistrationFlow,
         processor: PerChatUpdateProcessor,
+        languages: LanguageChoices,
     ) -> None:
+        self.languages = languages
         self.gate = gate
         self.database = database
         self.flow = flow
@@ -170,7 +173,7 @@ class AdminCommands:
         """The admin's catalog; anyone else is told no and the update stops here."""
         user, chat = update.effective_user, update.effective_chat
         assert user is not None and chat is not None
-        texts = catalog_for(user.language_code)
+        texts = catalog_for(self.languages.of(user))
         if not self.gate.is_admin(user.id):
             await context.bot.send_message(chat.id, texts.admin_only)
             raise ApplicationHandlerStop

@@ -135,7 +135,9 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     application.bot_data["services"] = services
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
-    application.add_handlers(AdminCommands(gate, database, flow, processor).handlers(), group=-1)
+    application.add_handlers(
+        AdminCommands(gate, database, flow, processor, languages).handlers(), group=-1
+    )
     application.add_handlers(handlers.handlers())
     application.add_error_handler(ErrorReporter(settings).on_error)
     return application
