@@ -272,7 +272,9 @@ class RegistrationHandlers:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         try:
-            outcome = await self.flow.cancel(chat.id, self.languages.of(user))
+            # Typed, /cancel is taken as meant; the ✖ Cancel button, a tap that may have missed
+            # its neighbour, asks first where a checked number would be lost.
+            outcome = await self.flow.cancel(chat.id, self.languages.of(user), sure=True)
         except FlowGone:
             await self._gone(update, context)
             return

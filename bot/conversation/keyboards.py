@@ -14,6 +14,10 @@ from bot.domain.waits import Availability, MethodState
 __all__ = ["Keyboards", "format_wait"]
 
 
+# The argument of a Cancel that was confirmed.
+CANCEL_SURE = "sure"
+
+
 def format_wait(seconds: int, texts: Catalog) -> str:
     """`45 s`, `1 min 5 s`, `15 min`, `2 h 5 min`, `2 h`: no part that is zero."""
     seconds = max(0, seconds)
@@ -96,6 +100,14 @@ class Keyboards:
                     self._button(self.texts.button_no, Action.NO),
                 ],
                 self._navigation(),
+            ]
+        )
+
+    def cancel_confirm(self) -> Keyboard:
+        return self._keyboard(
+            [
+                [self._button(self.texts.button_cancel_sure, Action.CANCEL, CANCEL_SURE)],
+                [self._button(self.texts.button_keep_going, Action.KEEP)],
             ]
         )
 

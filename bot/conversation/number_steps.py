@@ -36,6 +36,11 @@ from bot.zapi import (
     ZapiError,
 )
 
+# Steps past Z-API's availability check: cancelling there throws the checked number away.
+CHECKED = frozenset(
+    {Step.BANNED, Step.APPEAL, Step.METHOD, Step.CAPTCHA, Step.CODE, Step.DEVICE, Step.PIN}
+)
+
 
 class NumberSteps(FlowCore):
     """From /register to the method question."""
@@ -69,11 +74,30 @@ class NumberSteps(FlowCore):
             return Outcome(replies=[said])
         return await self._step(reg, before=[said], language=language)
 
-    async def cancel(self, chat_id: int, language_code: str | None) -> Outcome:
+    async def cancel(
+        self, chat_id: int, language_code: str | None, *, sure: bool = False
+    ) -> Outcome:
+        """End the flow; first ask, unless `sure`, when that throws away a number Z-API
+        already checked (and the waits it set)."""
         reg = await self.store.load(chat_id)
         if reg is None:
             return Outcome(replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
+        if not sure and Step(reg.step) in CHECKED:
+            texts = self.texts(reg)
+            waiting = [
+                f"{texts.method_names[s.method.value]} {format_wait(s.seconds_left, texts)}"
+                for s in (await self.method_states(reg)).values()
+                if s.availability is Availability.WAITING
+            ]
+            question = texts.cancel_confirm.format(number=self._number(reg))
+            if waiting:
+                question += "\n" + texts.cancel_confirm_waits.format(waits=", ".join(waiting))
+            return Outcome(replies=[Reply(question, self._keyboards(reg).cancel_confirm())])
         return await self._end(reg, "cancel", "cancelled", self.texts(reg).cancelled)
+
+    async def keep_going(self, reg: FlowRecord) -> Outcome:
+        """ "No, keep going" at the cancel confirmation: the question the member is at."""
+        return Outcome(replies=await self.prompt(reg))
 
     async def status(self, chat_id: int, language_code: str | None) -> Outcome:
         reg = await self.store.load(chat_id)

@@ -14,6 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from bot.conversation.keyboards import CANCEL_SURE
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step, ZapiCall
 
@@ -169,8 +170,11 @@ BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
         ),
         Action.BACK: ButtonSpec(lambda flow, reg, arg, working: flow.back(reg)),
         Action.CANCEL: ButtonSpec(
-            lambda flow, reg, arg, working: flow.cancel(reg.chat_id, reg.language)
+            lambda flow, reg, arg, working: flow.cancel(
+                reg.chat_id, reg.language, sure=arg == CANCEL_SURE
+            )
         ),
+        Action.KEEP: ButtonSpec(lambda flow, reg, arg, working: flow.keep_going(reg)),
         Action.RETRY: ButtonSpec(
             lambda flow, reg, arg, working: flow.retry(reg, working), acts_on_zapi=True
         ),
@@ -192,7 +196,7 @@ BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
         ),
     }
 )
-EVERYWHERE = frozenset({Action.BACK, Action.CANCEL})
+EVERYWHERE = frozenset({Action.BACK, Action.CANCEL, Action.KEEP})
 
 
 def progress_order(*, several_instances: bool) -> list[Step]:

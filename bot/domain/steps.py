@@ -42,7 +42,8 @@ class Action(StrEnum):
     RESEND = "s"
     DEVICE_ACCEPTED = "d"
     FORGOT_PIN = "f"
-    CANCEL = "x"
+    CANCEL = "x"  # with the argument "sure": confirmed
+    KEEP = "k"  # "No, keep going" at the cancel confirmation
 
 
 # The Z-API call a flow has under way, as written in its row before the call.

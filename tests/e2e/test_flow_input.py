@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.conversation.handlers import help_text
+from bot.conversation.number_steps import CHECKED
 from bot.conversation.texts.en import ENGLISH as EN
 from bot.domain.steps import Step
 from bot.storage.models import InstanceLease, Registration
@@ -473,9 +474,13 @@ async def test_cancel_command_and_button_from_any_step(start_bot, telegram, zapi
             await drive_to(bot, zapi, step)
             requests_before = len(zapi.requests)
             if how == "command":
-                reply = await bot.say(MEMBER, "/cancel")
+                reply = await bot.say(MEMBER, "/cancel")  # typed: taken as meant
             else:
                 reply = await bot.tap(MEMBER, EN.button_cancel)
+                if step in CHECKED:  # a checked number would be lost: the button asks first
+                    assert "Cancel this registration?" in (reply.text or ""), (step, reply.text)
+                    assert await load(bot) is not None
+                    reply = await bot.tap(MEMBER, EN.button_cancel_sure)
             assert reply.text == EN.cancelled, (how, step, reply.text)
             assert await load(bot) is None
             assert await leases(bot) == {}, (how, step)
@@ -704,3 +709,19 @@ async def test_one_instance_held_means_every_instance_is_busy(start_bot, telegra
     reply = await bot.say(OTHER_MEMBER, "/register")
     assert QUESTIONS[Step.DDI] in reply.text
     assert await leases(bot) == {"inst-a": OTHER_MEMBER.id}
+
+
+async def test_keep_going_at_the_cancel_question_returns_to_the_step(start_bot, telegram, zapi):
+    bot = await start_bot()
+    await drive_to(bot, zapi, Step.PHONE)
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"voice": 120}))
+    await answer_validly(bot, zapi, Step.PHONE)
+    question = await bot.tap(MEMBER, EN.button_cancel)
+    assert question.method == "editMessageText"  # in place of the method question
+    assert "was already checked" in (question.text or "")
+    assert "Voice call 2 min" in (question.text or ""), question.text
+    reply = await bot.tap(MEMBER, EN.button_keep_going)
+    assert "How should WhatsApp send the code" in (reply.text or "")
+    reg = await load(bot)
+    assert reg is not None and reg.step == "method"
+    assert len(telegram.live_keyboards(MEMBER.id)) == 1

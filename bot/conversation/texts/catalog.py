@@ -19,6 +19,10 @@ class Catalog:
     command_back: str
     command_help: str
     command_language: str
+    cancel_confirm: str
+    cancel_confirm_waits: str
+    button_cancel_sure: str
+    button_keep_going: str
     language_switched: str
     command_allow: str
     command_deny: str

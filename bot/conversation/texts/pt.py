@@ -41,6 +41,16 @@ PORTUGUESE = Catalog(
     private_only="Fale comigo numa conversa privada: registros envolvem códigos e PINs.",
     no_flow="Nenhum registro em andamento. Envie /register para começar.",
     stale_button="Esse botão é de um passo anterior.",
+    cancel_confirm=(
+        "Cancelar este registro? O número {number} já foi verificado: você teria que começar "
+        "de novo."
+    ),
+    cancel_confirm_waits=(
+        "Os tempos de espera do WhatsApp para ele ({waits}) continuam valendo: um registro "
+        "novo também teria que esperar."
+    ),
+    button_cancel_sure="✖ Sim, cancelar",
+    button_keep_going="↩ Não, continuar",
     cancelled="Registro cancelado, e a instância está livre de novo. /register recomeça.",
     nothing_to_cancel="Nada para cancelar: não há registro em andamento.",
     idle_timeout=(
