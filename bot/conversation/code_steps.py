@@ -179,7 +179,7 @@ class CodeSteps(FlowCore):
         change = self._change(reg, audit=move.audit, waits=reported, **move.fields())
         states = await self.method_states(change.after, change.ready_at)
         if any(state.availability is Availability.WAITING for state in states.values()):
-            lead = self._waits_text(reg, states)
+            lead = texts.waits_header  # each wait is on its method's button
         else:
             logger.info("Code request refused for chat %s (reason: %s)", reg.chat_id, result.reason)
             lead = texts.request_failed.format(method=texts.method_names[method.value])

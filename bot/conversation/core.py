@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.config import InstanceConfig, Settings
 from bot.conversation.failures import zapi_error_text
-from bot.conversation.keyboards import Keyboards, format_wait
+from bot.conversation.keyboards import Keyboards
 from bot.conversation.ports import Change, FlowGone, FlowStorage, OwedMessage, ReportedWaits
 from bot.conversation.replies import Keyboard, Reply
 from bot.conversation.steps import STEPS, progress_order
@@ -29,7 +29,7 @@ from bot.domain.parsing import (
 )
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Step, ZapiCall
-from bot.domain.waits import Availability, MethodState, blocked_methods, method_states
+from bot.domain.waits import MethodState, blocked_methods, method_states
 from bot.zapi import (
     DeliveryMethod,
     ZapiClient,
@@ -272,7 +272,10 @@ class FlowCore:
         return [self._question(reg, body, self._keyboards(reg).navigation())]
 
     async def ask_phone_confirm(self, reg: FlowRecord) -> list[Reply]:
-        body = self.texts(reg).phone_confirm.format(number=self._number(reg), ddi=reg.ddi)
+        texts = self.texts(reg)
+        causes = texts.phone_confirm_causes
+        cause = causes.get(reg.ddi or "", causes["*"])
+        body = f"{texts.phone_confirm.format(number=self._number(reg), ddi=reg.ddi)}\n{cause}"
         return [self._question(reg, body, self._keyboards(reg).yes_no())]
 
     async def ask_banned(self, reg: FlowRecord) -> list[Reply]:
@@ -324,25 +327,14 @@ class FlowCore:
         pending: Mapping[str, datetime | None] | None = None,
     ) -> list[Reply]:
         texts = self.texts(reg)
+        # The question first; what led to it after (a refused request, the waits).
         body = texts.ask_method.format(number=self._number(reg))
+        if lead:
+            body = f"{body}\n\n{lead}"
         if reg.wa_old_eligible is not False:
             body += f"\n\n{texts.popup_note}"
-        if lead:
-            body = f"{lead}\n\n{body}"
         states = await self.method_states(reg, pending)
         return [self._question(reg, body, self._keyboards(reg).methods(states))]
-
-    def _waits_text(self, reg: FlowRecord, states: Mapping[DeliveryMethod, MethodState]) -> str:
-        texts = self.texts(reg)
-        lines = [
-            texts.wait_line.format(
-                method=texts.method_names[state.method.value],
-                wait=format_wait(state.seconds_left, texts),
-            )
-            for state in states.values()
-            if state.availability is Availability.WAITING
-        ]
-        return "\n".join([texts.waits_header, *lines])
 
     async def repeat(self, reg: FlowRecord, hint: str | None = None) -> Outcome:
         """Keep the member where they are, with a hint of what the step expects (any message,

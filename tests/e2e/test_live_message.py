@@ -207,3 +207,15 @@ async def test_switching_language_mid_flow_keeps_the_step(start_bot, telegram) -
     reg = await bot.services.flow.load(MEMBER.id)
     assert reg is not None and (reg.step, reg.language, reg.instance) == ("ddi", "pt", "inst-a")
     assert len(telegram.live_keyboards(MEMBER.id)) == 1
+
+
+async def test_an_unusual_brazilian_number_is_confirmed_with_its_likely_cause(
+    start_bot, telegram
+) -> None:
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, "55")
+    reply = await bot.say(MEMBER, "44 9999-9999")
+    assert "Use it anyway?" in (reply.text or "")
+    assert "9 digits after the area code" in (reply.text or "")

@@ -393,11 +393,14 @@ async def test_a_reply_telegram_fails_once_still_arrives(start_bot, telegram, za
 async def test_a_reply_whose_send_hangs_still_arrives(start_bot, telegram, zapi, clock):
     bot = await start_bot(telegram_timeout_seconds=0.5)
     await to_method(bot)
-    telegram.hang_next("sendMessage", 30, chat_id=MEMBER.id)  # past the Bot API client's timeout
+    # The press's reply edits the method question; that edit hangs past the Bot API client's
+    # timeout, and the retry sends the reply as a new message.
+    telegram.hang_next("editMessageText", 30, chat_id=MEMBER.id)
     telegram.press_button(MEMBER, "SMS")
     async with clock.skipping():  # the backlog's retry comes at once
         reply = await telegram.next_reply(MEMBER.id)
     assert CODE_SENT in reply.text, reply.text
+    assert reply.method == "sendMessage"
     assert_never_told_to_retry(telegram)
 
 

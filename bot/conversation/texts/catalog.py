@@ -84,6 +84,8 @@ class Catalog:
     phone_too_long: str
     phone_confirm: str
     phone_confirm_hint: str
+    # The likely cause of a number phonenumbers does not know, by country code ("*": others).
+    phone_confirm_causes: dict[str, str]
     banned_appeal: str
     banned_no_appeal: str
     banned_hint: str
@@ -108,7 +110,6 @@ class Catalog:
     method_not_eligible: str
     method_waiting: str
     waits_header: str
-    wait_line: str
     wait_over: str
     code_sent: dict[str, str]
     code_maybe_sent: str

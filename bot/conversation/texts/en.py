@@ -92,6 +92,10 @@ ENGLISH = Catalog(
     phone_too_long="That is longer than any phone number can be (15 digits with the country code).",
     phone_confirm="{number} doesn't look like a valid number for +{ddi}. Use it anyway?",
     phone_confirm_hint="Answer yes or no.",
+    phone_confirm_causes={
+        "55": "Mobiles in Brazil have 9 digits after the area code, e.g. 44 99999-9999.",
+        "*": "Check the area code and the number of digits.",
+    },
     banned_appeal=(
         "🚫 {number} is banned by WhatsApp. You can appeal: tap the button (or type appeal) "
         "and say why it should not be banned."
@@ -140,8 +144,7 @@ ENGLISH = Catalog(
     method_blocked="{method} is not available for this number. Choose another way.",
     method_not_eligible="{method} can't be used for this number. Choose another way.",
     method_waiting="{method} can be used again in {wait}. I'll tell you when it's ready.",
-    waits_header="WhatsApp asks you to wait before requesting again:",
-    wait_line="• {method}: {wait}",
+    waits_header="WhatsApp asks you to wait before requesting again: each button shows how long.",
     wait_over="⏰ You can request the code by {methods} now.",
     code_sent={
         "sms": "📩 Code sent by SMS to {number}. Send it here when it arrives (6 digits).",

@@ -101,6 +101,10 @@ PORTUGUESE = Catalog(
     phone_too_long="Mais longo do que qualquer número pode ser (15 dígitos com o DDI).",
     phone_confirm="{number} não parece um número válido para +{ddi}. Usar mesmo assim?",
     phone_confirm_hint="Responda sim ou não.",
+    phone_confirm_causes={
+        "55": "Celular no Brasil tem 9 dígitos depois do DDD, por exemplo 44 99999-9999.",
+        "*": "Confira o código de área e a quantidade de dígitos.",
+    },
     banned_appeal=(
         "🚫 {number} está banido pelo WhatsApp. Você pode recorrer: toque no botão (ou digite "
         "recorrer) e diga por que ele não deveria estar banido."
@@ -152,8 +156,9 @@ PORTUGUESE = Catalog(
     method_blocked="{method} não está disponível para este número. Escolha outra forma.",
     method_not_eligible="{method} não pode ser usado para este número. Escolha outra forma.",
     method_waiting="O envio por {method} libera de novo em {wait}. Eu aviso quando liberar.",
-    waits_header="O WhatsApp pede para esperar antes de pedir de novo:",
-    wait_line="• {method}: {wait}",
+    waits_header=(
+        "O WhatsApp pede para esperar antes de pedir de novo: cada botão mostra quanto falta."
+    ),
     wait_over="⏰ Você já pode pedir o código por {methods}.",
     code_sent={
         "sms": "📩 Código enviado por SMS para {number}. Envie-o aqui quando chegar (6 dígitos).",
