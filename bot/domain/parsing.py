@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -158,6 +159,7 @@ def parse_phone(ddi: str, text: str) -> ParsedPhone | PhoneProblem:
     return ParsedPhone(digits=cleaned, valid=valid)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_number(ddi: str, phone: str) -> str:
     """How a number is shown to members: +55 44 99999-9999 when known, else +55 4499999999."""
     try:

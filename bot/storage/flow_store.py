@@ -43,6 +43,9 @@ from bot.storage.writes import (
 __all__ = ["FlowStore"]
 
 
+_EVERY_METHOD = frozenset(method.value for method in DeliveryMethod)
+
+
 class FlowStore(Writer):
     """Flows, their leases and waits, with the caches of what was committed: the service's
     `FlowStorage` and `OutboxStorage` (`bot.conversation.ports`)."""
@@ -242,6 +245,8 @@ class FlowStore(Writer):
             return {}
         number = (reg.instance, reg.ddi, reg.phone)
         ready_at = self._waits.get(number)
+        if ready_at is None and pending is not None and set(pending) >= _EVERY_METHOD:
+            ready_at = {}  # Z-API just reported every method's wait: nothing stored counts
         if ready_at is None:
             async with self.db.reader() as session:
                 timers = await repo.timers_for_number(session, *number)

@@ -292,7 +292,6 @@ class ZapiClient:
         except (ValueError, UnicodeDecodeError):
             body = None
         status = response.status_code
-        message = _zapi_message(body, hidden)
         # `status` uses `error` for information ("You are not connected."), but a body with
         # `error` and no `connected` is a failure there too (e.g. NOT_FOUND with HTTP 200).
         failed = status >= 400 or (
@@ -301,6 +300,7 @@ class ZapiClient:
             and (error_is_failure or "connected" not in body)
         )
         if failed:
+            message = _zapi_message(body, hidden)  # its masking is only paid for on failures
             lowered = (message or "").lower()
             kwargs: dict[str, Any] = {
                 "endpoint": endpoint,
