@@ -146,7 +146,7 @@ def run(settings: Settings) -> int:
     from telegram.error import TelegramError
 
     from bot.app import build_application
-    from bot.conversation.handlers import ALLOWED_UPDATES
+    from bot.conversation.updates import ALLOWED_UPDATES
 
     application = build_application(settings)
     if not migrated(migration):

@@ -17,7 +17,7 @@ from telegram import Update
 
 from bot.app import BotApplication, services_of
 from bot.config import Settings
-from bot.conversation.handlers import ALLOWED_UPDATES
+from bot.conversation.updates import ALLOWED_UPDATES
 
 __all__ = ["WEBHOOK_PATH", "serve_webhook", "webhook_secret"]
 

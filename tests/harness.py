@@ -9,7 +9,7 @@ from typing import Any
 from bot.__main__ import migrate_database
 from bot.app import build_application, services_of
 from bot.config import Settings
-from bot.conversation.handlers import ALLOWED_UPDATES
+from bot.conversation.updates import ALLOWED_UPDATES
 from bot.domain.clock import Clock
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 

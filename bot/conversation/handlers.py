@@ -8,15 +8,12 @@ all have to keep in line with the row.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
-from telegram import Bot, BotCommand, Message, Update
-from telegram.constants import ChatAction
+from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -37,17 +34,21 @@ from bot.conversation.flow import (
 from bot.conversation.replies import Reply
 from bot.conversation.steps import BUTTONS, STEPS, acts_at
 from bot.conversation.texts import Catalog, catalog_for
+from bot.conversation.updates import (
+    NEW_MESSAGES,
+    language_named,
+    pressed_message,
+    typed_text,
+    typing_while,
+)
 from bot.delivery import Courier
-from bot.domain.clock import Clock
 from bot.domain.record import FlowRecord
 from bot.domain.steps import Action, Step
 from bot.languages import LanguageChoices
-from bot.render import ButtonPress, Pressed, answer_quietly
+from bot.render import ButtonPress, answer_quietly
 
 __all__ = [
-    "ALLOWED_UPDATES",
     "COMMANDS",
-    "NEW_MESSAGES",
     "Command",
     "RegistrationHandlers",
     "command_menu",
@@ -59,12 +60,6 @@ logger = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 # Longer texts are no answer to any step (the appeal, the longest, allows 500 characters).
 MAX_TEXT_LENGTH = 1000
-# Telegram shows "typing…" for at most 5 s; a Z-API call may take 30.
-TYPING_EVERY: Final = 4.0
-# What the bot asks Telegram for (polling and webhook alike).
-ALLOWED_UPDATES: Final = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
-# Commands and answers come in new messages; edited ones have their own handler.
-NEW_MESSAGES: Final = filters.UpdateType.MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,59 +100,6 @@ def _stale(step: Step, press: ButtonPress) -> bool:
     return press.action is Action.BACK and press.argument != step.value
 
 
-class Typing:
-    """ "typing…" in the chat while the step's Z-API call runs, sent again every TYPING_EVERY
-    seconds (on the bot's clock) until the step is done; `start` is the service's signal that
-    a call begins."""
-
-    def __init__(self, bot: Bot, chat_id: int, clock: Clock) -> None:
-        self.bot, self.chat_id, self.clock = bot, chat_id, clock
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(
-                self._repeat(), name=f"typing:{self.chat_id}"
-            )
-
-    async def _repeat(self) -> None:
-        while True:
-            with contextlib.suppress(TelegramError):  # cosmetic only
-                await self.bot.send_chat_action(self.chat_id, ChatAction.TYPING)
-            await self.clock.sleep(TYPING_EVERY)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-
-def _pressed(update: Update) -> Pressed | None:
-    """The message a button was pressed on, if Telegram still lets the bot edit it."""
-    query = update.callback_query
-    message = query.message if query is not None else None
-    if not isinstance(message, Message):
-        return None
-    return Pressed(message.message_id, photo=bool(message.photo))
-
-
-_LANGUAGE_NAMES = {
-    "en": "en", "english": "en", "inglês": "en", "ingles": "en",
-    "pt": "pt", "pt-br": "pt", "português": "pt", "portugues": "pt", "portuguese": "pt",
-}  # fmt: skip
-
-
-def _language_named(text: str) -> str | None:
-    return _LANGUAGE_NAMES.get(text.strip().casefold())
-
-
-def _text(update: Update) -> str:
-    message = update.effective_message
-    return (message.text or "") if message else ""
-
-
 class RegistrationHandlers:
     """The /register conversation and the commands around it."""
 
@@ -177,7 +119,7 @@ class RegistrationHandlers:
         message = update.effective_message
         if outcome.delete_message and message is not None and update.callback_query is None:
             await self._delete_secret(update, chat_id)
-        pressed = _pressed(update)
+        pressed = pressed_message(update)
         if outcome.owed:
             await self.courier.deliver(outcome.owed, pressed=pressed)
             pressed = None
@@ -213,7 +155,7 @@ class RegistrationHandlers:
         """A typed answer, handled by the step the flow's row is at."""
         chat = update.effective_chat
         assert chat is not None
-        text = _text(update)
+        text = typed_text(update)
 
         async def answer(reg: FlowRecord) -> Outcome:
             if len(text) > MAX_TEXT_LENGTH:
@@ -223,11 +165,8 @@ class RegistrationHandlers:
             typed = STEPS[Step(reg.step)].typed
             return await typed(self.flow, reg, text, typing.start)
 
-        typing = Typing(context.bot, chat.id, self.courier.clock)
-        try:
+        async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
             await self._with_flow(update, context, answer)
-        finally:
-            await typing.stop()
 
     async def on_button(self, update: Update, context: Context) -> None:
         """A button press, checked against the flow's step (and version, for Z-API's)."""
@@ -249,16 +188,13 @@ class RegistrationHandlers:
             await answer_quietly(query, self.flow.texts(reg).button_used)
             return
         await answer_quietly(query)
-        typing = Typing(context.bot, chat.id, self.courier.clock)
-        try:
+        async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
             await self._run(
                 update,
                 context,
                 reg,
                 lambda: button.press(self.flow, reg, press.argument, typing.start),
             )
-        finally:
-            await typing.stop()
 
     # -- commands --------------------------------------------------------------------------
 
@@ -335,7 +271,7 @@ class RegistrationHandlers:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         current = self.languages.of(user)
-        wanted = _language_named(" ".join(context.args or ()))
+        wanted = language_named(" ".join(context.args or ()))
         language = wanted or ("en" if current == "pt" else "pt")
         await self.languages.choose(user.id, language)
         try:
@@ -397,11 +333,8 @@ class RegistrationHandlers:
                 return await self._not_text(reg)
             return await take(self.flow, reg, number, typing.start)
 
-        typing = Typing(context.bot, chat.id, self.courier.clock)
-        try:
+        async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
             await self._with_flow(update, context, answer)
-        finally:
-            await typing.stop()
 
     async def on_edited(self, update: Update, context: Context) -> None:
         """A message edited after it was sent: the new answer where the step takes edits (the
@@ -411,7 +344,7 @@ class RegistrationHandlers:
         assert chat is not None
         if await self.flow.load(chat.id) is None:
             return
-        text = _text(update)
+        text = typed_text(update)
 
         async def answer(reg: FlowRecord) -> Outcome:
             spec = STEPS[Step(reg.step)]
@@ -421,11 +354,8 @@ class RegistrationHandlers:
             outcome.delete_message = spec.secret  # an edit can carry a PIN too
             return outcome
 
-        typing = Typing(context.bot, chat.id, self.courier.clock)
-        try:
+        async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
             await self._with_flow(update, context, answer)
-        finally:
-            await typing.stop()
 
     async def other_command(self, update: Update, context: Context) -> None:
         async def hint(reg: FlowRecord) -> Outcome:
