@@ -342,7 +342,8 @@ class RegistrationHandlers:
         no registration is open (an old message corrected) gets no answer."""
         chat = update.effective_chat
         assert chat is not None
-        if await self.flow.load(chat.id) is None:
+        reg = await self.flow.load(chat.id)
+        if reg is None:
             return
         text = typed_text(update)
 
@@ -355,7 +356,7 @@ class RegistrationHandlers:
             return outcome
 
         async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
-            await self._with_flow(update, context, answer)
+            await self._run(update, context, reg, lambda: answer(reg))  # loaded once, above
 
     async def other_command(self, update: Update, context: Context) -> None:
         async def hint(reg: FlowRecord) -> Outcome:

@@ -84,16 +84,21 @@ class NumberSteps(FlowCore):
             return Outcome(replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
         if not sure and Step(reg.step) in CHECKED:
             texts = self.texts(reg)
-            waiting = [
-                f"{texts.method_names[s.method.value]} {format_wait(s.seconds_left, texts)}"
-                for s in (await self.method_states(reg)).values()
-                if s.availability is Availability.WAITING
-            ]
             question = texts.cancel_confirm.format(number=self._number(reg))
-            if waiting:
-                question += "\n" + texts.cancel_confirm_waits.format(waits=", ".join(waiting))
+            waits = await self._pending_waits(reg)
+            if waits:
+                question += "\n" + texts.cancel_confirm_waits.format(waits=waits)
             return Outcome(replies=[Reply(question, self._keyboards(reg).cancel_confirm())])
         return await self._end(reg, "cancel", "cancelled", self.texts(reg).cancelled)
+
+    async def _pending_waits(self, reg: FlowRecord) -> str:
+        """The number's waits still running, as "SMS 2 min, Voice call 45 s" ("" if none)."""
+        texts = self.texts(reg)
+        return ", ".join(
+            f"{texts.method_names[s.method.value]} {format_wait(s.seconds_left, texts)}"
+            for s in (await self.method_states(reg)).values()
+            if s.availability is Availability.WAITING
+        )
 
     async def keep_going(self, reg: FlowRecord) -> Outcome:
         """ "No, keep going" at the cancel confirmation: the question the member is at."""
@@ -104,18 +109,7 @@ class NumberSteps(FlowCore):
         if reg is None:
             return Outcome(replies=[Reply(catalog_for(language_code).status_none)])
         texts = self.texts(reg)
-        waiting = [
-            state
-            for state in (await self.method_states(reg)).values()
-            if state.availability is Availability.WAITING
-        ]
-        wait_text = (
-            ", ".join(
-                f"{texts.method_names[s.method.value]} {format_wait(s.seconds_left, texts)}"
-                for s in waiting
-            )
-            or texts.status_waits_none
-        )
+        wait_text = await self._pending_waits(reg) or texts.status_waits_none
         body = texts.status.format(
             step=self._indicator(reg, Step(reg.step)),
             instance=reg.instance or "—",
