@@ -1,4 +1,5 @@
-"""Z-API mobile registration: client, typed results and the exception family."""
+"""Z-API mobile registration and the connected number: client, typed results and the exception
+family."""
 
 from bot.zapi._exceptions import (
     ZapiAuthError,
@@ -18,7 +19,9 @@ from bot.zapi.models import (
     CaptchaImage,
     CodeConfirmation,
     CodeRequestResult,
+    ConnectedDevice,
     DeliveryMethod,
+    EmailStatus,
     InstanceStatus,
     MethodWaits,
     OperationResult,
@@ -31,7 +34,9 @@ __all__ = [
     "CaptchaImage",
     "CodeConfirmation",
     "CodeRequestResult",
+    "ConnectedDevice",
     "DeliveryMethod",
+    "EmailStatus",
     "InstanceStatus",
     "MethodWaits",
     "OperationResult",

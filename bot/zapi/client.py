@@ -30,11 +30,14 @@ from bot.zapi.models import (
     CaptchaImage,
     CodeConfirmation,
     CodeRequestResult,
+    ConnectedDevice,
     DeliveryMethod,
+    EmailStatus,
     InstanceStatus,
     OperationResult,
     UnbanResult,
     decode_captcha,
+    read_flag,
 )
 from bot.zapi.transport import AiohttpTransport
 
@@ -43,17 +46,25 @@ __all__ = ["ZapiClient"]
 logger = logging.getLogger(__name__)
 
 _DIGITS = re.compile(r"\d{1,15}")
+_ASCII_DIGITS = re.compile(r"[0-9]{1,15}")
+_PIN_DIGITS = 6
 _AUTH_HINTS = ("client-token", "null not allowed", "instance not found", "invalid token")
 _MAX_MESSAGE = 200
 _URL_LIKE = re.compile(r"https?://\S+|\S*/instances/\S+|\S*/token/\S+")
-# Their payload is what the member typed (code, PIN, captcha answer, appeal): Z-API's error may
-# quote it ("invalid code 123456"), so none of its words are kept.
+# Their payload is what the member typed (code, PIN, captcha answer, appeal, profile text,
+# e-mail): Z-API's error may quote it ("invalid code 123456"), so none of its words are kept.
+# A GET on one of these paths sends nothing typed: its words are kept.
 _MEMBER_TYPED = frozenset(
     {
         "mobile/respond-captcha",
         "mobile/confirm-registration-code",
         "mobile/confirm-pin-code",
         "mobile/request-unbanning",
+        "profile-name",
+        "profile-description",
+        "security/two-fa-code",
+        "security/email",
+        "security/verify-email",
     }
 )
 # A value sent that Z-API echoes is masked from this length (shorter: a DDI, "sms").
@@ -78,6 +89,14 @@ def _zapi_message(body: Any, hidden: tuple[str, ...]) -> str | None:
 def _require_digits(name: str, value: str) -> str:
     if not _DIGITS.fullmatch(value):
         raise ValueError(f"{name} must be 1-15 digits")
+    return value
+
+
+def _require_secret_digits(name: str, value: str, *, length: int | None = None) -> str:
+    """Like `_require_digits`, ASCII digits only (`length` of them, or 1-15). The value is a
+    secret (a PIN, an e-mailed code): the message never carries it."""
+    if not _ASCII_DIGITS.fullmatch(value) or (length is not None and len(value) != length):
+        raise ValueError(f"{name} must be {length or '1-15'} digits")
     return value
 
 
@@ -210,12 +229,61 @@ class ZapiClient:
         body = await self._call(instance, "GET", "status", None, error_is_failure=False)
         return InstanceStatus.from_body(body)
 
+    # -- the connected number ----------------------------------------------------------------
+
+    async def device(self, instance: InstanceConfig) -> ConnectedDevice:
+        """The number connected on the instance; a 4xx when none is (ZapiRejected)."""
+        body = await self._call(instance, "GET", "device", None)
+        return ConnectedDevice.from_body(body)
+
+    async def set_profile_name(self, instance: InstanceConfig, name: str) -> bool:
+        body = await self._call(instance, "PUT", "profile-name", {"value": name})
+        return read_flag(body, "value")
+
+    async def set_profile_description(self, instance: InstanceConfig, description: str) -> bool:
+        body = await self._call(instance, "PUT", "profile-description", {"value": description})
+        return read_flag(body, "value")
+
+    async def two_factor_status(self, instance: InstanceConfig) -> bool:
+        """Whether the connected number has a two-step PIN."""
+        body = await self._call(instance, "GET", "security/two-fa-code", None)
+        return read_flag(body, "hasCode")
+
+    async def set_two_factor_code(self, instance: InstanceConfig, code: str) -> OperationResult:
+        """Set (or replace) the number's two-step PIN: 6 digits, refused before sending else."""
+        body = await self._call(
+            instance,
+            "POST",
+            "security/two-fa-code",
+            {"code": _require_secret_digits("code", code, length=_PIN_DIGITS)},
+        )
+        return OperationResult.from_body(body)
+
+    async def email_status(self, instance: InstanceConfig) -> EmailStatus:
+        body = await self._call(instance, "GET", "security/email", None)
+        return EmailStatus.from_body(body)
+
+    async def set_email(self, instance: InstanceConfig, email: str) -> OperationResult:
+        """Set the recovery e-mail; WhatsApp mails it a code for `verify_email`."""
+        body = await self._call(instance, "POST", "security/email", {"email": email})
+        return OperationResult.from_body(body)
+
+    async def verify_email(self, instance: InstanceConfig, code: str) -> OperationResult:
+        """`success` false for a wrong code."""
+        body = await self._call(
+            instance,
+            "POST",
+            "security/verify-email",
+            {"verificationCode": _require_secret_digits("verification code", code)},
+        )
+        return OperationResult.from_body(body)
+
     # -- plumbing ----------------------------------------------------------------------------
 
     async def _call(
         self,
         instance: InstanceConfig,
-        method: Literal["GET", "POST"],
+        method: Literal["GET", "POST", "PUT"],
         endpoint: str,
         payload: Mapping[str, str] | None,
         *,
@@ -231,9 +299,16 @@ class ZapiClient:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
+        # Every value of the body (POST or PUT) is masked where Z-API's words quote it.
         sent = [value for value in (payload or {}).values() if len(value) >= _MIN_ECHOED]
         hidden = (instance.token.get_secret_value(), self._client_token, *sent)
-        return self._read(response, endpoint, hidden, error_is_failure=error_is_failure)
+        return self._read(
+            response,
+            endpoint,
+            hidden,
+            error_is_failure=error_is_failure,
+            keep_words=method == "GET" or endpoint not in _MEMBER_TYPED,
+        )
 
     async def _send(
         self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None
@@ -286,6 +361,7 @@ class ZapiClient:
         hidden: tuple[str, ...],
         *,
         error_is_failure: bool,
+        keep_words: bool,
     ) -> Mapping[str, Any]:
         try:
             body: Any = json.loads(response.content) if response.content else None
@@ -305,7 +381,7 @@ class ZapiClient:
             kwargs: dict[str, Any] = {
                 "endpoint": endpoint,
                 "status_code": status,
-                "zapi_message": None if endpoint in _MEMBER_TYPED else message,
+                "zapi_message": message if keep_words else None,
             }
             if status in (401, 403) or any(hint in lowered for hint in _AUTH_HINTS):
                 raise ZapiAuthError("credentials refused", **kwargs)

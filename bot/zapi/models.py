@@ -21,12 +21,15 @@ __all__ = [
     "CaptchaImage",
     "CodeConfirmation",
     "CodeRequestResult",
+    "ConnectedDevice",
     "DeliveryMethod",
+    "EmailStatus",
     "InstanceStatus",
     "MethodWaits",
     "OperationResult",
     "UnbanResult",
     "decode_captcha",
+    "read_flag",
 ]
 
 BLOCKED = -1
@@ -70,6 +73,25 @@ def _as_text(value: Any) -> str | None:
     if isinstance(value, str) and value.strip():
         return value
     return None
+
+
+def read_flag(body: Mapping[str, Any], key: str) -> bool:
+    """Whether `body[key]` is true (`true`, `"true"`, 1); absent or unreadable is false."""
+    return _as_bool(body.get(key)) is True
+
+
+_PHONE = re.compile(r"\+?([0-9]{1,20})")
+
+
+def _as_phone(value: Any) -> str | None:
+    """The digits of a phone number given as `"5544999999999"` (tolerated: a leading `+`, a
+    JSON number); None when absent or anything else."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    match = _PHONE.fullmatch(value.strip())
+    return match[1] if match else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,4 +283,39 @@ class InstanceStatus:
             connected=_as_bool(body.get("connected")) is True,
             smartphone_connected=_as_bool(body.get("smartphoneConnected")),
             message=_as_text(body.get("error")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedDevice:
+    """`GET device`: the connected number (digits, country code first) and its profile."""
+
+    phone: str | None
+    name: str | None
+    about: str | None
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Self:
+        return cls(
+            phone=_as_phone(body.get("phone")),
+            name=_as_text(body.get("name")),
+            about=_as_text(body.get("about")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class EmailStatus:
+    """`GET security/email`: the recovery e-mail of the connected number."""
+
+    has_email: bool
+    email: str | None
+    verified: bool
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> Self:
+        email = _as_text(body.get("email"))
+        return cls(
+            has_email=read_flag(body, "hasEmail") or email is not None,
+            email=email,
+            verified=read_flag(body, "verified"),
         )

@@ -17,7 +17,9 @@ from pydantic import SecretStr
 
 from bot.config import InstanceConfig
 from bot.zapi import (
+    ConnectedDevice,
     DeliveryMethod,
+    EmailStatus,
     ZapiAuthError,
     ZapiBadResponse,
     ZapiClient,
@@ -34,6 +36,9 @@ from tests.conftest import CLIENT_TOKEN, INSTANCE_TOKENS
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
 
 DDI, PHONE = "55", "4499999999"
+PIN = "482913"
+EMAIL = "ana@example.com"
+EMAIL_CODE = "735190"
 APPEAL_TOKEN = "Ae0B_" + "x" * 195
 INST_A = InstanceConfig(
     name="inst-a", instance_id="inst-a", token=SecretStr(INSTANCE_TOKENS["inst-a"])
@@ -85,14 +90,46 @@ ENDPOINTS: dict[str, tuple[Call, str, Any]] = {
         {"appealToken": APPEAL_TOKEN, "description": "This is my own number"},
     ),
     "status": (lambda c: c.status(INST_A), "GET", None),
+    # The connected number.
+    "device": (lambda c: c.device(INST_A), "GET", None),
+    "profile-name": (
+        lambda c: c.set_profile_name(INST_A, "Ana Sales"),
+        "PUT",
+        {"value": "Ana Sales"},
+    ),
+    "profile-description": (
+        lambda c: c.set_profile_description(INST_A, "Sales team, 9 to 6"),
+        "PUT",
+        {"value": "Sales team, 9 to 6"},
+    ),
+    "GET security/two-fa-code": (lambda c: c.two_factor_status(INST_A), "GET", None),
+    "security/two-fa-code": (
+        lambda c: c.set_two_factor_code(INST_A, PIN),
+        "POST",
+        {"code": PIN},
+    ),
+    "GET security/email": (lambda c: c.email_status(INST_A), "GET", None),
+    "security/email": (lambda c: c.set_email(INST_A, EMAIL), "POST", {"email": EMAIL}),
+    "security/verify-email": (
+        lambda c: c.verify_email(INST_A, EMAIL_CODE),
+        "POST",
+        {"verificationCode": EMAIL_CODE},
+    ),
 }
+# Keys are paths, "GET <path>" where a path also takes a POST.
 PATHS = list(ENDPOINTS)
+CONNECTED_NUMBER = PATHS[PATHS.index("device") :]
 # Their payload is what the member typed: Z-API's words are never kept for them.
 MEMBER_TYPED = [
     "mobile/respond-captcha",
     "mobile/confirm-registration-code",
     "mobile/confirm-pin-code",
     "mobile/request-unbanning",
+    "profile-name",
+    "profile-description",
+    "security/two-fa-code",
+    "security/email",
+    "security/verify-email",
 ]
 # request-registration-code and the confirm calls may already have acted when no answer came.
 NEVER_RETRIED = [
@@ -101,11 +138,19 @@ NEVER_RETRIED = [
     "mobile/confirm-registration-code",
     "mobile/confirm-pin-code",
     "mobile/device-transfer-confirmed",
+    "security/two-fa-code",
+    "security/email",
+    "security/verify-email",
 ]
 
 
-def call(path: str) -> Call:
-    return ENDPOINTS[path][0]
+def call(key: str) -> Call:
+    return ENDPOINTS[key][0]
+
+
+def path_of(key: str) -> str:
+    """The Z-API path of an ENDPOINTS key."""
+    return key.removeprefix("GET ")
 
 
 _TLS = ssl.create_default_context()
@@ -157,14 +202,14 @@ async def check_and_request(client: ZapiClient, method: DeliveryMethod = Deliver
 # -- requests as Z-API sees them -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", PATHS)
-async def test_headers_url_and_exact_body(zapi: ZapiDouble, client: ZapiClient, path: str) -> None:
-    zapi.script(path, Reply(json={}))
-    await call(path)(client)
+@pytest.mark.parametrize("key", PATHS)
+async def test_headers_url_and_exact_body(zapi: ZapiDouble, client: ZapiClient, key: str) -> None:
+    zapi.script(path_of(key), Reply(json={}))
+    await call(key)(client)
 
     (request,) = zapi.requests
-    _, http_method, body = ENDPOINTS[path]
-    assert request.path == path
+    _, http_method, body = ENDPOINTS[key]
+    assert request.path == path_of(key)
     assert (request.instance_id, request.instance_token) == ("inst-a", INSTANCE_TOKENS["inst-a"])
     assert request.http_method == http_method
     assert request.headers.get("Client-Token") == CLIENT_TOKEN
@@ -738,14 +783,14 @@ async def test_http_status_maps_to_exception(
     status: int,
     expected: type[ZapiHTTPError],
 ) -> None:
-    zapi.script(path, Reply(status=status, json={"error": f"failure {status}"}))
+    zapi.script(path_of(path), Reply(status=status, json={"error": f"failure {status}"}))
     with pytest.raises(expected) as caught:
         await call(path)(client)
     error = caught.value
     assert type(error) is expected
     assert error.status_code == status
     assert error.zapi_message == (None if path in MEMBER_TYPED else f"failure {status}")
-    assert error.endpoint == path
+    assert error.endpoint == path_of(path)
     assert str(status) in str(error)
     assert_clean(error)
     assert len(zapi.requests) == 1  # an HTTP answer is never retried
@@ -784,7 +829,7 @@ async def test_error_and_message_both_kept(zapi: ZapiDouble, client: ZapiClient)
 async def test_error_body_with_200_is_a_failure(
     zapi: ZapiDouble, client: ZapiClient, path: str, body: dict[str, Any]
 ) -> None:
-    zapi.script(path, Reply(status=200, json=body))
+    zapi.script(path_of(path), Reply(status=200, json=body))
     with pytest.raises(ZapiRejected) as caught:
         await call(path)(client)
     assert caught.value.status_code == 200
@@ -922,6 +967,31 @@ ECHOES: dict[str, tuple[Call, str, dict[str, str]]] = {
         "This is my own number",
         {"error": "description This is my own number rejected"},
     ),
+    "profile-name": (
+        lambda c: c.set_profile_name(INST_A, "Ana Sales"),
+        "Ana Sales",
+        {"error": "name 'Ana Sales' is not allowed"},
+    ),
+    "profile-description": (
+        lambda c: c.set_profile_description(INST_A, "Sales team, 9 to 6"),
+        "Sales team, 9 to 6",
+        {"error": "BAD_REQUEST", "message": "about 'Sales team, 9 to 6' too long"},
+    ),
+    "security/two-fa-code": (
+        lambda c: c.set_two_factor_code(INST_A, PIN),
+        PIN,
+        {"error": f"two-fa code {PIN} refused"},
+    ),
+    "security/email": (
+        lambda c: c.set_email(INST_A, EMAIL),
+        EMAIL,
+        {"error": f"e-mail {EMAIL} refused"},
+    ),
+    "security/verify-email": (
+        lambda c: c.verify_email(INST_A, EMAIL_CODE),
+        EMAIL_CODE,
+        {"error": f"verificationCode {EMAIL_CODE} is wrong"},
+    ),
 }
 
 
@@ -989,16 +1059,16 @@ async def test_values_sent_are_masked_in_z_apis_words(zapi: ZapiDouble, client: 
 async def test_hanging_server_times_out_without_retry(
     zapi: ZapiDouble, quick_client: ZapiClient, path: str
 ) -> None:
-    zapi.hang(path)
+    zapi.hang(path_of(path))
     started = time.monotonic()
     with pytest.raises(ZapiTimeout) as caught:
         await call(path)(quick_client)
     elapsed = time.monotonic() - started
     assert elapsed < 5, f"timeout=0.5 took {elapsed:.1f} s"
-    assert caught.value.endpoint == path
+    assert caught.value.endpoint == path_of(path)
     assert_clean(caught.value)
     # The request reached Z-API and may have been acted on: it is never sent again.
-    assert len(zapi.requests_to(path)) == 1
+    assert len(zapi.requests_to(path_of(path))) == 1
     assert len(zapi.requests) == 1
 
 
@@ -1018,7 +1088,7 @@ async def test_refused_connection(zapi: ZapiDouble) -> None:
             with pytest.raises(ZapiNetworkError) as caught:
                 await call(path)(dead)
             assert time.monotonic() - started < 5
-            assert caught.value.endpoint == path
+            assert caught.value.endpoint == path_of(path)
             assert caught.value.retryable is True
             assert_clean(caught.value, str(port), base_url)
 
@@ -1063,7 +1133,7 @@ class DropsAfterSending(httpx.AsyncBaseTransport):
 @pytest.mark.parametrize("path", PATHS)
 async def test_one_connect_error_is_retried_once(zapi: ZapiDouble, path: str) -> None:
     transport = ConnectFailures(failures=1)
-    zapi.script(path, Reply(json={}))
+    zapi.script(path_of(path), Reply(json={}))
     async with ZapiClient(
         zapi.base_url, SecretStr(CLIENT_TOKEN), timeout=2, transport=transport
     ) as flaky:
@@ -1111,3 +1181,304 @@ async def test_exceptions_form_one_family(zapi: ZapiDouble, client: ZapiClient) 
     assert isinstance(caught.value, ZapiHTTPError)
     assert caught.value.endpoint == "status"
     assert caught.value.zapi_message == "slow down"
+
+
+# -- the connected number: device, profile, two-step PIN, recovery e-mail --------------------
+
+
+async def register(client: ZapiClient) -> None:
+    """Connect DDI+PHONE on inst-a through the double's registration."""
+    await check_and_request(client)
+    assert (await client.confirm_code(INST_A, "123456")).success is True
+
+
+async def test_device_of_the_connected_number(zapi: ZapiDouble, client: ZapiClient) -> None:
+    await register(client)
+    device = await client.device(INST_A)
+    assert device == ConnectedDevice(phone=DDI + PHONE, name=None, about=None)
+    assert await client.set_profile_name(INST_A, "Ana Sales") is True
+    assert await client.set_profile_description(INST_A, "Sales team, 9 to 6") is True
+    device = await client.device(INST_A)
+    assert device == ConnectedDevice(DDI + PHONE, "Ana Sales", "Sales team, 9 to 6")
+    assert [r.http_method for r in zapi.requests_to("device")] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {
+                "phone": "5544999999999",
+                "name": "Ana",
+                "about": "Hi",
+                "imgUrl": "https://example.com/a.jpg",
+                "isBusiness": False,
+                "sessionId": 1,
+                "originalDevice": "iphone",
+                "device": {"sessionName": "Z-API", "device_model": "Z-API"},
+            },
+            ConnectedDevice("5544999999999", "Ana", "Hi"),
+        ),
+        ({"phone": 5544999999999}, ConnectedDevice("5544999999999", None, None)),
+        ({"phone": " +5544999999999 "}, ConnectedDevice("5544999999999", None, None)),
+        ({"phone": "55 44 99999-9999", "name": "  "}, ConnectedDevice(None, None, None)),
+        ({"phone": True, "name": 7, "about": None}, ConnectedDevice(None, None, None)),
+        ({}, ConnectedDevice(None, None, None)),
+    ],
+)
+async def test_device_shapes(
+    zapi: ZapiDouble, client: ZapiClient, body: dict[str, Any], expected: ConnectedDevice
+) -> None:
+    zapi.script("device", Reply(json=body))
+    assert await client.device(INST_A) == expected
+
+
+async def test_profile_name_and_description_are_put(zapi: ZapiDouble, client: ZapiClient) -> None:
+    await register(client)
+    assert await client.set_profile_name(INST_A, "Ana Sales") is True
+    assert await client.set_profile_description(INST_A, "Sales team, 9 to 6") is True
+    profile = zapi.profile("inst-a")
+    assert (profile["name"], profile["about"]) == ("Ana Sales", "Sales team, 9 to 6")
+    (name,) = zapi.requests_to("profile-name")
+    assert (name.http_method, name.json) == ("PUT", {"value": "Ana Sales"})
+    (about,) = zapi.requests_to("profile-description")
+    assert (about.http_method, about.json) == ("PUT", {"value": "Sales team, 9 to 6"})
+
+
+@pytest.mark.parametrize("path", ["profile-name", "profile-description"])
+@pytest.mark.parametrize(
+    ("body", "result"),
+    [({"value": True}, True), ({"value": "true"}, True), ({"value": False}, False), ({}, False)],
+)
+async def test_profile_answers(
+    zapi: ZapiDouble, client: ZapiClient, path: str, body: dict[str, Any], result: bool
+) -> None:
+    zapi.script(path, Reply(json=body))
+    assert await call(path)(client) is result
+
+
+async def test_an_empty_profile_name_is_refused_by_z_api(
+    zapi: ZapiDouble, client: ZapiClient
+) -> None:
+    await register(client)
+    with pytest.raises(ZapiRejected) as caught:
+        await client.set_profile_name(INST_A, "")
+    assert caught.value.status_code == 400
+    assert zapi.profile("inst-a")["name"] is None
+
+
+async def test_two_step_pin_status_and_setting(zapi: ZapiDouble, client: ZapiClient) -> None:
+    await register(client)
+    assert await client.two_factor_status(INST_A) is False
+    assert (await client.set_two_factor_code(INST_A, PIN)).success is True
+    assert await client.two_factor_status(INST_A) is True
+    assert zapi.profile("inst-a")["two_fa_code"] == PIN
+    assert [(r.http_method, r.json) for r in zapi.requests_to("security/two-fa-code")] == [
+        ("GET", None),
+        ("POST", {"code": PIN}),
+        ("GET", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "has_code"),
+    [({"success": True, "hasCode": True}, True), ({"success": True}, False), ({}, False)],
+)
+async def test_two_step_pin_status_shapes(
+    zapi: ZapiDouble, client: ZapiClient, body: dict[str, Any], has_code: bool
+) -> None:
+    zapi.script("security/two-fa-code", Reply(json=body))
+    assert await client.two_factor_status(INST_A) is has_code
+
+
+async def test_recovery_e_mail_set_and_verified(zapi: ZapiDouble, client: ZapiClient) -> None:
+    await register(client)
+    assert await client.email_status(INST_A) == EmailStatus(False, None, False)
+    assert (await client.set_email(INST_A, EMAIL)).success is True
+    assert await client.email_status(INST_A) == EmailStatus(True, EMAIL, False)
+    code = zapi.email_code("inst-a")
+    assert code is not None
+    wrong = "000000" if code != "000000" else "111111"
+    assert (await client.verify_email(INST_A, wrong)).success is False
+    assert (await client.verify_email(INST_A, code)).success is True
+    assert await client.email_status(INST_A) == EmailStatus(True, EMAIL, True)
+    assert zapi.requests_to("security/email")[1].json == {"email": EMAIL}
+    assert zapi.requests_to("security/verify-email")[-1].json == {"verificationCode": code}
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"success": True, "hasEmail": True, "email": EMAIL, "verified": True},
+            EmailStatus(True, EMAIL, True),
+        ),
+        ({"hasEmail": "true", "verified": 0}, EmailStatus(True, None, False)),
+        ({"email": EMAIL}, EmailStatus(True, EMAIL, False)),
+        ({"hasEmail": False, "email": None}, EmailStatus(False, None, False)),
+        ({}, EmailStatus(False, None, False)),
+    ],
+)
+async def test_e_mail_status_shapes(
+    zapi: ZapiDouble, client: ZapiClient, body: dict[str, Any], expected: EmailStatus
+) -> None:
+    zapi.script("security/email", Reply(json=body))
+    assert await client.email_status(INST_A) == expected
+
+
+async def test_seeded_pin_and_e_mail_are_read(zapi: ZapiDouble, client: ZapiClient) -> None:
+    zapi.set_connected("inst-a")
+    zapi.set_two_factor("inst-a", "111111")
+    zapi.set_email("inst-a", EMAIL)
+    assert await client.two_factor_status(INST_A) is True
+    assert await client.email_status(INST_A) == EmailStatus(True, EMAIL, True)
+
+
+async def test_verifying_with_no_e_mail_pending_is_refused(
+    zapi: ZapiDouble, client: ZapiClient
+) -> None:
+    zapi.set_connected("inst-a")
+    with pytest.raises(ZapiRejected) as caught:
+        await client.verify_email(INST_A, EMAIL_CODE)
+    assert caught.value.status_code == 400
+    assert caught.value.zapi_message is None
+    assert_clean(caught.value, EMAIL_CODE)
+
+
+async def test_an_invalid_e_mail_is_refused_by_z_api(zapi: ZapiDouble, client: ZapiClient) -> None:
+    zapi.set_connected("inst-a")
+    with pytest.raises(ZapiRejected) as caught:
+        await client.set_email(INST_A, "ana@")
+    assert caught.value.status_code == 400
+    assert caught.value.zapi_message is None
+    assert zapi.profile("inst-a")["email"] is None
+
+
+@pytest.mark.parametrize("key", CONNECTED_NUMBER)
+async def test_not_connected_is_refused(zapi: ZapiDouble, client: ZapiClient, key: str) -> None:
+    """Every connected-number call, on an instance holding no number: a 4xx, ZapiRejected."""
+    with pytest.raises(ZapiRejected) as caught:
+        await call(key)(client)
+    error = caught.value
+    assert (error.status_code, error.endpoint) == (400, path_of(key))
+    assert error.retryable is False
+    assert error.may_have_acted is False
+    # Z-API's words are kept where nothing the member typed was sent.
+    expected = None if key in MEMBER_TYPED else "You are not connected."
+    assert error.zapi_message == expected
+    assert_clean(error, PIN, EMAIL_CODE)
+    assert zapi.profile("inst-a") == {
+        "name": None,
+        "about": None,
+        "two_fa_code": None,
+        "email": None,
+        "email_verified": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["", "12345", "1234567", "12a456", "123-456", "123 456", " 482913", "482913\n", "٤٨٢٩١٣"],
+    ids=["empty", "5", "7", "letter", "dash", "space", "lead", "newline", "arabic-indic"],
+)
+async def test_a_pin_not_of_6_ascii_digits_is_refused_before_sending(
+    zapi: ZapiDouble, client: ZapiClient, code: str
+) -> None:
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the class is the contract
+        await client.set_two_factor_code(INST_A, code)
+    assert zapi.requests == []
+    if code.strip():
+        assert code.strip() not in str(caught.value)
+        assert code.strip() not in repr(caught.value)
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["", "12-34", "735 190", "abc123", "7" * 16, "٧٣٥١٩٠"],
+    ids=["empty", "dash", "space", "letters", "16", "arabic-indic"],
+)
+async def test_an_e_mail_code_not_of_digits_is_refused_before_sending(
+    zapi: ZapiDouble, client: ZapiClient, code: str
+) -> None:
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the class is the contract
+        await client.verify_email(INST_A, code)
+    assert zapi.requests == []
+    if code:
+        assert code not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [200, 400, 500])
+@pytest.mark.parametrize(
+    ("path", "act", "secret"),
+    [
+        ("security/two-fa-code", lambda c: c.set_two_factor_code(INST_A, PIN), PIN),
+        ("security/verify-email", lambda c: c.verify_email(INST_A, EMAIL_CODE), EMAIL_CODE),
+    ],
+    ids=["pin", "e-mail-code"],
+)
+async def test_secrets_never_in_the_exception_or_the_log(
+    zapi: ZapiDouble,
+    client: ZapiClient,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+    act: Call,
+    secret: str,
+    status: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    zapi.script(
+        path,
+        Reply(status=status, json={"error": f"code {secret} refused", "message": secret}),
+    )
+    with pytest.raises(ZapiRejected if status < 500 else ZapiServerError) as caught:
+        await act(client)
+    error = caught.value
+    assert error.zapi_message is None
+    logging.getLogger("bot.test").warning("Z-API failed: %s %r", error, error, exc_info=error)
+    assert_clean(error, secret)
+    assert secret not in caplog.text
+
+
+async def test_secrets_never_logged_on_success(
+    zapi: ZapiDouble, client: ZapiClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    zapi.set_connected("inst-a")
+    await client.set_two_factor_code(INST_A, PIN)
+    await client.set_email(INST_A, EMAIL)
+    code = zapi.email_code("inst-a")
+    assert code is not None
+    assert (await client.verify_email(INST_A, code)).success is True
+    assert "security/verify-email" in caplog.text  # the calls are logged, their bodies not
+    assert PIN not in caplog.text
+    assert code not in caplog.text
+
+
+async def test_values_put_are_masked_in_z_apis_words(zapi: ZapiDouble, client: ZapiClient) -> None:
+    """PUT bodies are masked in Z-API's words as POST ones are. The public PUTs (profile) drop
+    those words anyway, so a PUT the client does not wrap (yet) shows it."""
+    hook = "https://hooks.example.com/zapi/connected"
+    zapi.script(
+        "update-webhook-connected",
+        Reply(status=400, json={"error": f"value {hook} is not reachable"}),
+    )
+    with pytest.raises(ZapiRejected) as caught:
+        await client._call(INST_A, "PUT", "update-webhook-connected", {"value": hook})
+    assert caught.value.zapi_message == "value [redacted] is not reachable"
+    (request,) = zapi.requests_to("update-webhook-connected")
+    assert (request.http_method, request.json) == ("PUT", {"value": hook})
+
+    name = "Ana Sales"
+    zapi.script("profile-name", Reply(status=400, json={"error": f"name {name} taken"}))
+    with pytest.raises(ZapiRejected) as caught:
+        await client.set_profile_name(INST_A, name)
+    assert caught.value.zapi_message is None
+    assert_clean(caught.value, name)
+
+
+async def test_connected_number_calls_on_a_scripted_credential_refusal(
+    zapi: ZapiDouble, client: ZapiClient
+) -> None:
+    zapi.script("device", Reply(status=400, json={"error": "your client-token is not configured"}))
+    with pytest.raises(ZapiAuthError):
+        await client.device(INST_A)

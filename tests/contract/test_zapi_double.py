@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import struct
 import time
 import zlib
@@ -394,9 +395,9 @@ async def test_script_for_other_instance_or_unknown_path(
     double: ZapiDouble, client: httpx.AsyncClient
 ) -> None:
     double.script("status", Reply(status=503), instance_id="inst2")
-    double.script("security/two-fa-code", Reply(json={"success": True, "hasCode": True}))
+    double.script("contacts", Reply(json={"success": True, "hasCode": True}))
     assert (await client.get("status")).status_code == 200
-    assert (await client.get("security/two-fa-code")).json() == {"success": True, "hasCode": True}
+    assert (await client.get("contacts")).json() == {"success": True, "hasCode": True}
     # Requests the double rejects do not consume scripts.
     double.script("status", Reply(status=502))
     assert (await client.get("status", headers={"Client-Token": "bad"})).status_code == 403
@@ -557,3 +558,332 @@ async def test_zapi_client_sees_a_hang_as_its_timeout_and_5xx_as_server_error(
         assert len(double.requests_to("mobile/confirm-registration-code", "inst1")) == 2
         assert double.registration_stage("inst1") == "code_sent"  # a scripted 5xx did nothing
         assert (await zapi.confirm_code(instance, "123456")).success is True
+
+
+# -- the connected number: device, profile, two-step PIN, recovery e-mail --------------------
+
+NOT_CONNECTED = {"error": "You are not connected."}
+NO_PROFILE = {
+    "name": None,
+    "about": None,
+    "two_fa_code": None,
+    "email": None,
+    "email_verified": False,
+}
+# Every connected-number call: HTTP method, path, a valid body.
+CONNECTED_NUMBER: list[tuple[str, str, dict[str, str] | None]] = [
+    ("GET", "device", None),
+    ("PUT", "profile-name", {"value": "Ana Sales"}),
+    ("PUT", "profile-description", {"value": "Sales team"}),
+    ("GET", "security/two-fa-code", None),
+    ("POST", "security/two-fa-code", {"code": "482913"}),
+    ("POST", "security/two-fa-code/remove", None),
+    ("GET", "security/email", None),
+    ("POST", "security/email", {"email": "ana@example.com"}),
+    ("POST", "security/verify-email", {"verificationCode": "123456"}),
+    ("POST", "security/email/remove", None),
+]
+
+
+async def register(http: httpx.AsyncClient) -> None:
+    await check_and_request(http)
+    assert await post(http, "mobile/confirm-registration-code", {"code": "123456"}) == {
+        "success": True
+    }
+
+
+async def put(http: httpx.AsyncClient, path: str, body: dict[str, Any]) -> Any:
+    response = await http.put(path, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def get(http: httpx.AsyncClient, path: str) -> Any:
+    response = await http.get(path)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CONNECTED_NUMBER)
+async def test_connected_number_calls_refused_while_not_connected(
+    double: ZapiDouble,
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    response = await client.request(method, path, json=body)
+    assert (response.status_code, response.json()) == (400, NOT_CONNECTED)
+    assert double.profile("inst1") == NO_PROFILE
+    assert double.email_code("inst1") is None
+    (recorded,) = double.requests_to(path)
+    assert (recorded.http_method, recorded.json) == (method, body)
+
+
+@pytest.mark.parametrize(("method", "path", "body"), CONNECTED_NUMBER)
+async def test_connected_number_calls_check_method_and_client_token(
+    double: ZapiDouble,
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    body: dict[str, str] | None,
+) -> None:
+    double.set_connected("inst1")
+    wrong_method = "DELETE"
+    assert (await client.request(wrong_method, path, json=body)).status_code == 405
+    refused = await client.request(method, path, json=body, headers={"Client-Token": "bad"})
+    assert refused.status_code == 403
+    if body is not None:
+        no_type = await client.request(method, path, content=json.dumps(body).encode())
+        assert no_type.status_code == 415
+    assert double.profile("inst1") == NO_PROFILE
+
+
+async def test_device_after_a_registration(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    await register(client)
+    assert await get(client, "device") == {
+        "phone": DDI + PHONE,
+        "name": None,
+        "about": None,
+        "imgUrl": None,
+        "isBusiness": False,
+        "originalDevice": "android",
+        "sessionId": 1,
+        "device": {"sessionName": "Z-API", "device_model": "Z-API"},
+    }
+    assert (await client.post("device", json={})).status_code == 405
+    async with http_client(double.instance_url("inst2")) as inst2:
+        other = await inst2.get("device")
+    assert (other.status_code, other.json()) == (400, NOT_CONNECTED)
+
+
+async def test_device_of_an_instance_connected_by_the_test(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    double.set_connected("inst1")
+    assert (await get(client, "device"))["phone"] is None
+    await post(client, "mobile/registration-available", NUMBER)
+    assert (await get(client, "device"))["phone"] == DDI + PHONE
+    double.set_connected("inst1", False)
+    response = await client.get("device")
+    assert (response.status_code, response.json()) == (400, NOT_CONNECTED)
+
+
+async def test_profile_name_and_description(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    await register(client)
+    assert await put(client, "profile-name", {"value": "Ana Sales"}) == {"value": True}
+    assert await put(client, "profile-description", {"value": "Sales, 9 to 6"}) == {"value": True}
+    device = await get(client, "device")
+    assert (device["name"], device["about"]) == ("Ana Sales", "Sales, 9 to 6")
+    profile = double.profile("inst1")
+    assert (profile["name"], profile["about"]) == ("Ana Sales", "Sales, 9 to 6")
+    assert double.requests_to("profile-name")[0].http_method == "PUT"
+    assert (await client.post("profile-name", json={"value": "x"})).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["profile-name", "profile-description"])
+@pytest.mark.parametrize(
+    "body",
+    [b"{}", b'{"value": ""}', b'{"value": "   "}', b'{"value": 7}', b"not json", b'["x"]'],
+)
+async def test_profile_text_refused_when_missing_or_empty(
+    double: ZapiDouble, client: httpx.AsyncClient, path: str, body: bytes
+) -> None:
+    double.set_connected("inst1")
+    response = await client.put(path, content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert "error" in response.json()
+    assert double.profile("inst1") == NO_PROFILE
+
+
+async def test_two_step_pin(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    await register(client)
+    assert await get(client, "security/two-fa-code") == {"success": True, "hasCode": False}
+    assert await post(client, "security/two-fa-code", {"code": "482913"}) == {"success": True}
+    assert await get(client, "security/two-fa-code") == {"success": True, "hasCode": True}
+    assert double.profile("inst1")["two_fa_code"] == "482913"
+    assert await post(client, "security/two-fa-code", {"code": "111111"}) == {"success": True}
+    assert double.profile("inst1")["two_fa_code"] == "111111"
+    removed = await client.post("security/two-fa-code/remove")
+    assert (removed.status_code, removed.json()) == (200, {"success": True})
+    assert await get(client, "security/two-fa-code") == {"success": True, "hasCode": False}
+    assert double.profile("inst1")["two_fa_code"] is None
+    assert await post(client, "security/two-fa-code/remove", {}) == {"success": True}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "12345"},
+        {"code": "1234567"},
+        {"code": "12a456"},
+        {"code": "123 456"},
+        {"code": "٤٨٢٩١٣"},
+        {"code": 482913},
+        {},
+        {"pin": "482913"},
+    ],
+)
+async def test_two_step_pin_not_of_6_digits(
+    double: ZapiDouble, client: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    double.set_connected("inst1")
+    response = await client.post("security/two-fa-code", json=body)
+    assert response.status_code == 400
+    assert "error" in response.json()
+    assert double.profile("inst1")["two_fa_code"] is None
+
+
+async def test_recovery_e_mail(double: ZapiDouble, client: httpx.AsyncClient) -> None:
+    await register(client)
+    empty = {"success": True, "hasEmail": False, "email": None, "verified": False}
+    assert await get(client, "security/email") == empty
+    no_pending = await client.post("security/verify-email", json={"verificationCode": "123456"})
+    assert no_pending.status_code == 400
+    assert "error" in no_pending.json()
+
+    sent = await post(client, "security/email", {"email": "ana@example.com"})
+    assert sent == {"success": True, "message": "VERIFY_EMAIL"}
+    code = double.email_code("inst1")
+    assert code is not None
+    assert len(code) == 6 and code.isascii() and code.isdigit()
+    assert await get(client, "security/email") == {
+        "success": True,
+        "hasEmail": True,
+        "email": "ana@example.com",
+        "verified": False,
+    }
+    wrong = "000000" if code != "000000" else "111111"
+    assert await post(client, "security/verify-email", {"verificationCode": wrong}) == {
+        "success": False
+    }
+    assert double.email_code("inst1") == code  # a wrong code keeps the pending one
+    assert await post(client, "security/verify-email", {"verificationCode": code}) == {
+        "success": True
+    }
+    assert double.email_code("inst1") is None
+    assert (await get(client, "security/email"))["verified"] is True
+    assert double.profile("inst1")["email"] == "ana@example.com"
+    assert double.profile("inst1")["email_verified"] is True
+    again = await client.post("security/verify-email", json={"verificationCode": code})
+    assert again.status_code == 400
+
+    removed = await post(client, "security/email/remove", {})
+    assert removed == {"success": True, "message": "REMOVED"}
+    assert await get(client, "security/email") == empty
+    assert double.profile("inst1")["email_verified"] is False
+
+
+async def test_each_mailed_code_is_new_and_deterministic(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    codes = []
+    for _ in range(3):
+        async with ZapiDouble(client_token=CLIENT_TOKEN, instances={"inst1": "tok1"}) as fresh:
+            fresh.set_connected("inst1")
+            async with http_client(fresh.instance_url("inst1")) as http:
+                await post(http, "security/email", {"email": "ana@example.com"})
+                first = fresh.email_code("inst1")
+                await post(http, "security/email", {"email": "ana@example.com"})
+                codes.append((first, fresh.email_code("inst1")))
+    assert codes[0] == codes[1] == codes[2]
+    first, second = codes[0]
+    assert first != second  # asking again mails a new code; the old one no longer works
+    double.set_connected("inst1")
+    await post(client, "security/email", {"email": "ana@example.com"})
+    await post(client, "security/email", {"email": "ana@example.com"})
+    assert await post(client, "security/verify-email", {"verificationCode": first}) == {
+        "success": False
+    }
+    assert await post(client, "security/verify-email", {"verificationCode": second}) == {
+        "success": True
+    }
+
+
+@pytest.mark.parametrize(
+    "email", ["ana", "ana@", "@example.com", "ana@example", "ana @example.com", "a@b@c.com", ""]
+)
+async def test_invalid_e_mail_refused(
+    double: ZapiDouble, client: httpx.AsyncClient, email: str
+) -> None:
+    double.set_connected("inst1")
+    response = await client.post("security/email", json={"email": email})
+    assert response.status_code == 400
+    assert "error" in response.json()
+    assert double.profile("inst1")["email"] is None
+    assert double.email_code("inst1") is None
+
+
+async def test_seeding_the_pin_and_the_e_mail(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    double.set_two_factor("inst1", "111111")
+    double.set_email("inst1", "ana@example.com")
+    double.set_connected("inst1")
+    assert await get(client, "security/two-fa-code") == {"success": True, "hasCode": True}
+    assert await get(client, "security/email") == {
+        "success": True,
+        "hasEmail": True,
+        "email": "ana@example.com",
+        "verified": True,
+    }
+    double.set_email("inst1", "bruno@example.com", verified=False)
+    assert (await get(client, "security/email"))["verified"] is False
+    assert double.email_code("inst1") is None
+    double.set_two_factor("inst1", None)
+    double.set_email("inst1", None)
+    assert double.profile("inst1") == NO_PROFILE
+    assert (await get(client, "security/two-fa-code"))["hasCode"] is False
+
+
+async def test_a_new_connection_starts_afresh(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    await register(client)
+    await put(client, "profile-name", {"value": "Ana Sales"})
+    await put(client, "profile-description", {"value": "Sales"})
+    await post(client, "security/two-fa-code", {"code": "482913"})
+    await post(client, "security/email", {"email": "ana@example.com"})
+    assert double.profile("inst1")["name"] == "Ana Sales"
+
+    other = {"ddi": DDI, "phone": "4488888888"}
+    await post(client, "mobile/registration-available", other)
+    await post(client, "mobile/request-registration-code", {**other, "method": "sms"})
+    assert double.profile("inst1")["two_fa_code"] == "482913"  # not connected yet: kept
+    await post(client, "mobile/confirm-registration-code", {"code": "123456"})
+    assert double.profile("inst1") == NO_PROFILE
+    assert double.email_code("inst1") is None
+    device = await get(client, "device")
+    assert (device["phone"], device["name"], device["about"]) == (DDI + "4488888888", None, None)
+
+
+async def test_faults_on_the_connected_number_paths(
+    double: ZapiDouble, client: httpx.AsyncClient
+) -> None:
+    # A scripted reply wins over the not-connected refusal, as elsewhere.
+    double.script("device", Reply(json={"phone": "5511911112222"}))
+    assert await get(client, "device") == {"phone": "5511911112222"}
+
+    double.set_connected("inst1")
+    double.drop_after_acting("security/email")
+    with pytest.raises(httpx.RemoteProtocolError):
+        await client.post("security/email", json={"email": "ana@example.com"})
+    assert double.email_code("inst1") is not None  # mailed, the answer lost
+    assert double.profile("inst1")["email"] == "ana@example.com"
+
+    double.hang("profile-name", simulate=True)
+    with pytest.raises(httpx.ReadTimeout):
+        await client.put("profile-name", json={"value": "Ana Sales"}, timeout=0.2)
+    assert double.profile("inst1")["name"] == "Ana Sales"
+
+    double.hang("security/two-fa-code")
+    with pytest.raises(httpx.ReadTimeout):
+        await client.post("security/two-fa-code", json={"code": "482913"}, timeout=0.2)
+    assert double.profile("inst1")["two_fa_code"] is None  # without simulate nothing happened
+
+    double.script("security/verify-email", Reply(status=500, json={"error": "boom"}))
+    failed = await client.post("security/verify-email", json={"verificationCode": "000000"})
+    assert failed.status_code == 500
+    assert [r.http_method for r in double.requests_to("security/two-fa-code", "inst1")] == ["POST"]
+    assert len(double.requests_to("security/email")) == 1
+    assert double.requests_to("profile-name", instance_id="inst2") == []

@@ -5,6 +5,13 @@
 Z-API does, records every request, and answers from a small per-instance registration
 simulator, unless a test has queued scripted replies for the path.
 
+Endpoints: the `mobile/*` registration calls and `status`; for the connected number `device`,
+`PUT profile-name` / `profile-description`, `security/two-fa-code` (GET, POST, `/remove`),
+`security/email` (GET, POST, `/remove`) and `security/verify-email`. Those answer HTTP 400
+`{"error": "You are not connected."}` while the instance holds no number; their state (profile,
+PIN, e-mail) starts afresh when a number connects through the registration. `profile()`,
+`email_code()`, `set_two_factor()` and `set_email()` read and seed it.
+
 Waits (`*WaitSeconds`, `retryAfter`) count down on the double's clock (`time.monotonic` by
 default); `advance()` moves that clock forward.
 
@@ -67,6 +74,9 @@ _NOT_FOUND_BODY: dict[str, str] = {
     "message": "Unable to find matching target resource method",
 }
 _GARBAGE_CAPTCHA = b"\x00\x01this is not an image\xfe\xff" * 4
+_NOT_CONNECTED = "You are not connected."
+_TWO_FA_CODE = re.compile(r"[0-9]{6}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -191,12 +201,31 @@ class _InstanceState:
     pending_method: str | None = None
     device_accepted: bool = False
     connected: bool = False
+    # The connected number (ddi + phone) and its profile and security settings.
+    phone: str | None = None
+    profile_name: str | None = None
+    profile_about: str | None = None
+    two_fa_code: str | None = None
+    email: str | None = None
+    email_verified: bool = False
+    email_code: str | None = None  # mailed, not yet verified
+    emails_sent: int = 0
 
     def reset_registration(self, number: tuple[str, str]) -> None:
         self.number = number
         self.stage = "idle"
         self.pending_method = None
         self.device_accepted = False
+
+    def reset_connected_number(self) -> None:
+        """A new number connected: nothing of the previous one's profile is left."""
+        self.phone = "".join(self.number) if self.number is not None else None
+        self.profile_name = None
+        self.profile_about = None
+        self.two_fa_code = None
+        self.email = None
+        self.email_verified = False
+        self.email_code = None
 
 
 _Handler = Callable[["ZapiDouble", _InstanceState, dict[str, Any]], Reply]
@@ -207,6 +236,12 @@ class _Endpoint(NamedTuple):
     fields: tuple[str, ...]
     handler: _Handler
     body_optional: bool = False
+    # Acts on the connected number: HTTP 400 "You are not connected." while there is none.
+    needs_number: bool = False
+
+
+def _methods(*endpoints: _Endpoint) -> dict[str, _Endpoint]:
+    return {endpoint.http_method: endpoint for endpoint in endpoints}
 
 
 class ZapiDouble:
@@ -344,6 +379,17 @@ class ZapiDouble:
     def set_connected(self, instance_id: str, connected: bool = True) -> None:
         self._instance(instance_id).connected = connected
 
+    def set_two_factor(self, instance_id: str, code: str | None) -> None:
+        """Seed the connected number's two-step PIN (None: it has none)."""
+        self._instance(instance_id).two_fa_code = code
+
+    def set_email(self, instance_id: str, email: str | None, verified: bool = True) -> None:
+        """Seed the connected number's recovery e-mail (None: it has none); no code is pending."""
+        state = self._instance(instance_id)
+        state.email = email
+        state.email_verified = verified and email is not None
+        state.email_code = None
+
     # -- inspection ------------------------------------------------------------------------
 
     def connected(self, instance_id: str) -> bool:
@@ -352,6 +398,21 @@ class ZapiDouble:
     def registration_stage(self, instance_id: str) -> str:
         """Where the instance's registration is: idle, captcha, code_sent, pin or device."""
         return self._instance(instance_id).stage
+
+    def profile(self, instance_id: str) -> dict[str, Any]:
+        """The connected number's settings: name, about, two_fa_code, email, email_verified."""
+        state = self._instance(instance_id)
+        return {
+            "name": state.profile_name,
+            "about": state.profile_about,
+            "two_fa_code": state.two_fa_code,
+            "email": state.email,
+            "email_verified": state.email_verified,
+        }
+
+    def email_code(self, instance_id: str) -> str | None:
+        """The code last mailed by `POST security/email`, while it waits to be verified."""
+        return self._instance(instance_id).email_code
 
     def codes_sent_to(self, ddi: str, phone: str) -> list[SentCode]:
         return [code for code in self.sent_codes if (code.ddi, code.phone) == (ddi, phone)]
@@ -426,13 +487,16 @@ class ZapiDouble:
             if given != self.client_token:
                 return _error(403, "your client-token is not configured")
 
-        endpoint = self._ENDPOINTS.get(request.path)
-        if endpoint is None:
+        methods = self._ENDPOINTS.get(request.path)
+        if methods is None:
             return self._next_script(request) or _ok(_NOT_FOUND_BODY)
-        if request.http_method != endpoint.http_method:
+        endpoint = methods.get(request.http_method)
+        if endpoint is None:
             return _error(405, "Method Not Allowed")
         payload: dict[str, Any] = {}
-        if endpoint.http_method == "POST" and not (endpoint.body_optional and not request.body):
+        if endpoint.http_method in ("POST", "PUT") and not (
+            endpoint.body_optional and not request.body
+        ):
             content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
             if content_type != "application/json":
                 return _error(415, "Unsupported Media Type: use application/json")
@@ -444,7 +508,10 @@ class ZapiDouble:
         scripted = self._next_script(request)
         if scripted is not None and not scripted.simulate:
             return scripted
-        answer = endpoint.handler(self, state, payload)
+        if endpoint.needs_number and not state.connected:
+            answer = _error(400, _NOT_CONNECTED)
+        else:
+            answer = endpoint.handler(self, state, payload)
         if scripted is None:
             return answer
         return replace(
@@ -588,6 +655,7 @@ class ZapiDouble:
     def _connect(self, state: _InstanceState) -> None:
         state.connected = True
         state.stage = "idle"
+        state.reset_connected_number()
 
     def _recovery_pin_code(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
         return _ok({"success": state.stage == "pin"})
@@ -620,24 +688,132 @@ class ZapiDouble:
             {"connected": False, "error": "You are not connected.", "smartphoneConnected": False}
         )
 
-    _ENDPOINTS: ClassVar[dict[str, _Endpoint]] = {
-        "mobile/registration-available": _Endpoint(
-            "POST", ("ddi", "phone"), _registration_available
+    # -- the connected number ----------------------------------------------------------------
+
+    def _device(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        phone = state.phone
+        if phone is None and state.number is not None:  # connected by set_connected()
+            phone = "".join(state.number)
+        return _ok(
+            {
+                "phone": phone,
+                "name": state.profile_name,
+                "about": state.profile_about,
+                "imgUrl": None,
+                "isBusiness": False,
+                "originalDevice": "android",
+                "sessionId": 1,
+                "device": {"sessionName": "Z-API", "device_model": "Z-API"},
+            }
+        )
+
+    def _profile_name(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        if not body["value"].strip():
+            return _error(400, "Field 'value' must not be empty")
+        state.profile_name = body["value"]
+        return _ok({"value": True})
+
+    def _profile_description(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        if not body["value"].strip():
+            return _error(400, "Field 'value' must not be empty")
+        state.profile_about = body["value"]
+        return _ok({"value": True})
+
+    def _two_fa_status(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        return _ok({"success": True, "hasCode": state.two_fa_code is not None})
+
+    def _set_two_fa(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        if not _TWO_FA_CODE.fullmatch(body["code"]):
+            return _error(400, "Field 'code' must have 6 digits")
+        state.two_fa_code = body["code"]
+        return _ok({"success": True})
+
+    def _remove_two_fa(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        state.two_fa_code = None
+        return _ok({"success": True})
+
+    def _email_status(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        return _ok(
+            {
+                "success": True,
+                "hasEmail": state.email is not None,
+                "email": state.email,
+                "verified": state.email_verified,
+            }
+        )
+
+    def _set_email(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        email: str = body["email"]
+        if not _EMAIL.fullmatch(email):
+            return _error(400, "Field 'email' must be an e-mail address")
+        state.emails_sent += 1
+        seed = f"{state.instance_id}:{email}:{state.emails_sent}".encode()
+        number = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big")
+        state.email = email
+        state.email_verified = False
+        state.email_code = f"{number % 1_000_000:06d}"
+        return _ok({"success": True, "message": "VERIFY_EMAIL"})
+
+    def _verify_email(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        if state.email_code is None:
+            return _error(400, "No e-mail is waiting to be verified")
+        if body["verificationCode"] != state.email_code:
+            return _ok({"success": False})
+        state.email_verified = True
+        state.email_code = None
+        return _ok({"success": True})
+
+    def _remove_email(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        state.email = None
+        state.email_verified = False
+        state.email_code = None
+        return _ok({"success": True, "message": "REMOVED"})
+
+    # path → HTTP method → endpoint; another method on a known path is a 405.
+    _ENDPOINTS: ClassVar[dict[str, dict[str, _Endpoint]]] = {
+        "mobile/registration-available": _methods(
+            _Endpoint("POST", ("ddi", "phone"), _registration_available)
         ),
-        "mobile/request-registration-code": _Endpoint(
-            "POST", ("ddi", "phone", "method"), _request_registration_code
+        "mobile/request-registration-code": _methods(
+            _Endpoint("POST", ("ddi", "phone", "method"), _request_registration_code)
         ),
-        "mobile/respond-captcha": _Endpoint("POST", ("captcha",), _respond_captcha),
-        "mobile/confirm-registration-code": _Endpoint(
-            "POST", ("code",), _confirm_registration_code
+        "mobile/respond-captcha": _methods(_Endpoint("POST", ("captcha",), _respond_captcha)),
+        "mobile/confirm-registration-code": _methods(
+            _Endpoint("POST", ("code",), _confirm_registration_code)
         ),
-        "mobile/confirm-pin-code": _Endpoint("POST", ("code",), _confirm_pin_code),
-        "mobile/recovery-pin-code": _Endpoint("POST", (), _recovery_pin_code, body_optional=True),
-        "mobile/device-transfer-confirmed": _Endpoint("GET", (), _device_transfer_confirmed),
-        "mobile/request-unbanning": _Endpoint(
-            "POST", ("appealToken", "description"), _request_unbanning
+        "mobile/confirm-pin-code": _methods(_Endpoint("POST", ("code",), _confirm_pin_code)),
+        "mobile/recovery-pin-code": _methods(
+            _Endpoint("POST", (), _recovery_pin_code, body_optional=True)
         ),
-        "status": _Endpoint("GET", (), _status),
+        "mobile/device-transfer-confirmed": _methods(
+            _Endpoint("GET", (), _device_transfer_confirmed)
+        ),
+        "mobile/request-unbanning": _methods(
+            _Endpoint("POST", ("appealToken", "description"), _request_unbanning)
+        ),
+        "status": _methods(_Endpoint("GET", (), _status)),
+        "device": _methods(_Endpoint("GET", (), _device, needs_number=True)),
+        "profile-name": _methods(_Endpoint("PUT", ("value",), _profile_name, needs_number=True)),
+        "profile-description": _methods(
+            _Endpoint("PUT", ("value",), _profile_description, needs_number=True)
+        ),
+        "security/two-fa-code": _methods(
+            _Endpoint("GET", (), _two_fa_status, needs_number=True),
+            _Endpoint("POST", ("code",), _set_two_fa, needs_number=True),
+        ),
+        "security/two-fa-code/remove": _methods(
+            _Endpoint("POST", (), _remove_two_fa, body_optional=True, needs_number=True)
+        ),
+        "security/email": _methods(
+            _Endpoint("GET", (), _email_status, needs_number=True),
+            _Endpoint("POST", ("email",), _set_email, needs_number=True),
+        ),
+        "security/email/remove": _methods(
+            _Endpoint("POST", (), _remove_email, body_optional=True, needs_number=True)
+        ),
+        "security/verify-email": _methods(
+            _Endpoint("POST", ("verificationCode",), _verify_email, needs_number=True)
+        ),
     }
 
 
