@@ -19,6 +19,7 @@ from telegram.ext import (
 
 from bot.access import AccessGate
 from bot.admin import AdminCommands
+from bot.alerts import AdminAlerts
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.conversation.flow import RegistrationFlow
@@ -108,6 +109,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     courier = Courier(application.bot, store, clock=clock)
     flow.courier = courier
     languages = LanguageChoices(database)
+    flow.alerts = AdminAlerts(settings, courier, languages, clock)
     handlers = RegistrationHandlers(flow, courier, languages)
     gate = AccessGate(settings, database)
 

@@ -105,7 +105,7 @@ class Courier:
         edited = (
             pressed is not None
             and reply.photo is None
-            and await edit(self.bot, chat_id, pressed, reply)
+            and await edit(self.bot, chat_id, pressed, reply, self.clock.now())
         )
         if edited and pressed is not None:
             if live is not None and live != pressed.message_id:
@@ -113,11 +113,11 @@ class Courier:
             self._note_live(chat_id, pressed.message_id if reply.keyboard else None)
             return
         if reply.aside:
-            await send(self.bot, chat_id, reply)
+            await send(self.bot, chat_id, reply, self.clock.now())
             return
         if live is not None:
             await self._take_buttons_away(chat_id, live)
-        message_id = await send(self.bot, chat_id, reply)
+        message_id = await send(self.bot, chat_id, reply, self.clock.now())
         self._note_live(chat_id, message_id if reply.keyboard else None)
 
     async def _take_buttons_away(self, chat_id: int, message_id: int) -> None:

@@ -28,6 +28,10 @@ class LanguageChoices:
             return "en"
         return self._chosen.get(user.id) or language_of(user.language_code)
 
+    def chosen(self, user_id: int) -> str | None:
+        """What the member chose with /language, if they did."""
+        return self._chosen.get(user_id)
+
     async def choose(self, user_id: int, language: str) -> None:
         if language not in CATALOGS:
             raise ValueError(language)

@@ -20,7 +20,7 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, BotCommand
 from telegram.error import TelegramError
 
 from bot.admin import ADMIN_COMMANDS
-from bot.conversation.handlers import command_menu
+from bot.conversation.commands import command_menu
 from bot.conversation.texts import CATALOGS, Catalog
 
 __all__ = ["admin_menu", "publish"]

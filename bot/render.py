@@ -3,13 +3,19 @@ keyboards, and the callback data their buttons carry."""
 
 from __future__ import annotations
 
+import html
 import logging
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
+from bot.conversation.keyboards import format_wait
 from bot.conversation.replies import Keyboard, Reply
+from bot.conversation.texts import catalog_for
 from bot.domain.steps import Action
 
 __all__ = [
@@ -17,6 +23,7 @@ __all__ = [
     "Pressed",
     "answer_quietly",
     "edit",
+    "formatted",
     "inline_keyboard",
     "send",
     "take_buttons_away",
@@ -52,14 +59,36 @@ class ButtonPress:
         return cls(parts[0], int(parts[1]), action, parts[3])
 
 
-def inline_keyboard(keyboard: Keyboard | None) -> InlineKeyboardMarkup | None:
+# Phone numbers as the bot writes them (+55 44 99999-9999) and ids (five digits or more): shown
+# as code, they copy with a tap.
+_COPYABLE = re.compile(r"\+\d{1,3}(?:[ -]?\d){4,16}|(?<![\w/])\d{5,}(?![\w/])")
+
+
+def formatted(reply: Reply) -> str:
+    """The reply as Telegram HTML: everything escaped first, then the header in bold and the
+    numbers as code (the tags wrap only what the escaping left alone, so they always match)."""
+    escaped = html.escape(reply.text, quote=False)
+    escaped = _COPYABLE.sub(lambda match: f"<code>{match.group(0)}</code>", escaped)
+    if reply.headed:
+        header, newline, body = escaped.partition("\n")
+        escaped = f"<b>{header}</b>{newline}{body}"
+    return escaped
+
+
+def inline_keyboard(keyboard: Keyboard | None, now: datetime) -> InlineKeyboardMarkup | None:
+    """The keyboard as shown at `now` (a wait on a button counts down to it)."""
     if keyboard is None:
         return None
+    texts = catalog_for(keyboard.language)
+
+    def wait(seconds: int) -> str:
+        return format_wait(seconds, texts)
+
     return InlineKeyboardMarkup(
         [
             [
                 InlineKeyboardButton(
-                    button.label,
+                    button.shown(now, wait),
                     callback_data=ButtonPress(
                         keyboard.flow_id, keyboard.version, button.action, button.argument
                     ).encode(),
@@ -84,34 +113,41 @@ def _unchanged(error: BadRequest) -> bool:
     return "not modified" in error.message.lower()
 
 
-async def send(bot: Bot, chat_id: int, reply: Reply) -> int:
+async def send(bot: Bot, chat_id: int, reply: Reply, now: datetime) -> int:
     """One reply, as a photo with its caption or as a message; the new message's id."""
-    markup = inline_keyboard(reply.keyboard)
+    markup = inline_keyboard(reply.keyboard, now)
+    text = formatted(reply)
     if reply.photo is not None:
         sent = await bot.send_photo(
-            chat_id, photo=reply.photo, caption=reply.text, reply_markup=markup
+            chat_id, photo=reply.photo, caption=text, reply_markup=markup, parse_mode=ParseMode.HTML
         )
     else:
-        sent = await bot.send_message(chat_id, reply.text, reply_markup=markup)
+        sent = await bot.send_message(chat_id, text, reply_markup=markup, parse_mode=ParseMode.HTML)
     return sent.message_id
 
 
-async def edit(bot: Bot, chat_id: int, pressed: Pressed, reply: Reply) -> bool:
+async def edit(bot: Bot, chat_id: int, pressed: Pressed, reply: Reply, now: datetime) -> bool:
     """Put a reply (without a photo) in place of the pressed message; False when Telegram will
     not edit that message (gone, too old…): send the reply as a new one instead. An edit found
     already made (a retry) counts as made."""
-    markup = inline_keyboard(reply.keyboard)
+    markup = inline_keyboard(reply.keyboard, now)
+    text = formatted(reply)
     try:
         if pressed.photo:
             await bot.edit_message_caption(
                 chat_id=chat_id,
                 message_id=pressed.message_id,
-                caption=reply.text,
+                caption=text,
                 reply_markup=markup,
+                parse_mode=ParseMode.HTML,
             )
         else:
             await bot.edit_message_text(
-                reply.text, chat_id=chat_id, message_id=pressed.message_id, reply_markup=markup
+                text,
+                chat_id=chat_id,
+                message_id=pressed.message_id,
+                reply_markup=markup,
+                parse_mode=ParseMode.HTML,
             )
     except BadRequest as error:
         if _unchanged(error):

@@ -15,7 +15,6 @@ from bot.conversation.core import (
     _typed,
     logger,
 )
-from bot.conversation.failures import zapi_error_lead
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import ReportedWaits, StorageUnavailable
 from bot.conversation.texts import CATALOGS
@@ -115,7 +114,7 @@ class CodeSteps(FlowCore):
                 reg.chat_id,
                 type(error).__name__,
             )
-            lead = zapi_error_lead(error, texts, timeout_seconds=self.settings.zapi_timeout_seconds)
+            lead = self._failure_lead(reg, error)
             return await self._step(
                 reg,
                 lambda new: [
@@ -322,8 +321,9 @@ class CodeSteps(FlowCore):
     async def _connected(self, reg: FlowRecord, move: Transition) -> Outcome:
         texts = self.texts(reg)
         message = texts.connected.format(instance=reg.instance, number=self._number(reg))
+        offer = f"{message}\n\n{texts.setup.connected_setup_offer}"
         try:
-            return await self._end(reg, *move.audit, message)
+            return await self._end(reg, *move.audit, offer, keyboard=self._keyboards(reg).set_up())
         except StorageUnavailable:
             # Z-API connected the number: that is what the member must hear.
             logger.error("Chat %s connected but the database refused to record it", reg.chat_id)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from bot.config import InstanceConfig, Settings
-from bot.conversation.failures import zapi_error_text
+from bot.conversation.failures import zapi_error_lead
 from bot.conversation.keyboards import Keyboards
 from bot.conversation.ports import Change, FlowGone, FlowStorage, OwedMessage, ReportedWaits
 from bot.conversation.replies import Keyboard, Reply
@@ -28,10 +28,11 @@ from bot.domain.parsing import (
     format_number,
 )
 from bot.domain.record import FlowRecord
-from bot.domain.steps import Step, ZapiCall
+from bot.domain.steps import SETUP_STEPS, Step, ZapiCall
 from bot.domain.waits import MethodState, blocked_methods, method_states
 from bot.zapi import (
     DeliveryMethod,
+    ZapiAuthError,
     ZapiClient,
     ZapiError,
 )
@@ -61,6 +62,14 @@ class Courier(Protocol):
     def post(self, owed: Sequence[OwedMessage]) -> None: ...
 
 
+class Alerts(Protocol):
+    """Tells the admins what members cannot fix (`bot.alerts.AdminAlerts`)."""
+
+    def credentials_refused(self, instance: str, endpoint: str) -> bool:
+        """Z-API refused the bot's credentials; whether any admin is told."""
+        ...
+
+
 @dataclass(slots=True)
 class Outcome:
     """What to tell the member. `owed`: messages committed with the step (deliver them, at
@@ -86,7 +95,10 @@ class FlowCore:
         self.zapi = zapi
         self.clock = clock
         self.courier: Courier | None = None  # wired by the application
+        self.alerts: Alerts | None = None  # wired by the application
         self._call_lease = timedelta(seconds=settings.zapi_timeout_seconds) + CALL_LEASE_MARGIN
+        # The set-up's new PIN between its two answers, by flow: in this process only.
+        self._new_pins: dict[str, tuple[str, datetime]] = {}
 
     @property
     def several_instances(self) -> bool:
@@ -180,8 +192,9 @@ class FlowCore:
         text: str,
         *,
         by: int | None = None,
+        keyboard: Keyboard | None = None,
     ) -> Outcome:
-        owed = await self.store.end(reg, action, outcome, [Reply(text)], by=by)
+        owed = await self.store.end(reg, action, outcome, [Reply(text, keyboard)], by=by)
         return Outcome(owed)
 
     async def _call(
@@ -218,12 +231,30 @@ class FlowCore:
         return outcome
 
     def _error(self, reg: FlowRecord, error: ZapiError) -> str:
+        """What the member is told of a failed call, with how to go on."""
+        lead = self._failure_lead(reg, error)
+        return f"{lead}\n{self.texts(reg).error_retry_hint}" if error.retryable else lead
+
+    def _failure_lead(self, reg: FlowRecord, error: ZapiError) -> str:
+        """What went wrong (refused credentials are reported to the admins)."""
         # The type and endpoint only: Z-API's words may hold what the member typed.
         logger.warning(
             "Z-API %s failed for chat %s: %s", error.endpoint, reg.chat_id, type(error).__name__
         )
-        return zapi_error_text(
-            error, self.texts(reg), timeout_seconds=self.settings.zapi_timeout_seconds
+        return self._lead(error, self.texts(reg), reg.instance or "")
+
+    def _lead(self, error: ZapiError, texts: Catalog, instance: str) -> str:
+        alerted = (
+            isinstance(error, ZapiAuthError)
+            and self.alerts is not None
+            and self.alerts.credentials_refused(instance, error.endpoint)
+        )
+        return zapi_error_lead(
+            error,
+            texts,
+            timeout_seconds=self.settings.zapi_timeout_seconds,
+            instance=instance,
+            admins_alerted=alerted,
         )
 
     def _unsaved(self, reg: FlowRecord, text: str, keyboard: Keyboard | None) -> Outcome:
@@ -233,15 +264,15 @@ class FlowCore:
     # -- questions -------------------------------------------------------------------------
 
     def _indicator(self, reg: FlowRecord, step: Step) -> str:
-        order = progress_order(several_instances=self.several_instances)
+        setup = step in SETUP_STEPS
+        order = progress_order(several_instances=self.several_instances, setup=setup)
         position = order.index(STEPS[step].group) + 1
         texts = self.texts(reg)
-        return texts.step_indicator.format(
-            n=position, total=len(order), name=texts.step_names[step.value]
-        )
+        template = texts.setup.setup_indicator if setup else texts.step_indicator
+        return template.format(n=position, total=len(order), name=texts.step_names[step.value])
 
     def _question(self, reg: FlowRecord, body: str, keyboard: Keyboard | None = None) -> Reply:
-        return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard)
+        return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard, headed=True)
 
     async def prompt(
         self,

@@ -1,8 +1,9 @@
 """The registration service: every step of the flow, as one object the handlers call.
 
 What each step asks and accepts is declared in `bot/conversation/steps.py`; the steps are
-implemented in `number_steps.py` (to the method question), `code_steps.py` (to "Connected") and
-`notices.py` (what is said unprompted), on the shared core in `core.py`.
+implemented in `number_steps.py` (to the method question), `code_steps.py` (to "Connected"),
+`setup_steps.py` (the number's set-up after it) and `notices.py` (what is said unprompted), on
+the shared core in `core.py`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 from bot.conversation.code_steps import CodeSteps
 from bot.conversation.core import Courier, Outcome, Reply, WorkingSignal
 from bot.conversation.notices import Notices
-from bot.conversation.number_steps import NumberSteps
 from bot.conversation.ports import FlowGone, LeaseLost, StorageUnavailable, TimerScheduler
+from bot.conversation.setup_steps import SetupSteps
 
 __all__ = [
     "Courier",
@@ -26,5 +27,5 @@ __all__ = [
 ]
 
 
-class RegistrationFlow(Notices, CodeSteps, NumberSteps):
+class RegistrationFlow(Notices, SetupSteps, CodeSteps):
     """The registration flow as a service: checks input, calls Z-API, commits, says what to say."""

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import (
     BaseHandler,
@@ -24,6 +23,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.conversation.commands import COMMANDS, Command, help_text
 from bot.conversation.flow import (
     FlowGone,
     LeaseLost,
@@ -32,7 +32,7 @@ from bot.conversation.flow import (
     StorageUnavailable,
 )
 from bot.conversation.replies import Reply
-from bot.conversation.steps import BUTTONS, STEPS, acts_at
+from bot.conversation.steps import BUTTONS, FLOWLESS, STEPS, acts_at
 from bot.conversation.texts import Catalog, catalog_for
 from bot.conversation.updates import (
     NEW_MESSAGES,
@@ -47,13 +47,7 @@ from bot.domain.steps import Action, Step
 from bot.languages import LanguageChoices
 from bot.render import ButtonPress, answer_quietly
 
-__all__ = [
-    "COMMANDS",
-    "Command",
-    "RegistrationHandlers",
-    "command_menu",
-    "help_text",
-]
+__all__ = ["RegistrationHandlers"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,42 +56,12 @@ Context = ContextTypes.DEFAULT_TYPE
 MAX_TEXT_LENGTH = 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """A member's command: its name, its line in the menu and in /help, and what runs it."""
-
-    name: str
-    describe: Callable[[Catalog], str]
-    run: Callable[[RegistrationHandlers, Update, Context], Awaitable[None]]
-    in_help: bool = True
-
-
-# The one list of members' commands: the handlers, the menu (setMyCommands) and /help.
-COMMANDS: tuple[Command, ...] = (
-    Command("register", lambda t: t.command_register, lambda h, u, c: h.register(u, c)),
-    Command("status", lambda t: t.command_status, lambda h, u, c: h.status(u, c)),
-    Command("back", lambda t: t.command_back, lambda h, u, c: h.back_command(u, c)),
-    Command("cancel", lambda t: t.command_cancel, lambda h, u, c: h.cancel(u, c)),
-    Command("language", lambda t: t.command_language, lambda h, u, c: h.language(u, c)),
-    Command("help", lambda t: t.command_help, lambda h, u, c: h.help_command(u, c), False),
-    Command("start", lambda t: t.command_start, lambda h, u, c: h.start_command(u, c), False),
-)
-
-
-def command_menu(texts: Catalog) -> list[BotCommand]:
-    return [BotCommand(command.name, command.describe(texts)) for command in COMMANDS]
-
-
-def help_text(texts: Catalog) -> str:
-    lines = [f"/{c.name} — {c.describe(texts)}" for c in COMMANDS if c.in_help]
-    return "\n".join(lines) + f"\n\n{texts.help_footer}"
-
-
 def _stale(step: Step, press: ButtonPress) -> bool:
     """A button that does not act where the flow now is (or Back shown at another step)."""
     if not acts_at(step, press.action):
         return True
-    return press.action is Action.BACK and press.argument != step.value
+    # Back and Skip name the step they were shown at: a second tap must not act twice.
+    return press.action in (Action.BACK, Action.SKIP) and press.argument != step.value
 
 
 class RegistrationHandlers:
@@ -112,14 +76,17 @@ class RegistrationHandlers:
 
     # -- sending ---------------------------------------------------------------------------
 
-    async def _finish(self, update: Update, context: Context, outcome: Outcome) -> None:
+    async def _finish(
+        self, update: Update, context: Context, outcome: Outcome, *, in_place: bool = True
+    ) -> None:
         """Say what the step said: committed messages at least once (retried if Telegram fails
-        now), the others once; a press's first reply in place of the message pressed."""
+        now), the others once; a press's first reply in place of the message pressed (unless
+        not `in_place`: that message stays, without its buttons)."""
         chat_id = update.effective_chat.id if update.effective_chat else 0
         message = update.effective_message
         if outcome.delete_message and message is not None and update.callback_query is None:
             await self._delete_secret(update, chat_id)
-        pressed = pressed_message(update)
+        pressed = pressed_message(update) if in_place else None
         if outcome.owed:
             await self.courier.deliver(outcome.owed, pressed=pressed)
             pressed = None
@@ -145,7 +112,7 @@ class RegistrationHandlers:
         """No registration in progress (or it ended while this update waited)."""
         texts = catalog_for(self.languages.of(update.effective_user))
         if update.callback_query is not None:
-            await answer_quietly(update.callback_query, texts.stale_button)
+            await answer_quietly(update.callback_query, texts.stale_button_ended)
         elif update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, texts.no_flow)
 
@@ -174,9 +141,19 @@ class RegistrationHandlers:
         chat = update.effective_chat
         assert query is not None and chat is not None
         press = ButtonPress.decode(query.data)
+        if press is not None and press.action in FLOWLESS:
+            # Under "Connected": its flow has ended, the set-up opens a flow of its own, and
+            # "Connected" stays in the chat.
+            await answer_quietly(query)
+            await self.setup(update, context, in_place=False)
+            return
         reg = await self.flow.load(chat.id)
-        if reg is None or press is None or press.flow_id != reg.flow_id:
-            await answer_quietly(query, catalog_for(reg.language if reg else None).stale_button)
+        if reg is None:
+            texts = catalog_for(self.languages.of(update.effective_user))
+            await answer_quietly(query, texts.stale_button_ended)
+            return
+        if press is None or press.flow_id != reg.flow_id:
+            await answer_quietly(query, self.flow.texts(reg).stale_button)
             return
         if _stale(Step(reg.step), press):
             await answer_quietly(query, self.flow.texts(reg).stale_button)
@@ -203,6 +180,15 @@ class RegistrationHandlers:
         assert chat is not None and user is not None
         outcome = await self.flow.start(chat.id, user.id, self.languages.of(user))
         await self._finish(update, context, outcome)
+
+    async def setup(self, update: Update, context: Context, *, in_place: bool = True) -> None:
+        """/setup: the set-up of the member's last connected number."""
+        chat, user = update.effective_chat, update.effective_user
+        assert chat is not None and user is not None
+        async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
+            typing.start()
+            outcome = await self.flow.start_setup(chat.id, user.id, self.languages.of(user))
+        await self._finish(update, context, outcome, in_place=in_place)
 
     async def cancel(self, update: Update, context: Context) -> None:
         chat, user = update.effective_chat, update.effective_user

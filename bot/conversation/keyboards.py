@@ -54,7 +54,7 @@ class Keyboards:
 
     def _keyboard(self, rows: Iterable[Iterable[Button]]) -> Keyboard:
         built = tuple(tuple(row) for row in rows)
-        return Keyboard(self.flow.flow_id, self.flow.version, built)
+        return Keyboard(self.flow.flow_id, self.flow.version, built, self.texts.language)
 
     def _navigation(self, *, back: bool = True) -> list[Button]:
         row = [self._button(self.texts.button_back, Action.BACK, self.flow.step)] if back else []
@@ -127,8 +127,12 @@ class Keyboards:
                 case Availability.BLOCKED:
                     label = self.texts.button_unavailable.format(method=name)
                 case Availability.WAITING:
-                    wait = format_wait(state.seconds_left, self.texts)
-                    label = self.texts.button_wait.format(method=name, wait=wait)
+                    # The time left is written when the button is shown (bot/render.py).
+                    waiting = self.texts.button_wait.format(method=name, wait="{wait}")
+                    rows.append(
+                        [Button(name, Action.METHOD, method.value, waiting, state.ready_at)]
+                    )
+                    continue
                 case Availability.USABLE:
                     label = name
             rows.append([self._button(label, Action.METHOD, method.value)])
@@ -162,3 +166,23 @@ class Keyboards:
         return self._keyboard(
             [[self._button(self.texts.button_forgot_pin, Action.FORGOT_PIN)], self._navigation()]
         )
+
+    # -- the set-up of a connected number ---------------------------------------------------
+
+    def set_up(self) -> Keyboard:
+        """Under "Connected": opens the set-up (the registration's flow has ended by then)."""
+        return self._keyboard([[self._button(self.texts.setup.button_set_up, Action.SET_UP)]])
+
+    def setup_step(self, *, back: bool = True, email_again: bool = False) -> Keyboard:
+        """A set-up question: Skip, then Back and Finish (Finish, not Cancel: the number is
+        connected, nothing is thrown away)."""
+        step = self.flow.step
+        rows = []
+        if email_again:
+            rows.append([self._button(self.texts.setup.button_email_again, Action.EMAIL_AGAIN)])
+        rows.append([self._button(self.texts.setup.button_skip, Action.SKIP, step)])
+        back_button = [self._button(self.texts.button_back, Action.BACK, step)] if back else []
+        rows.append(
+            [*back_button, self._button(self.texts.setup.button_finish_setup, Action.FINISH)]
+        )
+        return self._keyboard(rows)

@@ -17,7 +17,7 @@ from bot.conversation.core import (
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import EndedWait, FlowGone, LeaseLost, OwedMessage
 from bot.domain.record import FlowRecord
-from bot.domain.steps import Step
+from bot.domain.steps import SETUP_STEPS, Step
 from bot.zapi import (
     DeliveryMethod,
 )
@@ -32,10 +32,16 @@ class Notices(FlowCore):
     async def expire_if_idle(self, chat_id: int) -> list[OwedMessage]:
         """End the chat's flow if it is still idle (run it in the chat's turn); what is owed."""
 
-        def say(reg: FlowRecord) -> list[Reply]:
+        def say(reg: FlowRecord) -> tuple[str, list[Reply]]:
             texts = self.texts(reg)
             duration = format_wait(round(self.settings.conversation_timeout_seconds), texts)
-            return [Reply(texts.idle_timeout.format(duration=duration))]
+            if Step(reg.step) in SETUP_STEPS:
+                self._new_pins.pop(reg.flow_id, None)
+                text = texts.setup.setup_idle_timeout.format(
+                    duration=duration, number=self._number(reg)
+                )
+                return "setup", [Reply(text)]
+            return "timeout", [Reply(texts.idle_timeout.format(duration=duration))]
 
         ended = await self.store.end_if_idle(chat_id, say)
         return ended[1] if ended is not None else []

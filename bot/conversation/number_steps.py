@@ -34,6 +34,7 @@ from bot.domain.waits import Availability
 from bot.zapi import (
     AvailabilityResult,
     ZapiError,
+    ZapiRejected,
 )
 
 # Steps past Z-API's availability check: cancelling there throws the checked number away.
@@ -222,6 +223,9 @@ class NumberSteps(FlowCore):
                 step=Step.PHONE.value,
                 phone=number,
             )
+        except ZapiRejected as error:
+            # The same number would be refused again: no Try again, another number is typed.
+            return await self._failure(reg, error, lambda new: self._keyboards(new).navigation())
         except ZapiError as error:
             return await self._failure(reg, error, lambda new: self._keyboards(new).retry())
         return await self._after_availability(reg, result, before)

@@ -257,8 +257,16 @@ class FlowStorage(OutboxStorage, Protocol):
     async def idle_chats(self) -> list[int]: ...
 
     async def end_if_idle(
-        self, chat_id: int, say: Callable[[FlowRecord], Sequence[Message]]
-    ) -> tuple[FlowRecord, list[OwedMessage]] | None: ...
+        self, chat_id: int, say: Callable[[FlowRecord], tuple[str, Sequence[Message]]]
+    ) -> tuple[FlowRecord, list[OwedMessage]] | None:
+        """End the chat's flow if it is still idle; `say`: the audit's action and the
+        messages."""
+        ...
+
+    async def last_connected(self, user_id: int) -> tuple[str, str] | None:
+        """The instance and number (digits, with the country code) of the member's last
+        registration that connected."""
+        ...
 
     async def claim_ended_waits(
         self, compose: ComposeNotices

@@ -6,19 +6,47 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Self
 
 from bot.domain.steps import Action
+from bot.domain.waits import seconds_left
 
 __all__ = ["Button", "Keyboard", "Reply"]
 
 
 @dataclass(frozen=True, slots=True)
 class Button:
+    """`label`; or, until `ready_at`, `waiting` with the time left in place of `{wait}`
+    (worked out when the button is shown, so a message sent late still counts down right)."""
+
     label: str
     action: Action
     argument: str = ""  # the instance's position, the method…
+    waiting: str | None = None
+    ready_at: datetime | None = None
+
+    def shown(self, now: datetime, wait: Callable[[int], str]) -> str:
+        """The label at `now`; `wait` writes a number of seconds as the member reads it."""
+        if self.waiting is None or self.ready_at is None:
+            return self.label
+        left = seconds_left(self.ready_at, now)
+        return self.waiting.replace("{wait}", wait(left)) if left > 0 else self.label
+
+    def to_data(self) -> list[str]:
+        data = [self.label, self.action.value, self.argument]
+        if self.waiting is not None and self.ready_at is not None:
+            data += [self.waiting, self.ready_at.isoformat()]
+        return data
+
+    @classmethod
+    def from_data(cls, data: list[str]) -> Self:
+        label, action, argument, *wait = data
+        if len(wait) == 2:
+            return cls(label, Action(action), argument, wait[0], datetime.fromisoformat(wait[1]))
+        return cls(label, Action(action), argument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,29 +57,29 @@ class Keyboard:
     flow_id: str
     version: int
     rows: tuple[tuple[Button, ...], ...]
+    language: str = "en"  # of its labels
 
     def to_data(self) -> dict[str, Any]:
-        rows = [[[b.label, b.action.value, b.argument] for b in row] for row in self.rows]
-        return {"flow": self.flow_id, "version": self.version, "rows": rows}
+        rows = [[button.to_data() for button in row] for row in self.rows]
+        return {"flow": self.flow_id, "version": self.version, "rows": rows, "lang": self.language}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Self:
-        rows = tuple(
-            tuple(Button(label, Action(action), argument) for label, action, argument in row)
-            for row in data["rows"]
-        )
-        return cls(str(data["flow"]), int(data["version"]), rows)
+        rows = tuple(tuple(Button.from_data(button) for button in row) for row in data["rows"])
+        return cls(str(data["flow"]), int(data["version"]), rows, str(data.get("lang", "en")))
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """One message. A chat has at most one message with working buttons: a new message takes
-    them off the one before, unless it is said `aside` (/status: the question stays)."""
+    """One message, in plain text (the edge formats it). A chat has at most one message with
+    working buttons: a new message takes them off the one before, unless it is said `aside`
+    (/status: the question stays). `headed`: the first line is a header (the step's)."""
 
     text: str
     keyboard: Keyboard | None = None
     photo: bytes | None = None
     aside: bool = False
+    headed: bool = False
 
     def to_json(self) -> str:
         stored: dict[str, Any] = {"text": self.text}
@@ -61,6 +89,8 @@ class Reply:
             stored["photo"] = base64.b64encode(self.photo).decode("ascii")
         if self.aside:
             stored["aside"] = True
+        if self.headed:
+            stored["headed"] = True
         return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -73,4 +103,5 @@ class Reply:
             keyboard=Keyboard.from_data(keyboard) if keyboard else None,
             photo=base64.b64decode(photo) if photo else None,
             aside=bool(data.get("aside")),
+            headed=bool(data.get("headed")),
         )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.conversation.keyboards import CANCEL_SURE
 from bot.domain.record import FlowRecord
-from bot.domain.steps import Action, Step, ZapiCall
+from bot.domain.steps import SETUP_STEPS, Action, Step, ZapiCall
 
 if TYPE_CHECKING:
     from bot.conversation.core import Outcome, Reply, WorkingSignal
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUTTONS",
     "EVERYWHERE",
+    "FLOWLESS",
     "STEPS",
     "ButtonSpec",
     "StepSpec",
@@ -150,6 +151,57 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
             calls=frozenset({"confirm_pin", "recover_pin"}),
             secret=True,
         ),
+        # The set-up of the connected number (/setup, or the button under "Connected").
+        Step.PROFILE_NAME: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_profile_name(reg, lead),
+            typed=lambda flow, reg, text, working: flow.receive_profile_name(reg, text, working),
+            group=Step.PROFILE_NAME,
+            buttons=frozenset({Action.SKIP, Action.FINISH}),
+            calls=frozenset({"profile_name"}),
+        ),
+        Step.PROFILE_ABOUT: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_profile_about(reg, lead),
+            typed=lambda flow, reg, text, working: flow.receive_profile_about(reg, text, working),
+            group=Step.PROFILE_ABOUT,
+            back=Step.PROFILE_NAME,
+            buttons=frozenset({Action.SKIP, Action.FINISH}),
+            # Whether the number has a two-step PIN is asked on the way to that step.
+            calls=frozenset({"profile_about", "two_fa_check"}),
+        ),
+        Step.TWO_FA: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_two_fa(reg, lead),
+            typed=lambda flow, reg, text, working: flow.receive_two_fa(reg, text),
+            group=Step.TWO_FA,
+            back=Step.PROFILE_ABOUT,
+            buttons=frozenset({Action.SKIP, Action.FINISH}),
+            secret=True,
+        ),
+        Step.TWO_FA_AGAIN: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_two_fa_again(reg),
+            typed=lambda flow, reg, text, working: flow.confirm_two_fa(reg, text, working),
+            group=Step.TWO_FA,
+            back=Step.TWO_FA,
+            buttons=frozenset({Action.SKIP, Action.FINISH}),
+            calls=frozenset({"two_fa_set"}),
+            secret=True,
+        ),
+        Step.EMAIL: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_email(reg, lead),
+            typed=lambda flow, reg, text, working: flow.receive_email(reg, text, working),
+            group=Step.EMAIL,
+            back=Step.TWO_FA,
+            buttons=frozenset({Action.SKIP, Action.FINISH}),
+            calls=frozenset({"email_set"}),
+            on_return=MappingProxyType({"email": None}),
+        ),
+        Step.EMAIL_CODE: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_email_code(reg),
+            typed=lambda flow, reg, text, working: flow.receive_email_code(reg, text, working),
+            group=Step.EMAIL,
+            back=Step.EMAIL,
+            buttons=frozenset({Action.SKIP, Action.FINISH, Action.EMAIL_AGAIN}),
+            calls=frozenset({"email_verify", "email_set"}),
+        ),
     }
 )
 
@@ -194,15 +246,30 @@ BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
         Action.FORGOT_PIN: ButtonSpec(
             lambda flow, reg, arg, working: flow.forgot_pin(reg, working), acts_on_zapi=True
         ),
+        Action.SKIP: ButtonSpec(lambda flow, reg, arg, working: flow.skip(reg, working)),
+        Action.FINISH: ButtonSpec(lambda flow, reg, arg, working: flow.finish_setup(reg)),
+        Action.EMAIL_AGAIN: ButtonSpec(
+            lambda flow, reg, arg, working: flow.email_again(reg, working), acts_on_zapi=True
+        ),
     }
 )
 EVERYWHERE = frozenset({Action.BACK, Action.CANCEL, Action.KEEP})
+# Buttons that act with no flow in progress (under "Connected", whose flow has ended); the
+# handlers run them.
+FLOWLESS = frozenset({Action.SET_UP})
 
 
-def progress_order(*, several_instances: bool) -> list[Step]:
-    """The steps the progress indicator counts, in order."""
+def progress_order(*, several_instances: bool, setup: bool = False) -> list[Step]:
+    """The steps the progress indicator counts, in order: the registration's, or (`setup`)
+    the set-up's."""
     groups = list(dict.fromkeys(spec.group for spec in STEPS.values()))
-    return [step for step in groups if several_instances or step is not Step.INSTANCE]
+    if setup:
+        return [step for step in groups if step in SETUP_STEPS]
+    return [
+        step
+        for step in groups
+        if step not in SETUP_STEPS and (several_instances or step is not Step.INSTANCE)
+    ]
 
 
 def back_from(step: Step, *, several_instances: bool) -> Step | None:
@@ -214,5 +281,7 @@ def back_from(step: Step, *, several_instances: bool) -> Step | None:
 
 
 def acts_at(step: Step, action: Action) -> bool:
-    """Whether a button of `action` acts at `step`."""
+    """Whether a button of `action` acts at `step` (the set-up has Finish for Cancel)."""
+    if action is Action.CANCEL and step in SETUP_STEPS:
+        return False
     return action in EVERYWHERE or action in STEPS[step].buttons

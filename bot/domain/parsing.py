@@ -9,19 +9,24 @@ from dataclasses import dataclass
 from enum import Enum
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneNumberFormat, region_code_for_country_code
 
 __all__ = [
     "E164_MAX_DIGITS",
+    "PROFILE_ABOUT_LENGTH",
+    "PROFILE_NAME_LENGTH",
     "ParsedPhone",
     "PhoneProblem",
     "format_number",
     "normalise_pasted",
     "parse_code",
     "parse_ddi",
+    "parse_email",
     "parse_international",
     "parse_phone",
     "parse_pin",
+    "parse_profile_text",
 ]
 
 E164_MAX_DIGITS = 15
@@ -191,3 +196,31 @@ def parse_pin(text: str) -> str | None:
     """WhatsApp's two-step PIN: six digits (spaces allowed between them)."""
     cleaned = re.sub(r"\s", "", normalise_pasted(text))
     return cleaned if _PIN.fullmatch(cleaned) else None
+
+
+# WhatsApp's own limits: the name people see, and the "About" line.
+PROFILE_NAME_LENGTH = 25
+PROFILE_ABOUT_LENGTH = 139
+_CONTROL = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
+
+
+def parse_profile_text(text: str, limit: int) -> str | None:
+    """A profile name or description: one line of 1 to `limit` characters, its runs of spaces
+    made one; None for anything else (a line break, an invisible character)."""
+    cleaned = " ".join(text.split(" ")).strip()
+    cleaned = re.sub(r" {2,}", " ", cleaned)
+    if not cleaned or len(cleaned) > limit:
+        return None
+    if any(unicodedata.category(character) in _CONTROL for character in cleaned):
+        return None
+    return cleaned
+
+
+def parse_email(text: str) -> str | None:
+    """An e-mail address as its owner would write it (its domain in lower case); None when it
+    is not one. Whether it receives mail is for the verification code to tell."""
+    try:
+        checked = validate_email(text.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return str(checked.normalized)

@@ -32,6 +32,8 @@ class FlowRecord:
     blocked_methods: str = ""
     appeal_token: str | None = None
     pending_call: str | None = None
+    setup_parts: str = ""
+    email: str | None = None
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     version: int = 1

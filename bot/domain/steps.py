@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-__all__ = ["Action", "Step", "ZapiCall"]
+__all__ = ["SETUP_STEPS", "Action", "Step", "ZapiCall"]
 
 
 class Step(StrEnum):
@@ -25,6 +25,13 @@ class Step(StrEnum):
     CODE = "code"
     DEVICE = "device"
     PIN = "pin"
+    # The optional set-up of a connected number; each step can be skipped.
+    PROFILE_NAME = "profile_name"
+    PROFILE_ABOUT = "profile_about"
+    TWO_FA = "two_fa"
+    TWO_FA_AGAIN = "two_fa_again"
+    EMAIL = "email"
+    EMAIL_CODE = "email_code"
 
 
 class Action(StrEnum):
@@ -44,10 +51,27 @@ class Action(StrEnum):
     FORGOT_PIN = "f"
     CANCEL = "x"  # with the argument "sure": confirmed
     KEEP = "k"  # "No, keep going" at the cancel confirmation
+    SET_UP = "u"  # opens the set-up of the number just connected (its flow has ended)
+    SKIP = "o"  # a set-up step left out (the argument: the step it was shown at)
+    FINISH = "e"  # the set-up ends here, with its summary
+    EMAIL_AGAIN = "g"  # the e-mail's verification code mailed again
 
 
 # The Z-API call a flow has under way, as written in its row before the call.
 ZapiCall = Literal[
     "check", "request_code", "captcha", "confirm_code", "device", "confirm_pin", "recover_pin",
-    "appeal",
+    "appeal", "profile_name", "profile_about", "two_fa_check", "two_fa_set", "email_set",
+    "email_verify",
 ]  # fmt: skip
+
+
+SETUP_STEPS = frozenset(
+    {
+        Step.PROFILE_NAME,
+        Step.PROFILE_ABOUT,
+        Step.TWO_FA,
+        Step.TWO_FA_AGAIN,
+        Step.EMAIL,
+        Step.EMAIL_CODE,
+    }
+)

@@ -29,6 +29,7 @@ class MethodState:
     method: DeliveryMethod
     availability: Availability
     seconds_left: int = 0  # while WAITING
+    ready_at: datetime | None = None  # while WAITING: when it ends
 
     @property
     def usable(self) -> bool:
@@ -61,7 +62,7 @@ def method_states(
         elif method in blocked_set:
             states[method] = MethodState(method, Availability.BLOCKED)
         elif (left := seconds_left(ready_at[method], now) if method in ready_at else 0) > 0:
-            states[method] = MethodState(method, Availability.WAITING, left)
+            states[method] = MethodState(method, Availability.WAITING, left, ready_at[method])
         else:
             states[method] = MethodState(method, Availability.USABLE)
     return states

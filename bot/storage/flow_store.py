@@ -309,6 +309,10 @@ class FlowStore(Writer):
             return await self.open(new, messages)
         return OpenedFlow(existing, resumed=True), []
 
+    async def last_connected(self, user_id: int) -> tuple[str, str] | None:
+        async with self.db.reader() as session:
+            return await repo.last_connected(session, user_id)
+
     async def idle_chats(self) -> list[int]:
         """Chats whose flow saw no activity for the timeout (a pending wait counts as activity:
         the member was told to wait and will be told when to go on)."""
@@ -317,9 +321,10 @@ class FlowStore(Writer):
         return [reg.chat_id for reg in idle]
 
     async def end_if_idle(
-        self, chat_id: int, say: Callable[[FlowRecord], Sequence[Message]]
+        self, chat_id: int, say: Callable[[FlowRecord], tuple[str, Sequence[Message]]]
     ) -> tuple[FlowRecord, list[OwedMessage]] | None:
-        """End the chat's flow if it is still idle, with what `say` says of it."""
+        """End the chat's flow if it is still idle, with what `say` says of it (and records
+        under the action it names)."""
         self.forget(chat_id)
         async with self.db.reader() as session:
             idle = await repo.idle_flows(
@@ -328,7 +333,8 @@ class FlowStore(Writer):
         if not idle:
             return None
         try:
-            owed = await self.end(idle[0], "timeout", "timed_out", say(idle[0]))
+            action, messages = say(idle[0])
+            owed = await self.end(idle[0], action, "timed_out", messages)
         except FlowGone:
             return None
         return idle[0], owed

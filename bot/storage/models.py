@@ -87,6 +87,10 @@ class Registration(Base):
     # The Z-API call this flow has under way (written before the call, cleared with its outcome):
     # a restart that finds it set knows the call was interrupted.
     pending_call: Mapped[str | None] = mapped_column(String(24), default=None)
+    # The set-up of the connected number: what became of each part (bot/domain/setup.py), and
+    # the e-mail address whose code is awaited (gone with the row when the set-up ends).
+    setup_parts: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -112,6 +112,10 @@ class ZapiServerError(ZapiHTTPError):
 class ZapiRejected(ZapiHTTPError):
     """A 4xx, or a body carrying `error`: Z-API refused this request as it was."""
 
+    @property
+    def retryable(self) -> bool:
+        return False
+
 
 class ZapiBadResponse(ZapiError):
     """The answer could not be understood (not JSON, not an object, a captcha not an image).

@@ -139,7 +139,13 @@ class ApiCall:
 
     @property
     def text(self) -> str | None:
-        """The ``text`` (or ``caption``) parameter as sent, if any."""
+        """The text (or caption) as the member sees it: the returned message's, formatting
+        parsed away; else the parameter as sent."""
+        message = self.message
+        if message is not None:
+            shown = message.get("text", message.get("caption"))
+            if isinstance(shown, str):
+                return shown
         value = self.params.get("text", self.params.get("caption"))
         return value if isinstance(value, str) else None
 

@@ -620,13 +620,15 @@ FAILURES: dict[str, tuple[Reply | None, str]] = {
     "http429": (Reply(status=429, json={"error": "Too Many Requests"}), "too many requests"),
     "http401": (Reply(status=401, json={"error": "Unauthorized"}), "credentials"),
     "http403": (Reply(status=403, json={"error": "Forbidden"}), "credentials"),
-    "http400": (Reply(status=400, json={"error": "phone not valid"}), "refused the request"),
-    "error200": (Reply(status=200, json={"error": "something failed"}), "refused the request"),
+    "http400": (Reply(status=400, json={"error": "phone not valid"}), "Z-API refused"),
+    "error200": (Reply(status=200, json={"error": "something failed"}), "Z-API refused"),
     "not_json": (
         Reply(status=200, body=b"<html><body>Bad Gateway</body></html>", content_type="text/html"),
         "couldn't read",
     ),
 }
+# Refusals: the same request would be refused again, so no "try again" is offered.
+REFUSED = {"http400", "error200"}
 # Failures after which Z-API may have sent the code anyway (no answer, a 5xx, an unreadable one).
 MAY_HAVE_SENT = {"timeout", "http500", "not_json"}
 # Within the timeout (1 s) plus generous slack for a loaded machine.
@@ -654,17 +656,25 @@ async def test_failures_at_availability_check(start_bot, zapi):
     await bot.say(MEMBER, "/register")
     await bot.tap(MEMBER, "inst-a")
     await bot.say(MEMBER, "55")
+    refused_before = False
     for index, kind in enumerate(FAILURES):
         expected = inject(zapi, AVAILABLE, kind)
         started = time.monotonic()
-        # The first answer is the typed number; then alternately Try again and the number again.
-        if index % 2 == 0:
+        # The first answer is the typed number; then alternately Try again and the number again
+        # (typed again after a refusal, which offers no Try again).
+        if index % 2 == 0 or refused_before:
             reply = await bot.say(MEMBER, "44 99999-9999")
         else:
             reply = await bot.tap(MEMBER, "Try again")
         assert_failure_reply(reply, kind, expected, time.monotonic() - started)
         assert ASK_METHOD not in reply.text, kind
-        assert has_button(reply, "Try again"), (kind, labels(reply))
+        refused_before = kind in REFUSED
+        if refused_before:
+            assert "refused this number" in reply.text, reply.text  # the number check's
+            assert not has_button(reply, "Try again"), (kind, labels(reply))
+            assert "try again" not in reply.text.lower().replace("try another", ""), reply.text
+        else:
+            assert has_button(reply, "Try again"), (kind, labels(reply))
         assert len(zapi.requests_to(AVAILABLE)) == index + 1, kind
     reply = await bot.tap(MEMBER, "Try again")
     assert ASK_METHOD in reply.text, reply.text
@@ -850,10 +860,10 @@ async def test_each_admin_sees_the_admin_commands_in_their_chat(start_bot, teleg
     admin_chat = {"type": "chat", "chat_id": ADMIN.id}
     for language in ("", "pt"):
         names = [item["command"] for item in telegram.my_commands(admin_chat, language)]
-        members = ["register", "status", "back", "cancel", "language", "help", "start"]
-        assert names[:7] == members, names
-        assert names[7:] == ["allow", "deny", "members", "history", "release"], names
-    assert "Liberar" in telegram.my_commands(admin_chat, "pt")[7]["description"]
+        members = ["register", "status", "back", "cancel", "setup", "language", "help", "start"]
+        assert names[:8] == members, names
+        assert names[8:] == ["allow", "deny", "members", "history", "release"], names
+    assert "Liberar" in telegram.my_commands(admin_chat, "pt")[8]["description"]
 
 
 async def test_descriptions_in_both_languages_fit_telegram(start_bot, telegram):

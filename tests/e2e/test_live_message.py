@@ -39,7 +39,7 @@ async def to_method(bot: BotHarness, telegram: TelegramDouble) -> ApiCall:
     return await bot.say(MEMBER, TYPED_PHONE)
 
 
-async def test_the_two_instance_sms_path_takes_four_messages_and_ends_with_no_buttons(
+async def test_the_two_instance_sms_path_takes_four_messages_and_ends_with_one_button(
     start_bot, telegram: TelegramDouble, zapi: ZapiDouble
 ) -> None:
     bot = await start_bot()
@@ -68,7 +68,11 @@ async def test_the_two_instance_sms_path_takes_four_messages_and_ends_with_no_bu
     assert counted["sendMessage"] == 4, counted
     assert counted["editMessageText"] == 2, counted
     assert question.method == "sendMessage"
-    assert telegram.live_keyboards(MEMBER.id) == []
+    # What is left: "Connected", with its one button (the number's set-up).
+    [left] = telegram.live_keyboards(MEMBER.id)
+    assert "Connected" in str(message(telegram, left)["text"])
+    markup = reply.reply_markup or {}
+    assert [b["text"] for row in markup["inline_keyboard"] for b in row] == [EN.setup.button_set_up]
 
 
 async def test_status_is_said_aside_and_the_question_keeps_its_buttons(
@@ -219,3 +223,41 @@ async def test_an_unusual_brazilian_number_is_confirmed_with_its_likely_cause(
     reply = await bot.say(MEMBER, "44 9999-9999")
     assert "Use it anyway?" in (reply.text or "")
     assert "9 digits after the area code" in (reply.text or "")
+
+
+async def test_a_question_has_a_bold_header_and_its_number_copies_with_a_tap(
+    start_bot, telegram: TelegramDouble, zapi: ZapiDouble
+) -> None:
+    bot = await start_bot()
+    method = await to_method(bot, telegram)
+    shown = method.message or {}
+    text = str(shown["text"])
+    assert "<b>" not in text and "<code>" not in text  # Telegram shows formatting, not tags
+    header = text.split("\n", 1)[0]
+    assert header.startswith("Step 4/5")
+    entities = {
+        (e["type"], text[e["offset"] : e["offset"] + e["length"]]) for e in shown["entities"]
+    }
+    assert ("bold", header) in entities, entities
+    assert ("code", "+55 44 99999-9999") in entities, entities
+
+
+async def test_a_wait_on_a_button_counts_down_to_when_the_message_is_shown(
+    start_bot, telegram: TelegramDouble, zapi: ZapiDouble, clock: TestClock
+) -> None:
+    """Telegram holds the method question back for two minutes: the SMS button, written when
+    it is finally sent, says 8 minutes left, not the 10 of when the step was committed."""
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"sms": 600}))
+    bot = await start_bot()
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, DDI)
+    telegram.fail_next(
+        "sendMessage", 429, "Too Many Requests: retry after 120", 120, chat_id=MEMBER.id
+    )
+    telegram.send_text(MEMBER, TYPED_PHONE)
+    await until(lambda: any(not call.ok for call in telegram.calls))
+    await clock.advance(120)
+    method = await telegram.next_reply(MEMBER.id)
+    labels = [b["text"] for row in (method.reply_markup or {})["inline_keyboard"] for b in row]
+    assert "SMS — wait 8 min" in labels, labels

@@ -279,7 +279,7 @@ async def answers_to_the_taps(telegram: TelegramDouble, before: int) -> list[str
 
 def refused(answers: list[str]) -> int:
     """Taps answered "already used" or "from an earlier step": they did nothing."""
-    return sum(text in (EN.button_used, EN.stale_button) for text in answers)
+    return sum(text in (EN.button_used, EN.stale_button, EN.stale_button_ended) for text in answers)
 
 
 async def test_five_taps_on_sms_send_one_code_request(start_bot, telegram, zapi):

@@ -8,11 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.conversation.ports import Change, ReportedWaits
-from bot.conversation.steps import BUTTONS, EVERYWHERE, STEPS, acts_at, back_from, progress_order
+from bot.conversation.steps import (
+    BUTTONS,
+    EVERYWHERE,
+    FLOWLESS,
+    STEPS,
+    acts_at,
+    back_from,
+    progress_order,
+)
 from bot.conversation.texts import CATALOGS
 from bot.domain.methods import DeliveryMethod
 from bot.domain.record import FlowRecord
-from bot.domain.steps import Action, Step
+from bot.domain.steps import SETUP_STEPS, Action, Step
 from bot.domain.waits import Availability, blocked_methods, method_states, seconds_left
 from bot.render import ButtonPress
 from bot.zapi.models import MethodWaits
@@ -120,9 +128,10 @@ def test_every_step_is_declared_with_its_texts_in_every_language() -> None:
 
 
 def test_every_button_does_something_somewhere() -> None:
-    assert set(BUTTONS) == set(Action)
+    assert set(BUTTONS) | FLOWLESS == set(Action)
+    assert not set(BUTTONS) & FLOWLESS
     offered = {action for spec in STEPS.values() for action in spec.buttons}
-    assert offered | EVERYWHERE == set(Action)
+    assert offered | EVERYWHERE | FLOWLESS == set(Action)
 
 
 def test_back_leads_one_step_back_and_never_loops() -> None:
@@ -146,16 +155,24 @@ def test_progress_counts_five_steps_or_four_with_one_instance() -> None:
         Step.CODE,
     ]
     assert Step.INSTANCE not in progress_order(several_instances=False)
-    assert all(STEPS[step].group in progress_order(several_instances=True) for step in Step)
+    setup = progress_order(several_instances=True, setup=True)
+    assert setup == [Step.PROFILE_NAME, Step.PROFILE_ABOUT, Step.TWO_FA, Step.EMAIL]
+    counted = progress_order(several_instances=True) + setup
+    assert all(STEPS[step].group in counted for step in Step)
 
 
 def test_buttons_act_only_where_declared() -> None:
     assert acts_at(Step.PIN, Action.FORGOT_PIN) and not acts_at(Step.CODE, Action.FORGOT_PIN)
-    assert all(acts_at(step, Action.CANCEL) and acts_at(step, Action.BACK) for step in Step)
+    assert all(acts_at(step, Action.BACK) for step in Step)
+    # The set-up has Finish where the registration has Cancel: the number is connected.
+    for step in Step:
+        assert acts_at(step, Action.CANCEL) is (step not in SETUP_STEPS), step
+        assert acts_at(step, Action.FINISH) is (step in SETUP_STEPS), step
 
 
 def test_the_pin_step_is_the_secret_one() -> None:
-    assert [step for step, spec in STEPS.items() if spec.secret] == [Step.PIN]
+    secret = [step for step, spec in STEPS.items() if spec.secret]
+    assert secret == [Step.PIN, Step.TWO_FA, Step.TWO_FA_AGAIN]
 
 
 def test_buttons_that_make_zapi_act_are_exactly_the_ones_that_call_it() -> None:
@@ -166,6 +183,7 @@ def test_buttons_that_make_zapi_act_are_exactly_the_ones_that_call_it() -> None:
         Action.YES,
         Action.DEVICE_ACCEPTED,
         Action.FORGOT_PIN,
+        Action.EMAIL_AGAIN,
     }
 
 

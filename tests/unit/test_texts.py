@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+import re
+from dataclasses import fields, is_dataclass
 
 import pytest
 
 from bot.conversation.keyboards import format_wait
+from bot.conversation.replies import Reply
 from bot.conversation.texts import CATALOGS
 from bot.conversation.texts.en import ENGLISH as EN
 from bot.conversation.texts.pt import PORTUGUESE as PT
+from bot.render import formatted
 
 
 @pytest.mark.parametrize(
@@ -38,6 +41,8 @@ def _all_text(catalog: object) -> str:
             parts.append(value)
         elif isinstance(value, dict):
             parts.extend(str(v) for v in value.values())
+        elif is_dataclass(value):  # a part of the catalog (the set-up's texts)
+            parts.append(_all_text(value))
     return "\n".join(parts)
 
 
@@ -59,3 +64,26 @@ def test_no_text_names_wa_old_though_it_is_still_understood() -> None:
     for catalog in CATALOGS.values():
         assert "wa_old" not in _all_text(catalog)
         assert catalog.method_words["wa_old"] == "wa_old"
+
+
+def test_replies_are_escaped_before_they_are_formatted() -> None:
+    reply = Reply(
+        "Step 1/4 · <Name>\nTom & <b>Jerry</b> on +55 44 99999-9999, id 123456", headed=True
+    )
+    assert formatted(reply) == (
+        "<b>Step 1/4 · &lt;Name&gt;</b>\nTom &amp; &lt;b&gt;Jerry&lt;/b&gt; on "
+        "<code>+55 44 99999-9999</code>, id <code>123456</code>"
+    )
+    assert formatted(Reply("/allow 12345 and 1/2")) == "/allow <code>12345</code> and 1/2"
+
+
+def test_both_languages_fill_in_the_same_blanks() -> None:
+    """A placeholder missing in one language would print "{number}" or raise KeyError."""
+    placeholder = re.compile(r"{(\w*)}")
+    for english, portuguese in ((EN, PT), (EN.setup, PT.setup)):
+        for field in fields(english):
+            en_value, pt_value = getattr(english, field.name), getattr(portuguese, field.name)
+            if isinstance(en_value, str):
+                assert set(placeholder.findall(en_value)) == set(placeholder.findall(pt_value)), (
+                    field.name
+                )

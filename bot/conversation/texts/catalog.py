@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Catalog"]
+__all__ = ["Catalog", "SetupTexts"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,8 +149,12 @@ class Catalog:
     error_network: str
     error_server: str
     error_rate_limited: str
-    error_rejected: str
+    error_refused: dict[str, str]  # by the refusal's class (bot/conversation/failures.py)
     error_auth: str
+    error_auth_alerted: str
+    error_auth_tell: str
+    alert_credentials: str  # to the admins
+    stale_button_ended: str  # a button of a flow that has ended
     error_bad_response: str
     error_retry_hint: str
 
@@ -195,3 +199,50 @@ class Catalog:
     release_free: str
     released: str
     admin_alert: str
+    setup: SetupTexts  # the set-up of a connected number (its own file per language)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetupTexts:
+    """The texts of the set-up of a connected number."""
+
+    command_setup: str
+    connected_setup_offer: str  # under "Connected", with the Set up button
+    button_set_up: str
+    button_skip: str
+    button_finish_setup: str
+    button_email_again: str
+    setup_indicator: str
+    ask_profile_name: str
+    profile_name_invalid: str
+    ask_profile_about: str
+    profile_about_invalid: str
+    profile_refused: str
+    ask_two_fa: str
+    two_fa_unknown: str  # whether the number has a PIN could not be checked
+    two_fa_replaces: str  # at the PIN question, when the number has one (it was Back)
+    ask_two_fa_again: str
+    two_fa_invalid: str
+    two_fa_mismatch: str
+    two_fa_start_over: str
+    two_fa_refused: str
+    two_fa_already: str
+    ask_email: str
+    email_invalid: str
+    email_refused: str
+    ask_email_code: str
+    email_code_invalid: str
+    email_code_wrong: str
+    email_code_resent: str
+    setup_summary: str
+    setup_part_names: dict[str, str]
+    setup_part_states: dict[str, str]  # set, skipped, already, unverified, and "" (not reached)
+    setup_again: str
+    setup_nothing: str
+    setup_during_registration: str
+    setup_not_connected: str
+    setup_instance_gone: str
+    setup_busy: str
+    setup_check_failed: str
+    setup_idle_timeout: str
+    send_again_hint: str  # after a failure at a step whose answer is not kept (the new PIN)

@@ -1,6 +1,7 @@
 """English texts."""
 
 from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.en_setup import ENGLISH_SETUP
 
 ENGLISH = Catalog(
     language="en",
@@ -20,7 +21,7 @@ ENGLISH = Catalog(
     bot_description=(
         "Registers your team's phone numbers as WhatsApp accounts on Z-API mobile instances, "
         "step by step: instance, number, code, done. No Z-API panel needed.\n\n"
-        "Tap Start, then send /register."
+        "Tap “Start”, then send /register."
     ),
     bot_short_description="Register WhatsApp numbers on your team's Z-API instances.",
     start=(
@@ -102,12 +103,13 @@ ENGLISH = Catalog(
     ),
     banned_no_appeal=(
         "🚫 {number} is banned by WhatsApp, and no appeal is possible for it. "
-        "Try another number with Change number."
+        "Try another number with “Change number”."
     ),
-    banned_hint="Tap Appeal (or type appeal), or Change number.",
+    banned_hint="Tap “Appeal” (or type appeal), or “Change number”.",
     unavailable=(
-        "{number} cannot be registered right now. The registration has ended; "
-        "send /register to try another number."
+        "{number} cannot be registered right now: WhatsApp does not allow it. The registration "
+        "has ended and the instance is free; send /register to try another number, or this one "
+        "again later."
     ),
     ask_appeal=(
         "Describe in a sentence or two why this number should not be banned (10 to 500 characters)."
@@ -118,7 +120,10 @@ ENGLISH = Catalog(
         "try /register again once the ban is lifted."
     ),
     appeal_unbanned="🎉 The number is no longer banned. Checking it again…",
-    appeal_refused="WhatsApp did not accept the appeal. The registration has ended.",
+    appeal_refused=(
+        "WhatsApp did not accept the appeal, so this number stays banned. The registration has "
+        "ended and the instance is free: send /register to register another number."
+    ),
     method_names={"sms": "SMS", "voice": "Voice call", "wa_old": "WhatsApp pop-up"},
     method_words={
         "sms": "sms",
@@ -166,21 +171,22 @@ ENGLISH = Catalog(
     captcha_wrong="That's not it. Look at the picture again and type the characters.",
     captcha_resume=(
         "Type the characters from the captcha picture above. No picture any more? Tap "
-        "Didn't get it to request the code (and a new picture) again."
+        "“Didn't get it” to request the code (and a new picture) again."
     ),
     captcha_ok="✅ Captcha accepted. The code is on its way by {method}: send it here.",
     ask_code="Send the 6-digit code WhatsApp sent to {number}.",
     bad_code="Send the 6-digit code, like 123456 or 123-456.",
     wrong_code="That code was not accepted. Check it and send it again.",
     wrong_code_many=(
-        "That code was refused {count} times. Codes expire: tap Didn't get it to request a new one."
+        "That code was refused {count} times. Codes expire: tap “Didn't get it” to request a "
+        "new one."
     ),
     ask_pin=(
         "🔐 This number has two-step verification. Send its 6-digit PIN (not the code that "
         "came by SMS); I'll delete your message right away."
     ),
     bad_pin="The two-step PIN is 6 digits.",
-    wrong_pin="Wrong PIN. Try again, or tap Forgot the PIN.",
+    wrong_pin="Wrong PIN. Try again, or tap “Forgot the PIN”.",
     pin_recovery_sent=(
         "📧 WhatsApp is emailing a reset link to the address registered on this account. "
         "Follow it, then send the new PIN here."
@@ -188,9 +194,9 @@ ENGLISH = Catalog(
     pin_recovery_failed="WhatsApp could not send the reset email. Try again in a while.",
     device_confirm=(
         "📱 Open WhatsApp on the phone that holds {number} now and accept the transfer. "
-        "Then tap I accepted it (or type done)."
+        "Then tap “I accepted it” (or type done)."
     ),
-    device_hint="Accept the transfer on the old phone, then tap I accepted it (or type done).",
+    device_hint="Accept the transfer on the old phone, then tap “I accepted it” (or type done).",
     device_not_yet=(
         "The transfer hasn't been accepted yet. Accept it on the old phone, then tap the button "
         "again."
@@ -208,19 +214,31 @@ ENGLISH = Catalog(
         "code": "Code",
         "device": "Device transfer",
         "pin": "Two-step PIN",
+        "profile_name": "Profile name",
+        "profile_about": "Description",
+        "two_fa": "Two-step PIN",
+        "two_fa_again": "Two-step PIN",
+        "email": "Recovery e-mail",
+        "email_code": "Recovery e-mail",
     },
     step_hints={
         "instance": "Tap an instance, or type its name.",
         "ddi": "Send the country code, e.g. 55.",
         "phone": "Send the phone number with its area code.",
         "phone_confirm": "Answer yes or no.",
-        "banned": "Tap Appeal (or type appeal), or Change number.",
+        "banned": "Tap “Appeal” (or type appeal), or “Change number”.",
         "appeal": "Send a short description for the appeal.",
         "method": "Tap a button, or type SMS, voice call or pop-up.",
         "captcha": "Type the characters from the picture.",
         "code": "Send the 6-digit code.",
-        "device": "Accept the transfer on the old phone, then tap I accepted it.",
+        "device": "Accept the transfer on the old phone, then tap “I accepted it”.",
         "pin": "Send the 6-digit two-step PIN.",
+        "profile_name": "Send the profile name, or tap “Skip”.",
+        "profile_about": "Send the description, or tap “Skip”.",
+        "two_fa": "Send a 6-digit PIN, or tap “Skip”.",
+        "two_fa_again": "Send the same 6-digit PIN again.",
+        "email": "Send an e-mail address, or tap “Skip”.",
+        "email_code": "Send the 6-digit code from the e-mail.",
     },
     status_none="No registration in progress. /register starts one.",
     status="📋 {step}\nInstance: {instance}\nNumber: {number}\nWaits: {waits}",
@@ -229,11 +247,34 @@ ENGLISH = Catalog(
     error_network="⚠ I couldn't reach Z-API.",
     error_server="⚠ Z-API is having trouble right now.",
     error_rate_limited="⚠ Z-API is getting too many requests right now.",
-    error_rejected="⚠ Z-API refused the request.",
-    error_auth=(
-        "⚠ Z-API refused this bot's credentials. An admin must check the Client-Token and the "
-        "instance settings."
+    error_refused={
+        "number": ("⚠ Z-API refused this number as it was given. Check it, or try another number."),
+        "instance": (
+            "⚠ Instance {instance} refused: it may already run a number, or not be a mobile "
+            "instance. An admin can check it in the Z-API panel; meanwhile /cancel and choose "
+            "another instance."
+        ),
+        "other": (
+            "⚠ Z-API refused the request as it was, so sending the same again would fail too. "
+            "Go back a step or change the number; tell an admin if it keeps happening."
+        ),
+    },
+    error_auth="⚠ Z-API refused this bot's credentials for instance {instance}.",
+    error_auth_alerted=(
+        "The admins have been alerted and must fix the bot's settings. Your place is kept: "
+        "carry on once they have."
     ),
+    error_auth_tell=(
+        "Tell an admin: the Client-Token and this instance's id and token in the bot's "
+        "settings must be checked. Your place is kept."
+    ),
+    alert_credentials=(
+        "🔑 Z-API refused the bot's credentials on instance {instance} ({endpoint}). Check "
+        "ZAPI_CLIENT_TOKEN, that instance's id and token in ZAPI_INSTANCES, and the Z-API "
+        "panel's IP restriction. Members who meet it are told you know. (At most once an hour "
+        "per instance.)"
+    ),
+    stale_button_ended="That registration has ended. Send /register to start a new one.",
     error_bad_response="⚠ Z-API sent an answer I couldn't read.",
     error_retry_hint="Your place is kept: just try again.",
     button_used="That button was already used. The latest message has your options.",
@@ -303,4 +344,5 @@ ENGLISH = Catalog(
         "registration was ended and they were told."
     ),
     admin_alert="⚠ Unexpected error in the bot: {error}",
+    setup=ENGLISH_SETUP,
 )

@@ -1,6 +1,7 @@
 """Textos em português do Brasil."""
 
 from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.pt_setup import PORTUGUESE_SETUP
 
 PORTUGUESE = Catalog(
     language="pt",
@@ -20,7 +21,7 @@ PORTUGUESE = Catalog(
     bot_description=(
         "Registra os números da sua equipe como contas de WhatsApp nas instâncias mobile da "
         "Z-API, passo a passo: instância, número, código, pronto. Sem abrir o painel da "
-        "Z-API.\n\nToque em Iniciar e mande /register."
+        "Z-API.\n\nToque em “Iniciar” e mande /register."
     ),
     bot_short_description="Registre números de WhatsApp nas instâncias Z-API da sua equipe.",
     start=(
@@ -111,12 +112,13 @@ PORTUGUESE = Catalog(
     ),
     banned_no_appeal=(
         "🚫 {number} está banido pelo WhatsApp, e não é possível recorrer. "
-        "Tente outro número com Trocar número."
+        "Tente outro número com “Trocar número”."
     ),
-    banned_hint="Toque em Recorrer (ou digite recorrer), ou em Trocar número.",
+    banned_hint="Toque em “Recorrer” (ou digite recorrer), ou em “Trocar número”.",
     unavailable=(
-        "{number} não pode ser registrado agora. O registro foi encerrado; "
-        "envie /register para tentar outro número."
+        "{number} não pode ser registrado agora: o WhatsApp não permite. O registro foi "
+        "encerrado e a instância ficou livre; envie /register para tentar outro número, ou este "
+        "de novo mais tarde."
     ),
     ask_appeal=(
         "Descreva em uma ou duas frases por que este número não deveria estar banido "
@@ -128,7 +130,10 @@ PORTUGUESE = Catalog(
         "tente /register de novo quando o banimento for retirado."
     ),
     appeal_unbanned="🎉 O número não está mais banido. Verificando de novo…",
-    appeal_refused="O WhatsApp não aceitou o recurso. O registro foi encerrado.",
+    appeal_refused=(
+        "O WhatsApp não aceitou o recurso, então o número continua banido. O registro foi "
+        "encerrado e a instância ficou livre: envie /register para registrar outro número."
+    ),
     method_names={"sms": "SMS", "voice": "Ligação", "wa_old": "Pop-up do WhatsApp"},
     method_words={
         "sms": "sms",
@@ -177,7 +182,7 @@ PORTUGUESE = Catalog(
     captcha_bad_input="Digite só os caracteres da imagem (letras e números).",
     captcha_wrong="Não é isso. Olhe a imagem de novo e digite os caracteres.",
     captcha_resume=(
-        "Digite os caracteres da imagem do captcha acima. Sem a imagem? Toque em Não recebi "
+        "Digite os caracteres da imagem do captcha acima. Sem a imagem? Toque em “Não recebi” "
         "para pedir o código (e uma imagem nova) de novo."
     ),
     captcha_ok="✅ Captcha aceito. O código está a caminho por {method}: envie-o aqui.",
@@ -185,7 +190,7 @@ PORTUGUESE = Catalog(
     bad_code="Envie o código de 6 dígitos, como 123456 ou 123-456.",
     wrong_code="Esse código não foi aceito. Confira e envie de novo.",
     wrong_code_many=(
-        "O código foi recusado {count} vezes. Códigos expiram: toque em Não recebi para pedir "
+        "O código foi recusado {count} vezes. Códigos expiram: toque em “Não recebi” para pedir "
         "outro."
     ),
     ask_pin=(
@@ -193,7 +198,7 @@ PORTUGUESE = Catalog(
         "dela (não é o código que chegou por SMS); eu apago a sua mensagem na hora."
     ),
     bad_pin="O PIN da confirmação em duas etapas tem 6 dígitos.",
-    wrong_pin="PIN errado. Tente de novo, ou toque em Esqueci o PIN.",
+    wrong_pin="PIN errado. Tente de novo, ou toque em “Esqueci o PIN”.",
     pin_recovery_sent=(
         "📧 O WhatsApp está enviando um link de redefinição para o e-mail cadastrado nesta "
         "conta. Siga o link e envie o novo PIN aqui."
@@ -201,9 +206,9 @@ PORTUGUESE = Catalog(
     pin_recovery_failed="O WhatsApp não conseguiu enviar o e-mail. Tente daqui a pouco.",
     device_confirm=(
         "📱 Abra o WhatsApp no celular que está com {number} agora e aceite a transferência. "
-        "Depois toque em Já aceitei (ou digite pronto)."
+        "Depois toque em “Já aceitei” (ou digite pronto)."
     ),
-    device_hint="Aceite a transferência no celular antigo e toque em Já aceitei (ou: pronto).",
+    device_hint="Aceite a transferência no celular antigo e toque em “Já aceitei” (ou: pronto).",
     device_not_yet=(
         "A transferência ainda não foi aceita. Aceite no celular antigo e toque no botão de novo."
     ),
@@ -220,19 +225,31 @@ PORTUGUESE = Catalog(
         "code": "Código",
         "device": "Transferência de aparelho",
         "pin": "Confirmação em duas etapas",
+        "profile_name": "Nome do perfil",
+        "profile_about": "Recado",
+        "two_fa": "Confirmação em duas etapas",
+        "two_fa_again": "Confirmação em duas etapas",
+        "email": "E-mail de recuperação",
+        "email_code": "E-mail de recuperação",
     },
     step_hints={
         "instance": "Toque numa instância, ou digite o nome dela.",
         "ddi": "Envie o código do país, por exemplo 55.",
         "phone": "Envie o número com DDD.",
         "phone_confirm": "Responda sim ou não.",
-        "banned": "Toque em Recorrer (ou digite recorrer), ou em Trocar número.",
+        "banned": "Toque em “Recorrer” (ou digite recorrer), ou em “Trocar número”.",
         "appeal": "Envie uma descrição curta para o recurso.",
         "method": "Toque num botão ou digite SMS, ligação ou pop-up.",
         "captcha": "Digite os caracteres da imagem.",
         "code": "Envie o código de 6 dígitos.",
-        "device": "Aceite a transferência no celular antigo e toque em Já aceitei.",
+        "device": "Aceite a transferência no celular antigo e toque em “Já aceitei”.",
         "pin": "Envie o PIN de 6 dígitos.",
+        "profile_name": "Envie o nome do perfil ou toque em “Pular”.",
+        "profile_about": "Envie o recado ou toque em “Pular”.",
+        "two_fa": "Envie um PIN de 6 dígitos ou toque em “Pular”.",
+        "two_fa_again": "Envie o mesmo PIN de 6 dígitos de novo.",
+        "email": "Envie um e-mail ou toque em “Pular”.",
+        "email_code": "Envie o código de 6 dígitos que chegou no e-mail.",
     },
     status_none="Nenhum registro em andamento. /register começa um.",
     status="📋 {step}\nInstância: {instance}\nNúmero: {number}\nTempos de espera: {waits}",
@@ -241,11 +258,37 @@ PORTUGUESE = Catalog(
     error_network="⚠ Não consegui falar com a Z-API.",
     error_server="⚠ A Z-API está com problemas agora.",
     error_rate_limited="⚠ A Z-API está recebendo pedidos demais agora.",
-    error_rejected="⚠ A Z-API recusou o pedido.",
-    error_auth=(
-        "⚠ A Z-API recusou as credenciais deste bot. Um admin precisa conferir o Client-Token e "
-        "as instâncias."
+    error_refused={
+        "number": (
+            "⚠ A Z-API recusou este número do jeito que foi informado. Confira ou tente outro "
+            "número."
+        ),
+        "instance": (
+            "⚠ A instância {instance} recusou: talvez ela já tenha um número conectado ou não "
+            "seja uma instância mobile. Um admin consegue ver isso no painel da Z-API; enquanto "
+            "isso, use /cancel e escolha outra instância."
+        ),
+        "other": (
+            "⚠ A Z-API recusou o pedido do jeito que foi feito, então repetir igual vai dar no "
+            "mesmo. Volte um passo ou troque o número; se continuar, avise um admin."
+        ),
+    },
+    error_auth="⚠ A Z-API recusou as credenciais deste bot na instância {instance}.",
+    error_auth_alerted=(
+        "Os admins já foram avisados e precisam acertar as configurações do bot. Seu progresso "
+        "está salvo: é só continuar quando eles resolverem."
     ),
+    error_auth_tell=(
+        "Avise um admin: é preciso conferir o Client-Token e o id e o token desta instância "
+        "nas configurações do bot. Seu progresso está salvo."
+    ),
+    alert_credentials=(
+        "🔑 A Z-API recusou as credenciais do bot na instância {instance} ({endpoint}). Confira "
+        "o ZAPI_CLIENT_TOKEN, o id e o token dessa instância no ZAPI_INSTANCES e a restrição "
+        "de IP no painel da Z-API. Quem esbarrar nisso fica sabendo que vocês já foram "
+        "avisados. (No máximo uma vez por hora por instância.)"
+    ),
+    stale_button_ended="Esse registro já terminou. Envie /register para começar outro.",
     error_bad_response="⚠ A Z-API mandou uma resposta que não consegui ler.",
     error_retry_hint="Seu progresso está salvo: é só tentar de novo.",
     button_used="Esse botão já foi usado. A última mensagem tem as opções de agora.",
@@ -315,4 +358,5 @@ PORTUGUESE = Catalog(
         "(passo: {step}); o registro foi encerrado e a pessoa foi avisada."
     ),
     admin_alert="⚠ Erro inesperado no bot: {error}",
+    setup=PORTUGUESE_SETUP,
 )

@@ -29,6 +29,7 @@ from bot.storage.repositories.outbox import (
 from bot.storage.repositories.people import (
     choose_language,
     chosen_languages,
+    last_connected,
     member_overrides,
     recent_events,
     record_event,
@@ -60,6 +61,7 @@ __all__ = [
     "insert_flows",
     "insert_outbox",
     "interrupted_flows",
+    "last_connected",
     "lease_is_held",
     "live_keyboards",
     "member_overrides",

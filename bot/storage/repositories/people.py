@@ -74,6 +74,24 @@ async def recent_events(
     return (await session.scalars(query.limit(limit))).all()
 
 
+async def last_connected(session: AsyncSession, user_id: int) -> tuple[str, str] | None:
+    """The instance and number of the member's last registration that connected."""
+    query = (
+        select(AuditEvent.instance, AuditEvent.number)
+        .where(
+            AuditEvent.user_id == user_id,
+            AuditEvent.action == "register",
+            AuditEvent.outcome == "connected",
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
+    if row is None or row.instance is None or row.number is None:
+        return None
+    return row.instance, row.number
+
+
 async def chosen_languages(session: AsyncSession) -> dict[int, str]:
     rows = await session.execute(select(MemberLanguage.user_id, MemberLanguage.language))
     return {user_id: language for user_id, language in rows}
