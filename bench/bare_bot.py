@@ -11,12 +11,13 @@ from __future__ import annotations
 import os
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from bot.concurrency import MAX_CONCURRENT_UPDATES
 from bot.telegram_request import AiohttpRequest
 
-QUESTION = "Step 1/5 · Instance\nWhich instance should the number go on?"
+QUESTION = "<b>Step 1/5 · Instance</b>\nWhich instance should the number go on?"  # as HTML
 PLAIN = "Which instance?"
 
 
@@ -33,7 +34,9 @@ def question_keyboard(flow_id: str) -> InlineKeyboardMarkup:
 async def reply_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     assert update.effective_chat is not None
     keyboard = question_keyboard(os.urandom(4).hex())
-    await context.bot.send_message(update.effective_chat.id, QUESTION, reply_markup=keyboard)
+    await context.bot.send_message(
+        update.effective_chat.id, QUESTION, reply_markup=keyboard, parse_mode=ParseMode.HTML
+    )
 
 
 async def reply_plain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from telegram.error import TelegramError
+from telegram.error import Forbidden, TelegramError
 
 from bot.config import Settings
 from bot.conversation.replies import Reply
@@ -39,12 +39,13 @@ class AdminAlerts:
         self.clock = clock
         self.interval = interval
         self._last: dict[tuple[str, str], datetime] = {}
+        self._unreachable: set[int] = set()  # admins Telegram refused to write to
         self._sending: set[asyncio.Task[None]] = set()
 
     def credentials_refused(self, instance: str, endpoint: str) -> bool:
         """Z-API refused the bot's credentials on `instance`: the admins are told (unless they
-        were within the hour). Whether there is an admin to tell."""
-        admins = sorted(self.settings.admin_user_ids)
+        were within the hour). Whether an admin the bot can write to is there to be told."""
+        admins = sorted(set(self.settings.admin_user_ids) - self._unreachable)
         if not admins:
             return False
         now = self.clock.now()
@@ -65,5 +66,9 @@ class AdminAlerts:
             text = texts.alert_credentials.format(instance=instance, endpoint=endpoint)
             try:
                 await self.courier.send(admin, [Reply(text, aside=True)])
+            except Forbidden:
+                # Never started the bot, or blocked it: members hear "tell an admin" instead.
+                logger.warning("Admin %s cannot be written to (start the bot in private)", admin)
+                self._unreachable.add(admin)
             except TelegramError as error:
                 logger.warning("Could not alert admin %s: %s", admin, type(error).__name__)

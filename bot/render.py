@@ -61,7 +61,9 @@ class ButtonPress:
 
 # Phone numbers as the bot writes them (+55 44 99999-9999) and ids (five digits or more): shown
 # as code, they copy with a tap.
-_COPYABLE = re.compile(r"\+\d{1,3}(?:[ -]?\d){4,16}|(?<![\w/])\d{5,}(?![\w/])")
+_COPYABLE = re.compile(
+    r"(?<![\w.+/@-])(?:\+\d{1,3}(?:[ -]?\d){4,16}|\d{5,})(?![\w/@.+-]*@)(?![\w/])"
+)
 
 
 def formatted(reply: Reply) -> str:

@@ -323,7 +323,12 @@ class CodeSteps(FlowCore):
         message = texts.connected.format(instance=reg.instance, number=self._number(reg))
         offer = f"{message}\n\n{texts.setup.connected_setup_offer}"
         try:
-            return await self._end(reg, *move.audit, offer, keyboard=self._keyboards(reg).set_up())
+            return await self._end(
+                reg,
+                *move.audit,
+                offer,
+                keyboard=self._keyboards(reg).set_up(f"{reg.ddi}{reg.phone}"),
+            )
         except StorageUnavailable:
             # Z-API connected the number: that is what the member must hear.
             logger.error("Chat %s connected but the database refused to record it", reg.chat_id)

@@ -19,7 +19,7 @@ from bot.zapi import (
     ZapiTimeout,
 )
 
-__all__ = ["Refusal", "refusal_of", "zapi_error_lead", "zapi_error_text"]
+__all__ = ["Refusal", "refusal_of", "zapi_error_lead"]
 
 
 class Refusal(Enum):
@@ -27,6 +27,7 @@ class Refusal(Enum):
 
     NUMBER = "number"  # the number (or its country code) as given
     INSTANCE = "instance"  # the instance's state: already connected, not a mobile instance
+    CONNECTED_NUMBER = "connected_number"  # a set-up call: the number may be gone from it
     OTHER = "other"
 
 
@@ -37,7 +38,13 @@ _REFUSAL_HINTS: tuple[tuple[Refusal, tuple[str, ...]], ...] = (
 )
 
 
+# The set-up's calls, on the number connected to the instance.
+_CONNECTED_NUMBER_ENDPOINTS = ("profile-", "security/", "device")
+
+
 def refusal_of(error: ZapiRejected) -> Refusal:
+    if error.endpoint.startswith(_CONNECTED_NUMBER_ENDPOINTS):
+        return Refusal.CONNECTED_NUMBER
     words = (error.zapi_message or "").casefold()
     for refusal, hints in _REFUSAL_HINTS:
         if any(hint in words for hint in hints):
@@ -74,21 +81,3 @@ def zapi_error_lead(
         return texts.error_bad_response
     return texts.error_server
 
-
-def zapi_error_text(
-    error: ZapiError,
-    texts: Catalog,
-    *,
-    timeout_seconds: float,
-    instance: str = "",
-    admins_alerted: bool = False,
-) -> str:
-    """The lead, and how to go on where trying again can help."""
-    lead = zapi_error_lead(
-        error,
-        texts,
-        timeout_seconds=timeout_seconds,
-        instance=instance,
-        admins_alerted=admins_alerted,
-    )
-    return f"{lead}\n{texts.error_retry_hint}" if error.retryable else lead

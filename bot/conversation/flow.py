@@ -12,7 +12,6 @@ from bot.conversation.code_steps import CodeSteps
 from bot.conversation.core import Courier, Outcome, Reply, WorkingSignal
 from bot.conversation.notices import Notices
 from bot.conversation.ports import FlowGone, LeaseLost, StorageUnavailable, TimerScheduler
-from bot.conversation.setup_steps import SetupSteps
 
 __all__ = [
     "Courier",
@@ -27,5 +26,5 @@ __all__ = [
 ]
 
 
-class RegistrationFlow(Notices, SetupSteps, CodeSteps):
+class RegistrationFlow(Notices, CodeSteps):
     """The registration flow as a service: checks input, calls Z-API, commits, says what to say."""

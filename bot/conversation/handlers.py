@@ -125,12 +125,18 @@ class RegistrationHandlers:
         text = typed_text(update)
 
         async def answer(reg: FlowRecord) -> Outcome:
+            spec = STEPS[Step(reg.step)]
+            if spec.secret:
+                # Deleted before the step runs: whatever becomes of it (a refused write, a lost
+                # lease), the PIN does not stay in the chat.
+                await self._delete_secret(update, chat.id)
             if len(text) > MAX_TEXT_LENGTH:
                 texts = self.flow.texts(reg)
                 hint = texts.too_long.format(expected=texts.step_hints[reg.step])
                 return await self.flow.repeat(reg, hint)
-            typed = STEPS[Step(reg.step)].typed
-            return await typed(self.flow, reg, text, typing.start)
+            outcome = await spec.typed(self.flow, reg, text, typing.start)
+            outcome.delete_message = False  # done above, where it had to be
+            return outcome
 
         async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
             await self._with_flow(update, context, answer)
@@ -145,7 +151,7 @@ class RegistrationHandlers:
             # Under "Connected": its flow has ended, the set-up opens a flow of its own, and
             # "Connected" stays in the chat.
             await answer_quietly(query)
-            await self.setup(update, context, in_place=False)
+            await self.setup(update, context, in_place=False, number=press.argument or None)
             return
         reg = await self.flow.load(chat.id)
         if reg is None:
@@ -181,13 +187,23 @@ class RegistrationHandlers:
         outcome = await self.flow.start(chat.id, user.id, self.languages.of(user))
         await self._finish(update, context, outcome)
 
-    async def setup(self, update: Update, context: Context, *, in_place: bool = True) -> None:
-        """/setup: the set-up of the member's last connected number."""
+    async def setup(
+        self,
+        update: Update,
+        context: Context,
+        *,
+        in_place: bool = True,
+        number: str | None = None,
+    ) -> None:
+        """/setup: the set-up of the member's last connected number (`number`: the one a
+        button under "Connected" was shown for)."""
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
         async with typing_while(context.bot, chat.id, self.courier.clock) as typing:
             typing.start()
-            outcome = await self.flow.start_setup(chat.id, user.id, self.languages.of(user))
+            outcome = await self.flow.start_setup(
+                chat.id, user.id, self.languages.of(user), number=number
+            )
         await self._finish(update, context, outcome, in_place=in_place)
 
     async def cancel(self, update: Update, context: Context) -> None:

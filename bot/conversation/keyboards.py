@@ -169,9 +169,12 @@ class Keyboards:
 
     # -- the set-up of a connected number ---------------------------------------------------
 
-    def set_up(self) -> Keyboard:
-        """Under "Connected": opens the set-up (the registration's flow has ended by then)."""
-        return self._keyboard([[self._button(self.texts.setup.button_set_up, Action.SET_UP)]])
+    def set_up(self, number: str) -> Keyboard:
+        """Under "Connected": opens the set-up of `number` (its digits; the registration's flow
+        has ended by then)."""
+        return self._keyboard(
+            [[self._button(self.texts.setup.button_set_up, Action.SET_UP, number)]]
+        )
 
     def setup_step(self, *, back: bool = True, email_again: bool = False) -> Keyboard:
         """A set-up question: Skip, then Back and Finish (Finish, not Cancel: the number is

@@ -9,13 +9,13 @@ from datetime import datetime
 from typing import Literal
 
 from bot.conversation.core import (
-    FlowCore,
     Outcome,
     Reply,
     logger,
 )
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import EndedWait, FlowGone, LeaseLost, OwedMessage
+from bot.conversation.setup_steps import SetupSteps
 from bot.domain.record import FlowRecord
 from bot.domain.steps import SETUP_STEPS, Step
 from bot.zapi import (
@@ -23,7 +23,7 @@ from bot.zapi import (
 )
 
 
-class Notices(FlowCore):
+class Notices(SetupSteps):
     """Notices and ends that no member update asked for."""
 
     async def idle_chats(self) -> list[int]:
@@ -50,7 +50,15 @@ class Notices(FlowCore):
         """The flow's instance was taken while the flow lived on: it stops here."""
         logger.warning("Chat %s lost its lease on %s; its flow ends", reg.chat_id, instance)
         text = self.texts(reg).instance_lost.format(instance=instance)
+        if Step(reg.step) in SETUP_STEPS:
+            text = self._setup_interrupted(reg)
         return await self._end(reg, "lease", "lost", text)
+
+    def _setup_interrupted(self, reg: FlowRecord) -> str:
+        self._new_pins.pop(reg.flow_id, None)
+        return self.texts(reg).setup.setup_interrupted.format(
+            instance=reg.instance or "—", number=self._number(reg)
+        )
 
     async def end_by_admin(
         self, chat_id: int, *, by: int, reason: Literal["denied", "released"]
@@ -63,6 +71,8 @@ class Notices(FlowCore):
         texts = self.texts(reg)
         if reason == "denied":
             text = texts.ended_by_admin_denied
+        elif Step(reg.step) in SETUP_STEPS:
+            text = self._setup_interrupted(reg)
         else:
             text = texts.ended_by_admin_released.format(instance=reg.instance or "—")
         try:
@@ -90,6 +100,8 @@ class Notices(FlowCore):
 
     async def _resume(self, reg: FlowRecord) -> Outcome:
         texts = self.texts(reg)
+        if Step(reg.step) in SETUP_STEPS and (resumed := await self.resume_setup(reg)):
+            return resumed
         if reg.pending_call == "request_code":
             # The code may have been sent: the code step takes it, "Didn't get it" asks again.
             return await self._step(

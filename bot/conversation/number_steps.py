@@ -28,7 +28,7 @@ from bot.domain.parsing import (
     parse_phone,
 )
 from bot.domain.record import FlowRecord
-from bot.domain.steps import Step
+from bot.domain.steps import SETUP_STEPS, Step
 from bot.domain.transitions import after_appeal, after_availability
 from bot.domain.waits import Availability
 from bot.zapi import (
@@ -63,9 +63,13 @@ class NumberSteps(FlowCore):
         flow, owed = opened
         if not flow.resumed:
             return Outcome(owed)
-        reg = flow.registration
-        replies = [Reply(self.texts(reg).resumed), *await self.prompt(reg)]
-        return Outcome(replies=replies)
+        return await self._register_again(flow.registration, user_id, language_code)
+
+    async def _register_again(
+        self, reg: FlowRecord, user_id: int, language_code: str | None
+    ) -> Outcome:
+        """/register with a flow open: it goes on where it is."""
+        return Outcome(replies=[Reply(self.texts(reg).resumed), *await self.prompt(reg)])
 
     async def switch_language(self, chat_id: int, language: str) -> Outcome:
         """Say so in the new language; an open flow goes on in it (its question asked again)."""
@@ -83,6 +87,9 @@ class NumberSteps(FlowCore):
         reg = await self.store.load(chat_id)
         if reg is None:
             return Outcome(replies=[Reply(catalog_for(language_code).nothing_to_cancel)])
+        return await self._cancel(reg, sure=sure)
+
+    async def _cancel(self, reg: FlowRecord, *, sure: bool) -> Outcome:
         if not sure and Step(reg.step) in CHECKED:
             texts = self.texts(reg)
             question = texts.cancel_confirm.format(number=self._number(reg))
@@ -110,7 +117,9 @@ class NumberSteps(FlowCore):
         if reg is None:
             return Outcome(replies=[Reply(catalog_for(language_code).status_none)])
         texts = self.texts(reg)
-        wait_text = await self._pending_waits(reg) or texts.status_waits_none
+        # In the set-up, the number's waits are the registration's, over and done with.
+        in_setup = Step(reg.step) in SETUP_STEPS
+        wait_text = (not in_setup and await self._pending_waits(reg)) or texts.status_waits_none
         body = texts.status.format(
             step=self._indicator(reg, Step(reg.step)),
             instance=reg.instance or "—",

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from bot.config import InstanceConfig
 from bot.conversation.core import Outcome, Reply, WorkingSignal
 from bot.conversation.number_steps import NumberSteps
-from bot.conversation.ports import StorageUnavailable
 from bot.conversation.replies import Keyboard
 from bot.conversation.texts import catalog_for
 from bot.domain.parsing import (
@@ -27,6 +26,7 @@ from bot.domain.parsing import (
     parse_international,
     parse_pin,
     parse_profile_text,
+    same_number,
 )
 from bot.domain.record import FlowRecord
 from bot.domain.setup import Part, PartState, read_parts, write_parts
@@ -35,7 +35,7 @@ from bot.zapi import ZapiError, ZapiRejected
 
 __all__ = ["SetupSteps"]
 
-# The part each set-up step sets, and the step that asks for the next part.
+# The part of the set-up each step is about.
 _PART_OF = {
     Step.PROFILE_NAME: Part.NAME,
     Step.PROFILE_ABOUT: Part.ABOUT,
@@ -50,40 +50,47 @@ class SetupSteps(NumberSteps):
     """The set-up's steps, from its opening to its summary; in the set-up, /cancel finishes it
     and /register finishes it before it starts a registration."""
 
-    async def cancel(
-        self, chat_id: int, language_code: str | None, *, sure: bool = False
-    ) -> Outcome:
-        reg = await self.store.load(chat_id)
-        if reg is not None and Step(reg.step) in SETUP_STEPS:
+    async def _cancel(self, reg: FlowRecord, *, sure: bool) -> Outcome:
+        if Step(reg.step) in SETUP_STEPS:
             return await self.finish_setup(reg)
-        return await super().cancel(chat_id, language_code, sure=sure)
+        return await super()._cancel(reg, sure=sure)
 
-    async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
-        reg = await self.store.load(chat_id)
-        if reg is None or Step(reg.step) not in SETUP_STEPS:
-            return await super().start(chat_id, user_id, language_code)
+    async def _register_again(
+        self, reg: FlowRecord, user_id: int, language_code: str | None
+    ) -> Outcome:
+        if Step(reg.step) not in SETUP_STEPS:
+            return await super()._register_again(reg, user_id, language_code)
         finished = await self.finish_setup(reg)
-        started = await super().start(chat_id, user_id, language_code)
+        started = await self.start(reg.chat_id, user_id, language_code)
         return Outcome([*finished.owed, *started.owed], started.replies)
 
     # -- opening ------------------------------------------------------------------------------
 
-    async def start_setup(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
-        """/setup, or the button under "Connected": the set-up of the member's last connected
-        number, once Z-API confirms the number still runs on its instance."""
+    async def start_setup(
+        self, chat_id: int, user_id: int, language_code: str | None, *, number: str | None = None
+    ) -> Outcome:
+        """/setup, or the button under "Connected" (`number`: the one it was shown for): the
+        set-up of the member's last connected number, once Z-API confirms the number still runs
+        on its instance."""
         texts = catalog_for(language_code)
         reg = await self.store.load(chat_id)
         if reg is not None:
             if Step(reg.step) in SETUP_STEPS:
                 return Outcome(replies=[Reply(self.texts(reg).resumed), *await self.prompt(reg)])
-            return Outcome(replies=[Reply(texts.setup.setup_during_registration)])
+            # Said aside: the registration's question keeps its buttons.
+            return Outcome(replies=[Reply(texts.setup.setup_during_registration, aside=True)])
         last = await self.store.last_connected(user_id)
         split = parse_international(f"+{last[1]}") if last is not None else None
         if last is None or split is None:
             return Outcome(replies=[Reply(texts.setup.setup_nothing)])
         name, digits = last
         ddi, phone = split
-        number = format_number(ddi, phone)
+        shown = format_number(ddi, phone)
+        if number is not None and number != digits:
+            # The button under an earlier "Connected": a later number connected since.
+            body = texts.setup.setup_button_outdated.format(number=shown)
+            return Outcome(replies=[Reply(body, aside=True)])
+        number = shown
         instance = self.settings.instance(name)
         if instance is None:
             body = texts.setup.setup_instance_gone.format(instance=name, number=number)
@@ -96,7 +103,7 @@ class SetupSteps(NumberSteps):
         except ZapiError as error:
             lead = self._lead(error, texts, name)
             return Outcome(replies=[Reply(f"{lead}\n{texts.setup.setup_check_failed}")])
-        if device.phone != digits:
+        if not same_number(device.phone or "", digits):
             body = texts.setup.setup_not_connected.format(number=number, instance=name)
             return Outcome(replies=[Reply(body)])
         new = FlowRecord(
@@ -119,42 +126,33 @@ class SetupSteps(NumberSteps):
 
     # -- the questions --------------------------------------------------------------------
 
-    def _setup_question(self, reg: FlowRecord, body: str, keyboard: Keyboard) -> list[Reply]:
-        return [self._question(reg, body, keyboard)]
-
-    def _with_lead(self, body: str, lead: str | None) -> str:
-        return f"{lead}\n\n{body}" if lead else body
+    def _ask(self, reg: FlowRecord, body: str, lead: str | None = None) -> list[Reply]:
+        """A set-up question (`lead`: what led to it, said first), with its step's keyboard."""
+        text = f"{lead}\n\n{body}" if lead else body
+        return [self._question(reg, text, self._same_keyboard(reg))]
 
     async def ask_profile_name(self, reg: FlowRecord, lead: str | None) -> list[Reply]:
         body = self.texts(reg).setup.ask_profile_name.format(number=self._number(reg))
-        keyboard = self._keyboards(reg).setup_step(back=False)
-        return self._setup_question(reg, self._with_lead(body, lead), keyboard)
+        return self._ask(reg, body, lead)
 
     async def ask_profile_about(self, reg: FlowRecord, lead: str | None) -> list[Reply]:
-        body = self._with_lead(self.texts(reg).setup.ask_profile_about, lead)
-        return self._setup_question(reg, body, self._keyboards(reg).setup_step())
+        return self._ask(reg, self.texts(reg).setup.ask_profile_about, lead)
 
     async def ask_two_fa(self, reg: FlowRecord, lead: str | None) -> list[Reply]:
-        texts = self.texts(reg)
-        body = texts.setup.ask_two_fa.format(number=self._number(reg))
+        texts = self.texts(reg).setup
+        body = texts.ask_two_fa.format(number=self._number(reg))
         if read_parts(reg.setup_parts).get(Part.PIN) is PartState.ALREADY:
-            body += f"\n{texts.setup.two_fa_replaces}"
-        return self._setup_question(
-            reg, self._with_lead(body, lead), self._keyboards(reg).setup_step()
-        )
+            body += f"\n{texts.two_fa_replaces}"
+        return self._ask(reg, body, lead)
 
     async def ask_two_fa_again(self, reg: FlowRecord) -> list[Reply]:
-        body = self.texts(reg).setup.ask_two_fa_again
-        return self._setup_question(reg, body, self._keyboards(reg).setup_step())
+        return self._ask(reg, self.texts(reg).setup.ask_two_fa_again)
 
     async def ask_email(self, reg: FlowRecord, lead: str | None) -> list[Reply]:
-        body = self._with_lead(self.texts(reg).setup.ask_email, lead)
-        return self._setup_question(reg, body, self._keyboards(reg).setup_step())
+        return self._ask(reg, self.texts(reg).setup.ask_email, lead)
 
     async def ask_email_code(self, reg: FlowRecord) -> list[Reply]:
-        body = self.texts(reg).setup.ask_email_code.format(email=reg.email or "—")
-        keyboard = self._keyboards(reg).setup_step(email_again=True)
-        return self._setup_question(reg, body, keyboard)
+        return self._ask(reg, self.texts(reg).setup.ask_email_code.format(email=reg.email or "—"))
 
     # -- moving on --------------------------------------------------------------------------
 
@@ -178,15 +176,22 @@ class SetupSteps(NumberSteps):
             return await self._step(reg, step=Step.EMAIL.value, setup_parts=recorded)
         return await self._summary(reg, recorded)
 
+    async def resume_setup(self, reg: FlowRecord) -> Outcome | None:
+        """After a restart cut a set-up call off: where the member goes on (None: at the step,
+        asked again)."""
+        texts = self.texts(reg)
+        if reg.pending_call == "two_fa_check":
+            return await self._to_pin(reg, reg.setup_parts, lambda: None)
+        if reg.pending_call == "two_fa_set":
+            lead = f"{texts.restarted_during_call}\n{texts.setup.two_fa_maybe_set}"
+            return await self._step(reg, lead=lead, step=Step.TWO_FA.value)
+        return None
+
     async def _to_pin(self, reg: FlowRecord, recorded: str, working: WorkingSignal) -> Outcome:
         texts = self.texts(reg)
         try:
             has_pin = await self._call(
-                reg,
-                "two_fa_check",
-                lambda instance: self.zapi.two_factor_status(instance),
-                working,
-                setup_parts=recorded,
+                reg, "two_fa_check", self.zapi.two_factor_status, working, setup_parts=recorded
             )
         except ZapiError:
             # Not knowing is no reason to stop: a PIN sent at the next step replaces any.
@@ -203,9 +208,16 @@ class SetupSteps(NumberSteps):
     async def skip(self, reg: FlowRecord, working: WorkingSignal) -> Outcome:
         step = Step(reg.step)
         self._forget_new_pin(reg)
-        # An e-mail given but not confirmed is set on the account, unverified.
-        state = PartState.UNVERIFIED if step is Step.EMAIL_CODE else PartState.SKIPPED
-        return await self._next_part(reg, _PART_OF[step], state, working)
+        part = _PART_OF[step]
+        done = read_parts(reg.setup_parts).get(part)
+        state: PartState
+        if done in (PartState.SET, PartState.ALREADY):
+            state = done  # set before Back came here: skipping it now changes nothing
+        elif step is Step.EMAIL_CODE:
+            state = PartState.UNVERIFIED  # given, but its code not confirmed
+        else:
+            state = PartState.SKIPPED
+        return await self._next_part(reg, part, state, working)
 
     async def finish_setup(self, reg: FlowRecord) -> Outcome:
         """Finish (or /cancel) in the set-up: it ends here, with what it set."""
@@ -354,7 +366,7 @@ class SetupSteps(NumberSteps):
         return await self._step(reg, step=Step.EMAIL_CODE.value, email=email)
 
     async def email_again(self, reg: FlowRecord, working: WorkingSignal) -> Outcome:
-        texts = self.texts(reg)
+        texts = self.texts(reg).setup
         email = reg.email or ""
         try:
             result = await self._call(
@@ -362,13 +374,8 @@ class SetupSteps(NumberSteps):
             )
         except ZapiError as error:
             return await self._failure(reg, error, self._same_keyboard)
-        text = texts.setup.email_code_resent if result.success else texts.setup.email_refused
-        try:
-            return await self._step(
-                reg, lambda new: [Reply(text.format(email=email), self._same_keyboard(new))]
-            )
-        except StorageUnavailable:
-            return self._unsaved(reg, text.format(email=email), None)
+        said = texts.email_code_resent if result.success else texts.email_refused
+        return await self.repeat(reg, said.format(email=email))
 
     async def receive_email_code(
         self, reg: FlowRecord, text: str, working: WorkingSignal

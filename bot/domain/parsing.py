@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from phonenumbers import PhoneNumberFormat, region_code_for_country_code
 
 __all__ = [
@@ -27,6 +26,7 @@ __all__ = [
     "parse_phone",
     "parse_pin",
     "parse_profile_text",
+    "same_number",
 ]
 
 E164_MAX_DIGITS = 15
@@ -219,8 +219,26 @@ def parse_profile_text(text: str, limit: int) -> str | None:
 def parse_email(text: str) -> str | None:
     """An e-mail address as its owner would write it (its domain in lower case); None when it
     is not one. Whether it receives mail is for the verification code to tell."""
+    # Imported here: only the set-up's e-mail step needs it (and idna's tables, which it loads).
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(text.strip(), check_deliverability=False)
     except EmailNotValidError:
         return None
     return str(checked.normalized)
+
+
+def same_number(reported: str, registered: str) -> bool:
+    """Whether Z-API's form of a number (digits, perhaps with `+`) is the number registered:
+    for Brazil, with or without the ninth digit of mobiles (WhatsApp keeps older numbers
+    without it)."""
+    a = "".join(character for character in reported if character.isdigit())
+    b = registered
+    if a == b:
+        return True
+    if not (a.startswith("55") and b.startswith("55")) or abs(len(a) - len(b)) != 1:
+        return False
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    # 55 + area code (2) + 9 + eight digits, against 55 + area code + eight digits.
+    return longer[4] == "9" and longer[:4] + longer[5:] == shorter

@@ -529,3 +529,17 @@ async def test_zapi_echoing_the_pin_or_code_never_reaches_the_log(
     logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
     assert "mobile/confirm-pin-code" in logged  # the failure is logged, by endpoint
     assert "987654" not in logged and PIN not in logged
+
+
+async def test_the_pin_leaves_the_chat_before_z_api_answers(start_bot, telegram, zapi):
+    """Deleted before the step runs: a step that then fails (a refused write, a lost lease)
+    cannot leave the PIN in the chat."""
+    zapi.add_number(DDI, PHONE, NumberProfile(pin=PIN))
+    bot = await start_bot()
+    await to_method(bot)
+    await bot.tap(MEMBER, "SMS")
+    await bot.say(MEMBER, CODE)
+    zapi.hang("mobile/confirm-pin-code")
+    typed = telegram.send_text(MEMBER, PIN)
+    await until(lambda: len(zapi.requests_to("mobile/confirm-pin-code")) == 1)
+    assert typed in telegram.deleted(MEMBER.id)

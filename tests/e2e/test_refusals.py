@@ -7,7 +7,7 @@ from bot.conversation.texts.en import ENGLISH as EN
 from tests.conftest import ADMIN, MEMBER, OTHER_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble
 from tests.doubles.zapi import Reply, ZapiDouble
-from tests.harness import BotHarness, settle
+from tests.harness import BotHarness, settle, until
 
 AVAILABLE = "mobile/registration-available"
 
@@ -92,3 +92,26 @@ async def test_refused_credentials_alert_the_admins_once_an_hour(
     await bot.tap(MEMBER, "Try again")
     await telegram.next_reply(ADMIN.id)
     assert len(alerts(telegram)) == 3 and "inst-a" in alerts(telegram)[2]
+
+
+async def test_members_are_not_told_of_an_alert_no_admin_can_receive(
+    start_bot, telegram: TelegramDouble, zapi: ZapiDouble
+) -> None:
+    """The admin never opened the bot: Telegram refuses the alert, and from then on members
+    are asked to tell an admin themselves."""
+    bot = await start_bot()
+    telegram.fail_next(
+        "sendMessage",
+        403,
+        "Forbidden: bot can't initiate conversation with a user",
+        None,
+        chat_id=ADMIN.id,
+    )
+    await to_phone(bot)
+    zapi.script(AVAILABLE, Reply(status=401, json={"error": "Unauthorized"}))
+    await bot.say(MEMBER, "44 99999-9999")
+    await until(lambda: any(c.chat_id == ADMIN.id and not c.ok for c in telegram.calls))
+    await settle()
+    zapi.script(AVAILABLE, Reply(status=401, json={"error": "Unauthorized"}))
+    reply = await bot.tap(MEMBER, "Try again")
+    assert EN.error_auth_tell in (reply.text or ""), reply.text

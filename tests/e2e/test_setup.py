@@ -12,9 +12,9 @@ from sqlalchemy import MetaData, select
 from bot.conversation.texts.en import ENGLISH as EN
 from bot.conversation.texts.pt import PORTUGUESE as PT
 from bot.storage.models import AuditEvent, InstanceLease
-from tests.conftest import INSTANCE_TOKENS, MEMBER, OTHER_MEMBER, PT_MEMBER
+from tests.conftest import ADMIN, INSTANCE_TOKENS, MEMBER, OTHER_MEMBER, PT_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
-from tests.doubles.zapi import Reply, ZapiDouble
+from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
 from tests.harness import BotHarness
 
 DDI, PHONE = "55", "44999999999"
@@ -348,3 +348,75 @@ async def test_setup_on_an_instance_another_member_is_registering_on(start_bot, 
     await bot.say(OTHER_MEMBER, "/register")  # the one instance: held now
     reply = await bot.say(MEMBER, "/setup")
     assert reply.text == EN.setup.setup_busy.format(instance="inst-a")
+
+
+async def test_setup_during_a_registration_keeps_its_question_live(start_bot, telegram, zapi):
+    bot = await start(start_bot)
+    await bot.say(MEMBER, "/register")
+    live = telegram.live_keyboards(MEMBER.id)
+    await bot.say(MEMBER, "/setup")
+    assert telegram.live_keyboards(MEMBER.id) == live
+
+
+async def test_the_button_under_an_earlier_connected_does_not_set_up_a_later_number(
+    start_bot, telegram, zapi
+) -> None:
+    bot = await start(start_bot)
+    await connect(bot)
+    old_button = telegram.button(MEMBER.id, "Set up the number")
+    await bot.say(MEMBER, "/register")
+    await bot.say(MEMBER, DDI)
+    await bot.say(MEMBER, "44 98888-7777")
+    await bot.tap(MEMBER, "SMS")
+    await bot.say(MEMBER, "123456")  # the same instance now runs +55 44 98888-7777
+    telegram.press(MEMBER, *old_button, strict=False)
+    reply = await telegram.next_reply(MEMBER.id)
+    assert reply.text == EN.setup.setup_button_outdated.format(number="+55 44 98888-7777")
+    assert await leases(bot) == {}
+
+
+async def test_skipping_a_part_set_before_back_keeps_it_set(start_bot, telegram, zapi) -> None:
+    bot = await start(start_bot)
+    await connect(bot)
+    await bot.tap(MEMBER, "Set up the number")
+    await bot.say(MEMBER, "Ana Sales")
+    await bot.tap(MEMBER, "Back")
+    await bot.tap(MEMBER, "Skip")  # the name, set already
+    summary = await bot.tap(MEMBER, "Finish")
+    assert "Profile name: ✅ set" in (summary.text or ""), summary.text
+
+
+async def test_the_registrations_waits_do_not_keep_the_set_up_open(
+    start_bot, telegram, zapi, clock
+) -> None:
+    zapi.add_number(DDI, PHONE, NumberProfile(waits={"voice": 3600}))
+    bot = await start(start_bot, conversation_timeout_seconds=900)
+    await connect(bot)
+    await bot.tap(MEMBER, "Set up the number")
+    status = await bot.say(MEMBER, "/status")
+    assert "Waits: none" in (status.text or ""), status.text
+    await clock.advance(960)
+    notice = await telegram.next_reply(MEMBER.id)
+    assert "closed the set-up" in (notice.text or "")
+
+
+async def test_an_admin_freeing_the_instance_ends_the_set_up_in_its_own_words(
+    start_bot, telegram, zapi
+) -> None:
+    bot = await start(start_bot)
+    await connect(bot)
+    await bot.tap(MEMBER, "Set up the number")
+    await bot.say(ADMIN, "/release inst-a")
+    notice = await telegram.next_reply(MEMBER.id)
+    assert notice.text == EN.setup.setup_interrupted.format(
+        instance="inst-a", number="+55 44 99999-9999"
+    )
+
+
+async def test_a_number_gone_from_the_instance_is_told_in_the_set_up(start_bot, zapi) -> None:
+    bot = await start(start_bot)
+    await connect(bot)
+    await bot.tap(MEMBER, "Set up the number")
+    zapi.set_connected("inst-a", False)
+    reply = await bot.say(MEMBER, "Ana Sales")
+    assert EN.error_refused["connected_number"].format(instance="inst-a") in (reply.text or "")

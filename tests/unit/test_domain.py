@@ -19,6 +19,7 @@ from bot.conversation.steps import (
 )
 from bot.conversation.texts import CATALOGS
 from bot.domain.methods import DeliveryMethod
+from bot.domain.parsing import same_number
 from bot.domain.record import FlowRecord
 from bot.domain.steps import SETUP_STEPS, Action, Step
 from bot.domain.waits import Availability, blocked_methods, method_states, seconds_left
@@ -202,3 +203,10 @@ def test_button_presses_round_trip_within_telegrams_64_bytes() -> None:
 )
 def test_malformed_callback_data_is_no_press(data: str | None) -> None:
     assert ButtonPress.decode(data) is None
+
+
+def test_the_number_z_api_reports_is_the_one_registered() -> None:
+    assert same_number("+5544999999999", "5544999999999")
+    assert same_number("554499999999", "5544999999999")  # WhatsApp's form without the ninth 9
+    assert not same_number("554488888888", "5544999999999")
+    assert not same_number("14155550100", "14155550101")

@@ -87,3 +87,8 @@ def test_both_languages_fill_in_the_same_blanks() -> None:
                 assert set(placeholder.findall(en_value)) == set(placeholder.findall(pt_value)), (
                     field.name
                 )
+
+
+def test_numbers_inside_addresses_are_not_split() -> None:
+    for address in ("ana.12345@gmail.com", "joao+5511999999999@x.com"):
+        assert formatted(Reply(f"A code went to {address}.")) == f"A code went to {address}."

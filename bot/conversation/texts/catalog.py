@@ -246,3 +246,6 @@ class SetupTexts:
     setup_check_failed: str
     setup_idle_timeout: str
     send_again_hint: str  # after a failure at a step whose answer is not kept (the new PIN)
+    setup_button_outdated: str  # the button under an earlier "Connected"
+    two_fa_maybe_set: str  # a restart cut off setting the PIN
+    setup_interrupted: str  # an admin freed the instance, or another registration took it

@@ -248,11 +248,15 @@ ENGLISH = Catalog(
     error_server="⚠ Z-API is having trouble right now.",
     error_rate_limited="⚠ Z-API is getting too many requests right now.",
     error_refused={
+        "connected_number": (
+            "⚠ Z-API refused: {instance} may no longer run this number. Tap “Finish set-up”; "
+            "/setup checks the number first."
+        ),
         "number": ("⚠ Z-API refused this number as it was given. Check it, or try another number."),
         "instance": (
-            "⚠ Instance {instance} refused: it may already run a number, or not be a mobile "
-            "instance. An admin can check it in the Z-API panel; meanwhile /cancel and choose "
-            "another instance."
+            "⚠ Instance {instance} refused the request: it may already run a number, or not be "
+            "a mobile instance. An admin can check it in the Z-API panel; meanwhile /cancel, "
+            "and /register on another instance if the team has one."
         ),
         "other": (
             "⚠ Z-API refused the request as it was, so sending the same again would fail too. "
@@ -274,7 +278,10 @@ ENGLISH = Catalog(
         "panel's IP restriction. Members who meet it are told you know. (At most once an hour "
         "per instance.)"
     ),
-    stale_button_ended="That registration has ended. Send /register to start a new one.",
+    stale_button_ended=(
+        "That has already ended. /register starts a registration; /setup sets up your last "
+        "connected number."
+    ),
     error_bad_response="⚠ Z-API sent an answer I couldn't read.",
     error_retry_hint="Your place is kept: just try again.",
     button_used="That button was already used. The latest message has your options.",

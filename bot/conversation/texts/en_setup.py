@@ -16,15 +16,17 @@ ENGLISH_SETUP = SetupTexts(
     setup_indicator="Set-up {n}/{total} · {name}",
     ask_profile_name="What name should people see for {number}? Up to 25 characters.",
     profile_name_invalid="A profile name is one line of 1 to 25 characters.",
-    ask_profile_about="And the description (WhatsApp's “About” line)? Up to 139 characters.",
+    ask_profile_about="And the profile's description (its “About”)? Up to 139 characters.",
     profile_about_invalid="The description is one line of 1 to 139 characters.",
     profile_refused="WhatsApp didn't take that. Send another one, or tap “Skip”.",
     ask_two_fa=(
         "🔐 Choose a 6-digit two-step PIN for {number}. WhatsApp asks for it whenever the "
         "number is registered again. I delete your message right away and keep the PIN nowhere."
     ),
-    two_fa_unknown="I couldn't check whether it already has one: a PIN you send here replaces it.",
-    two_fa_replaces="It already has a PIN: one you send here replaces it.",
+    two_fa_unknown=(
+        "I couldn't check whether the number already has a PIN: one you send here replaces it."
+    ),
+    two_fa_replaces="The number already has a PIN: one you send here replaces it.",
     ask_two_fa_again="Send the same 6 digits once more, to be sure.",
     two_fa_invalid="The PIN is 6 digits, like 482913.",
     two_fa_mismatch="The two PINs were different. Send the new PIN again.",
@@ -70,7 +72,7 @@ ENGLISH_SETUP = SetupTexts(
         "Instance {instance}, where {number} was connected, is no longer in the bot's settings."
     ),
     setup_busy=(
-        "{instance} is busy with another member's registration. Try /setup again in a few minutes."
+        "{instance} is busy with another member right now. Try /setup again in a few minutes."
     ),
     setup_check_failed="Try /setup again in a moment.",
     setup_idle_timeout=(
@@ -78,4 +80,16 @@ ENGLISH_SETUP = SetupTexts(
         "/setup picks it up again."
     ),
     send_again_hint="Send the new PIN again.",
+    setup_button_outdated=(
+        "That button was for a number connected before your last one. /setup sets up the last "
+        "one, {number}."
+    ),
+    two_fa_maybe_set=(
+        "The PIN may have been set, but I keep no PIN: send a new one twice (it replaces "
+        "whatever was set), or tap “Skip”."
+    ),
+    setup_interrupted=(
+        "ℹ Your set-up ended: instance {instance} was freed by an admin or taken by another "
+        "registration. If {number} still runs there, /setup picks the set-up up again."
+    ),
 )

@@ -259,14 +259,18 @@ PORTUGUESE = Catalog(
     error_server="⚠ A Z-API está com problemas agora.",
     error_rate_limited="⚠ A Z-API está recebendo pedidos demais agora.",
     error_refused={
+        "connected_number": (
+            "⚠ A Z-API recusou o pedido: talvez a instância {instance} não esteja mais com este "
+            "número. Toque em “Concluir”; o /setup confere o número antes de começar."
+        ),
         "number": (
             "⚠ A Z-API recusou este número do jeito que foi informado. Confira ou tente outro "
             "número."
         ),
         "instance": (
-            "⚠ A instância {instance} recusou: talvez ela já tenha um número conectado ou não "
-            "seja uma instância mobile. Um admin consegue ver isso no painel da Z-API; enquanto "
-            "isso, use /cancel e escolha outra instância."
+            "⚠ A instância {instance} recusou o pedido: talvez ela já tenha um número conectado "
+            "ou não seja uma instância mobile. Um admin consegue ver isso no painel da Z-API; "
+            "enquanto isso, use /cancel e, se a equipe tiver outra instância, /register nela."
         ),
         "other": (
             "⚠ A Z-API recusou o pedido do jeito que foi feito, então repetir igual vai dar no "
@@ -288,7 +292,10 @@ PORTUGUESE = Catalog(
         "de IP no painel da Z-API. Quem esbarrar nisso fica sabendo que vocês já foram "
         "avisados. (No máximo uma vez por hora por instância.)"
     ),
-    stale_button_ended="Esse registro já terminou. Envie /register para começar outro.",
+    stale_button_ended=(
+        "Isso já terminou. /register começa um registro; /setup configura o último número que "
+        "você conectou."
+    ),
     error_bad_response="⚠ A Z-API mandou uma resposta que não consegui ler.",
     error_retry_hint="Seu progresso está salvo: é só tentar de novo.",
     button_used="Esse botão já foi usado. A última mensagem tem as opções de agora.",

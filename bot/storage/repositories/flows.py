@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from bot.domain.record import FlowRecord
+from bot.domain.steps import SETUP_STEPS
 from bot.storage.models import (
     Registration,
     WaitTimer,
@@ -113,7 +114,9 @@ async def idle_flows(
         )
         .exists()
     )
-    query = select(_FLOWS).where(_FLOWS.c.updated_at < cutoff, ~pending_wait)
+    # A set-up is not kept open by its number's waits: they were the registration's.
+    in_setup = _FLOWS.c.step.in_([step.value for step in SETUP_STEPS])
+    query = select(_FLOWS).where(_FLOWS.c.updated_at < cutoff, in_setup | ~pending_wait)
     if chat_id is not None:
         query = query.where(_FLOWS.c.chat_id == chat_id)
     return [FlowRecord.from_row(row) for row in (await session.execute(query)).mappings()]
