@@ -80,4 +80,3 @@ def zapi_error_lead(
     if isinstance(error, ZapiBadResponse):
         return texts.error_bad_response
     return texts.error_server
-
