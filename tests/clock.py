@@ -49,6 +49,12 @@ class TestClock:
         finally:
             del self._sleepers[sleeper]
 
+    def has_sleeper_waking_within(self, low: float, high: float) -> bool:
+        """Whether something sleeps with between `low` and `high` seconds left (a back-off the
+        bot started: advancing before it started would not shorten it)."""
+        now = self.monotonic()
+        return any(low <= when - now <= high for when in self._sleepers.values())
+
     async def advance(self, seconds: float) -> None:
         """Move time forward by `seconds` at once; sleepers whose time came wake up."""
         self.offset += seconds
