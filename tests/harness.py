@@ -64,6 +64,12 @@ class BotHarness:
         return await self.telegram.next_reply(user.id, timeout=timeout)
 
 
+def labels(call: ApiCall) -> list[str]:
+    """The inline button labels of one bot message, as the member sees them."""
+    markup = call.reply_markup or {}
+    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
+
+
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait for state the bot changes in the background (a request reaching the Z-API double, a
     row in the database) that raises no event of its own."""

@@ -26,7 +26,7 @@ from tests.conftest import (
 )
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
-from tests.harness import settle, until
+from tests.harness import labels, settle, until
 
 AVAILABLE = "mobile/registration-available"
 REQUEST = "mobile/request-registration-code"
@@ -49,12 +49,6 @@ WAIT_OVER = "You can request the code by"
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def labels(call: ApiCall) -> list[str]:
-    """The inline button labels of one bot message."""
-    markup = call.reply_markup or {}
-    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
 
 
 def has_button(call: ApiCall, label: str) -> bool:

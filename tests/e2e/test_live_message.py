@@ -11,7 +11,7 @@ from tests.clock import TestClock
 from tests.conftest import INSTANCE_TOKENS, MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
-from tests.harness import BotHarness, until
+from tests.harness import BotHarness, labels, until
 
 DDI, PHONE, TYPED_PHONE = "55", "44999999999", "44 99999-9999"
 REQUEST = "mobile/request-registration-code"
@@ -71,8 +71,7 @@ async def test_the_two_instance_sms_path_takes_four_messages_and_ends_with_one_b
     # What is left: "Connected", with its one button (the number's set-up).
     [left] = telegram.live_keyboards(MEMBER.id)
     assert "Connected" in str(message(telegram, left)["text"])
-    markup = reply.reply_markup or {}
-    assert [b["text"] for row in markup["inline_keyboard"] for b in row] == [EN.setup.button_set_up]
+    assert labels(reply) == [EN.setup.button_set_up]
 
 
 async def test_status_is_said_aside_and_the_question_keeps_its_buttons(
@@ -168,8 +167,8 @@ async def test_default_ddi_is_one_tap_and_any_other_is_still_taken(start_bot, te
     bot = await start_bot(default_ddi="+55")
     await bot.say(MEMBER, "/register")
     question = await bot.tap(MEMBER, "inst-a")
-    labels = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
-    assert labels[0] == "+55", labels
+    shown = labels(question)
+    assert shown[0] == "+55", shown
     reply = await bot.tap(MEMBER, "+55")
     assert "Now the number for +55" in (reply.text or "")
     await bot.tap(MEMBER, "Back")
@@ -181,8 +180,8 @@ async def test_without_default_ddi_the_question_has_no_code_button(start_bot, te
     bot = await start_bot()
     await bot.say(MEMBER, "/register")
     question = await bot.tap(MEMBER, "inst-a")
-    labels = [b["text"] for row in question.reply_markup["inline_keyboard"] for b in row]
-    assert not any(label.startswith("+") for label in labels), labels
+    shown = labels(question)
+    assert not any(label.startswith("+") for label in shown), shown
 
 
 async def test_language_switches_and_is_remembered_after_a_restart(start_bot, telegram) -> None:
@@ -259,5 +258,4 @@ async def test_a_wait_on_a_button_counts_down_to_when_the_message_is_shown(
     await until(lambda: clock.has_sleeper_waking_within(100, 120))  # the retry's back-off
     await clock.advance(120)
     method = await telegram.next_reply(MEMBER.id)
-    labels = [b["text"] for row in (method.reply_markup or {})["inline_keyboard"] for b in row]
-    assert "SMS — wait 8 min" in labels, labels
+    assert "SMS — wait 8 min" in labels(method), labels(method)

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 from bot.conversation.texts.en import ENGLISH as EN
 from tests.conftest import ADMIN, MEMBER, OTHER_MEMBER
-from tests.doubles.telegram_api import ApiCall, TelegramDouble
+from tests.doubles.telegram_api import TelegramDouble
 from tests.doubles.zapi import Reply, ZapiDouble
-from tests.harness import BotHarness, settle, until
+from tests.harness import BotHarness, labels, settle, until
 
 AVAILABLE = "mobile/registration-available"
-
-
-def labels(call: ApiCall) -> list[str]:
-    markup = call.reply_markup or {}
-    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
 
 
 async def to_phone(bot: BotHarness, user=MEMBER) -> None:

@@ -15,7 +15,7 @@ from bot.storage.models import AuditEvent, InstanceLease
 from tests.conftest import ADMIN, INSTANCE_TOKENS, MEMBER, OTHER_MEMBER, PT_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, Reply, ZapiDouble
-from tests.harness import BotHarness
+from tests.harness import BotHarness, labels
 
 DDI, PHONE = "55", "44999999999"
 ONE_INSTANCE = f"inst-a=inst-a:{INSTANCE_TOKENS['inst-a']}"
@@ -24,11 +24,6 @@ TWO_FA = "security/two-fa-code"
 EMAIL = "security/email"
 VERIFY = "security/verify-email"
 PROFILE_NAME = "profile-name"
-
-
-def labels(call: ApiCall) -> list[str]:
-    markup = call.reply_markup or {}
-    return [button["text"] for row in markup.get("inline_keyboard", []) for button in row]
 
 
 async def connect(bot: BotHarness, user: TgUser = MEMBER) -> ApiCall:
