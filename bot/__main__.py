@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing
 import multiprocessing.process
@@ -156,6 +157,11 @@ def run(settings: Settings) -> int:
     with asyncio.Runner() as runner:
         try:
             runner.run(connect_to_telegram(application))
+            # What start-up built (modules, mappers, catalogs, the application) lives as long
+            # as the process: kept out of the collector's scans, which a burst of updates
+            # otherwise makes walk all of it again and again.
+            gc.collect()
+            gc.freeze()
             if settings.webhook_url is not None:
                 from bot.webhook import serve_webhook
 
