@@ -11,6 +11,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
 from bot.conversation.texts import catalog_for
+from bot.people import People
 from bot.render import answer_quietly
 from bot.storage import repositories as repo
 from bot.storage.database import Database
@@ -27,9 +28,10 @@ class AccessGate:
     which are stored in the database and override the environment list (admins excepted).
     """
 
-    def __init__(self, settings: Settings, database: Database) -> None:
+    def __init__(self, settings: Settings, database: Database, people: People) -> None:
         self.settings = settings
         self.database = database
+        self.people = people
         self._overrides: dict[int, bool] = {}
         self._told_groups: set[int] = set()
         self._told_strangers: set[int] = set()
@@ -71,6 +73,7 @@ class AccessGate:
         chat, user = update.effective_chat, update.effective_user
         if chat is None or user is None:
             raise ApplicationHandlerStop
+        self.people.saw(user)
         texts = catalog_for(user.language_code)
         if chat.type != ChatType.PRIVATE:
             if chat.id not in self._told_groups and update.effective_message is not None:

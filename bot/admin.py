@@ -16,6 +16,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, CommandHandler, Co
 from bot.access import AccessGate
 from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
+from bot.conversation.jobs import FlowJobs
 from bot.conversation.texts import Catalog, catalog_for
 from bot.domain.record import FlowRecord
 from bot.languages import LanguageChoices
@@ -47,9 +48,6 @@ MAX_USER_ID = 2**53 - 1
 _NUMBER_ARGUMENT = re.compile(r"[0-9]{1,20}")  # ASCII digits only: int() also reads "١٢٣"
 # How much of an unknown instance name is repeated back.
 ECHO_LIMIT = 64
-# A holder found, then gone before its turn came (and the instance taken by someone else): look
-# again, a few times.
-RELEASE_ATTEMPTS = 3
 
 
 def mask_number(number: str | None) -> str:
@@ -107,6 +105,7 @@ class AdminCommand:
 
 # The one list of admins' commands: the handlers and the admins' menu (bot/menu.py).
 ADMIN_COMMANDS: tuple[AdminCommand, ...] = (
+    AdminCommand("instances", lambda t: t.admin.command_instances, lambda a: a.board),
     AdminCommand("allow", lambda t: t.command_allow, lambda a: a.allow),
     AdminCommand("deny", lambda t: t.command_deny, lambda a: a.deny),
     AdminCommand("members", lambda t: t.command_members, lambda a: a.members),
@@ -123,7 +122,11 @@ class AdminCommands:
         flow: RegistrationFlow,
         processor: PerChatUpdateProcessor,
         languages: LanguageChoices,
+        jobs: FlowJobs,
+        board: Command,
     ) -> None:
+        self.jobs = jobs
+        self.board: Command = board
         self.languages = languages
         self.gate = gate
         self.database = database
@@ -244,19 +247,7 @@ class AdminCommands:
         self, update: Update, context: Context, texts: Catalog, instance: str
     ) -> None:
         assert update.effective_user is not None
-        ended = None
-        for _ in range(RELEASE_ATTEMPTS):
-            holder = (await self.flow.store.held_instances()).get(instance)
-            if holder is None:
-                break
-            async with self.processor.turn(holder):
-                if (await self.flow.store.held_instances()).get(instance) != holder:
-                    continue  # ended meanwhile: maybe someone else holds it now
-                ended = await self.flow.end_by_admin(
-                    holder, by=update.effective_user.id, reason="released"
-                )
-            if ended is not None:
-                break
+        ended = await self.jobs.free_instance(instance, by=update.effective_user.id)
         if ended is None:
             await self._reply(update, context, texts.release_free.format(instance=instance))
             return

@@ -20,6 +20,7 @@ from telegram.ext import (
 from bot.access import AccessGate
 from bot.admin import AdminCommands
 from bot.alerts import AdminAlerts
+from bot.board import InstanceBoard
 from bot.concurrency import PerChatUpdateProcessor
 from bot.config import Settings
 from bot.conversation.flow import RegistrationFlow
@@ -31,6 +32,8 @@ from bot.domain.clock import Clock, SystemClock
 from bot.error_reporting import ErrorReporter
 from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
+from bot.monitor import InstanceMonitor
+from bot.people import People
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.telegram_request import AiohttpRequest
@@ -42,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 BotApplication = Application[Any, Context, Any, Any, Any, Any]
+# How often the names and sightings of people are written (they are kept in memory meanwhile).
+PEOPLE_FLUSH_SECONDS = 10.0
 
 
 @dataclass
@@ -58,6 +63,10 @@ class BotServices:
     jobs: FlowJobs
     courier: Courier
     languages: LanguageChoices
+    people: People
+    alerts: AdminAlerts
+    monitor: InstanceMonitor
+    repeating: list[RepeatingTask]
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -109,9 +118,21 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     courier = Courier(application.bot, store, clock=clock)
     flow.courier = courier
     languages = LanguageChoices(database)
-    flow.alerts = AdminAlerts(settings, courier, languages, clock)
+    people = People(database, clock)
+    alerts = AdminAlerts(
+        settings,
+        courier,
+        languages,
+        clock,
+        store=store,
+        people=people,
+        bot_username=lambda: _username(application),
+    )
+    flow.alerts = alerts
+    store.on_event = alerts.flow_event
+    monitor = InstanceMonitor(settings, zapi, database, alerts, clock)
     handlers = RegistrationHandlers(flow, courier, languages)
-    gate = AccessGate(settings, database)
+    gate = AccessGate(settings, database, people)
 
     processor = application.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
@@ -120,6 +141,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     # A flow ends within a tenth of its timeout after it passes (30 s at most).
     sweep_every = min(30.0, max(0.5, settings.conversation_timeout_seconds / 10))
     idle_sweep = RepeatingTask(clock, jobs.end_idle_flows, interval=sweep_every, name="idle-flows")
+    repeating = [RepeatingTask(clock, people.flush, interval=PEOPLE_FLUSH_SECONDS, name="people")]
+    if settings.instance_check_seconds > 0:
+        repeating.append(
+            RepeatingTask(
+                clock, monitor.check, interval=settings.instance_check_seconds, name="monitor"
+            )
+        )
     services = BotServices(
         settings,
         database,
@@ -133,16 +161,29 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         jobs,
         courier,
         languages,
+        people,
+        alerts,
+        monitor,
+        repeating,
     )
     application.bot_data["services"] = services
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
-    application.add_handlers(
-        AdminCommands(gate, database, flow, processor, languages).handlers(), group=-1
-    )
+    board = InstanceBoard(flow, monitor, jobs, gate, people, languages)
+    admin = AdminCommands(gate, database, flow, processor, languages, jobs, board.show)
+    application.add_handlers([*admin.handlers(), *board.handlers()], group=-1)
     application.add_handlers(handlers.handlers())
     application.add_error_handler(ErrorReporter(settings).on_error)
     return application
+
+
+def _username(application: BotApplication) -> str | None:
+    """The bot's @username, once getMe told it (None before)."""
+    try:
+        username: str = application.bot.username
+    except RuntimeError:  # not initialized yet
+        return None
+    return username
 
 
 def services_of(application: Application[Any, Any, Any, Any, Any, Any]) -> BotServices:
@@ -155,6 +196,7 @@ async def _on_start(application: BotApplication) -> None:
     services = services_of(application)
     await services.gate.load()
     await services.languages.load()
+    await services.people.load()
     # Members whose Z-API call a stop cut off are told where they are; then everything still
     # owed (those notices included) goes out.
     interrupted = await services.flow.resume_interrupted()
@@ -170,6 +212,8 @@ async def _on_start(application: BotApplication) -> None:
     services.background.add(menu)
     menu.add_done_callback(services.background.discard)
     services.idle_sweep.start()
+    for repeating in services.repeating:
+        repeating.start()
     logger.info(
         "Started: %d instance(s), %d wait timer(s) restored, %d interrupted call(s), "
         "%d message(s) owed",
@@ -186,6 +230,13 @@ async def _on_stop(application: BotApplication) -> None:
         task.cancel()
     await asyncio.gather(*services.background, return_exceptions=True)
     await services.idle_sweep.stop()
+    for repeating in services.repeating:
+        await repeating.stop()
+    await services.alerts.stop()
+    try:
+        await services.people.flush()
+    except Exception as error:  # the sightings are only news; the stop goes on
+        logger.warning("Sightings not recorded at stop: %s", type(error).__name__)
     await services.timers.stop()
     await services.jobs.stop()
     await services.courier.stop()

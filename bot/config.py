@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AnyHttpUrl,
@@ -156,6 +157,17 @@ class Settings(BaseSettings):
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     port: int = Field(default=8443, ge=1, le=65535)
+    # Where alerts go: a group or supergroup (a forum topic of it), else each admin's private
+    # chat; written in ALERT_LANGUAGE there (admins' private chats: each admin's language).
+    alert_chat_id: int | None = None
+    alert_thread_id: int | None = Field(default=None, ge=1)
+    alert_language: Literal["en", "pt"] = "en"
+    # The team feed (connected, banned, appeals, timeouts) in the alerts chat.
+    alert_feed: bool = True
+    # How often every instance's status is polled for a change (0: never).
+    instance_check_seconds: float = Field(default=300.0, ge=0)
+    # The team's time zone (an IANA name): the times admins read.
+    timezone: str = "UTC"
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -217,6 +229,22 @@ class Settings(BaseSettings):
         if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
             raise ValueError("must be an SQLite (sqlite://) or PostgreSQL (postgres://) URL")
         return url
+
+    @field_validator("alert_language", mode="before")
+    @classmethod
+    def _language(cls, value: Any) -> Any:
+        return value.strip().lower()[:2] if isinstance(value, str) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone (e.g. America/Sao_Paulo)"
+            ) from None
+        return value.strip()
 
     @field_validator("webhook_secret")
     @classmethod

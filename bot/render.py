@@ -14,7 +14,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from bot.conversation.keyboards import format_wait
-from bot.conversation.replies import Keyboard, Reply
+from bot.conversation.replies import Button, Keyboard, Reply
 from bot.conversation.texts import catalog_for
 from bot.domain.steps import Action
 
@@ -86,20 +86,13 @@ def inline_keyboard(keyboard: Keyboard | None, now: datetime) -> InlineKeyboardM
     def wait(seconds: int) -> str:
         return format_wait(seconds, texts)
 
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    button.shown(now, wait),
-                    callback_data=ButtonPress(
-                        keyboard.flow_id, keyboard.version, button.action, button.argument
-                    ).encode(),
-                )
-                for button in row
-            ]
-            for row in keyboard.rows
-        ]
-    )
+    def shown(button: Button) -> InlineKeyboardButton:
+        if button.action is None:
+            return InlineKeyboardButton(button.label, url=button.url)
+        press = ButtonPress(keyboard.flow_id, keyboard.version, button.action, button.argument)
+        return InlineKeyboardButton(button.shown(now, wait), callback_data=press.encode())
+
+    return InlineKeyboardMarkup([[shown(button) for button in row] for row in keyboard.rows])
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +117,13 @@ async def send(bot: Bot, chat_id: int, reply: Reply, now: datetime) -> int:
             chat_id, photo=reply.photo, caption=text, reply_markup=markup, parse_mode=ParseMode.HTML
         )
     else:
-        sent = await bot.send_message(chat_id, text, reply_markup=markup, parse_mode=ParseMode.HTML)
+        sent = await bot.send_message(
+            chat_id,
+            text,
+            reply_markup=markup,
+            parse_mode=ParseMode.HTML,
+            message_thread_id=reply.thread,
+        )
     return sent.message_id
 
 

@@ -205,6 +205,10 @@ def settings_env(
         "CONVERSATION_TIMEOUT_SECONDS": "900",
         "TELEGRAM_MAX_MESSAGES_PER_SECOND": "0",
         "LOG_LEVEL": "INFO",
+        # Off unless a test is about them: the monitor's probes and the feed's messages would
+        # otherwise mix into what other tests count.
+        "INSTANCE_CHECK_SECONDS": "0",
+        "ALERT_FEED": "0",
     }
     env.update({key.upper(): str(value) for key, value in overrides.items()})
     return env

@@ -181,10 +181,10 @@ class RegistrationHandlers:
 
     # -- commands --------------------------------------------------------------------------
 
-    async def register(self, update: Update, context: Context) -> None:
+    async def register(self, update: Update, context: Context, *, on: str | None = None) -> None:
         chat, user = update.effective_chat, update.effective_user
         assert chat is not None and user is not None
-        outcome = await self.flow.start(chat.id, user.id, self.languages.of(user))
+        outcome = await self.flow.start(chat.id, user.id, self.languages.of(user), on=on)
         await self._finish(update, context, outcome)
 
     async def setup(
@@ -286,9 +286,12 @@ class RegistrationHandlers:
         await self._with_flow(update, context, self.flow.back)
 
     async def start_command(self, update: Update, context: Context) -> None:
-        """/start, or the deep link t.me/<bot>?start=register, which opens a registration."""
-        if context.args == ["register"]:
-            await self.register(update, context)
+        """/start, or the deep links t.me/<bot>?start=register, which opens a registration,
+        and ?start=register-N (an alert's "Register again"), one on the Nth instance."""
+        instances = [instance.name for instance in self.flow.settings.instances]
+        links = {"register": None} | {f"register-{n}": i for n, i in enumerate(instances, 1)}
+        if context.args and len(context.args) == 1 and context.args[0] in links:
+            await self.register(update, context, on=links[context.args[0]])
             return
         await self._general(update, context, lambda texts: texts.start)
 

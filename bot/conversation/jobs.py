@@ -1,4 +1,5 @@
-"""What the bot says unprompted: waits that ended, and flows that timed out."""
+"""What the bot does in a chat from outside it: waits that ended, flows that timed out, an
+instance an admin frees."""
 
 from __future__ import annotations
 
@@ -9,10 +10,15 @@ from datetime import datetime
 from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
 from bot.delivery import Courier
+from bot.domain.record import FlowRecord
 
-__all__ = ["FlowJobs"]
+__all__ = ["RELEASE_ATTEMPTS", "FlowJobs"]
 
 logger = logging.getLogger(__name__)
+
+# A holder found, then gone before its turn came (and the instance taken by someone else): look
+# again, a few times.
+RELEASE_ATTEMPTS = 3
 
 
 class FlowJobs:
@@ -53,6 +59,22 @@ class FlowJobs:
             logger.exception("Could not end the idle flow of chat %s", chat_id)
         finally:
             del self._expiring[chat_id]
+
+    async def free_instance(self, instance: str, *, by: int) -> FlowRecord | None:
+        """End the flow holding `instance` in its chat's turn (its member told), for the admin
+        `by`; the flow ended, or None when none held it. Run it outside the admin's own turn:
+        two admins freeing each other's instances would otherwise each wait for the other."""
+        for _ in range(RELEASE_ATTEMPTS):
+            holder = (await self.flow.store.held_instances()).get(instance)
+            if holder is None:
+                return None
+            async with self.processor.turn(holder):
+                if (await self.flow.store.held_instances()).get(instance) != holder:
+                    continue  # ended meanwhile: maybe someone else holds it now
+                ended = await self.flow.end_by_admin(holder, by=by, reason="released")
+            if ended is not None:
+                return ended
+        return None
 
     async def stop(self) -> None:
         for task in list(self._expiring.values()):

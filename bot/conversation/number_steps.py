@@ -20,7 +20,7 @@ from bot.conversation.core import (
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import InstanceBusy, ReportedWaits
 from bot.conversation.steps import STEPS, back_from
-from bot.conversation.texts import catalog_for
+from bot.conversation.texts import Catalog, catalog_for
 from bot.domain.parsing import (
     PhoneProblem,
     parse_ddi,
@@ -46,19 +46,28 @@ CHECKED = frozenset(
 class NumberSteps(FlowCore):
     """From /register to the method question."""
 
-    async def start(self, chat_id: int, user_id: int, language_code: str | None) -> Outcome:
+    async def start(
+        self, chat_id: int, user_id: int, language_code: str | None, *, on: str | None = None
+    ) -> Outcome:
+        """A new flow (or the open one, where it is); `on`: the instance it is to use (an
+        alert's "Register again"), its question skipped."""
         texts = catalog_for(language_code)
-        several = self.several_instances
+        chosen = self.settings.instance(on) if on is not None else None
+        if chosen is None and not self.several_instances:
+            chosen = self.settings.instances[0]
         new = FlowRecord(
             chat_id=chat_id,
             user_id=user_id,
             flow_id=secrets.token_hex(4),
             language=texts.language,
-            step=Step.INSTANCE.value if several else Step.DDI.value,
-            instance=None if several else self.settings.instances[0].name,
+            step=Step.INSTANCE.value if chosen is None else Step.DDI.value,
+            instance=None if chosen is None else chosen.name,
         )
         opened = await self.store.open(new, await self.prompt(new))
         if opened is None:
+            if self.several_instances and chosen is not None:
+                busy = texts.instance_busy_now.format(instance=chosen.name)
+                return Outcome(replies=[Reply(busy)])
             return Outcome(replies=[Reply(texts.all_instances_busy)])
         flow, owed = opened
         if not flow.resumed:
@@ -93,15 +102,16 @@ class NumberSteps(FlowCore):
         if not sure and Step(reg.step) in CHECKED:
             texts = self.texts(reg)
             question = texts.cancel_confirm.format(number=self._number(reg))
-            waits = await self._pending_waits(reg)
+            waits = await self.pending_waits(reg)
             if waits:
                 question += "\n" + texts.cancel_confirm_waits.format(waits=waits)
             return Outcome(replies=[Reply(question, self._keyboards(reg).cancel_confirm())])
         return await self._end(reg, "cancel", "cancelled", self.texts(reg).cancelled)
 
-    async def _pending_waits(self, reg: FlowRecord) -> str:
-        """The number's waits still running, as "SMS 2 min, Voice call 45 s" ("" if none)."""
-        texts = self.texts(reg)
+    async def pending_waits(self, reg: FlowRecord, texts: Catalog | None = None) -> str:
+        """The number's waits still running, as "SMS 2 min, Voice call 45 s" ("" if none), in
+        the member's words unless `texts` (an admin's) are given."""
+        texts = texts or self.texts(reg)
         return ", ".join(
             f"{texts.method_names[s.method.value]} {format_wait(s.seconds_left, texts)}"
             for s in (await self.method_states(reg)).values()
@@ -119,7 +129,7 @@ class NumberSteps(FlowCore):
         texts = self.texts(reg)
         # In the set-up, the number's waits are the registration's, over and done with.
         in_setup = Step(reg.step) in SETUP_STEPS
-        wait_text = (not in_setup and await self._pending_waits(reg)) or texts.status_waits_none
+        wait_text = (not in_setup and await self.pending_waits(reg)) or texts.status_waits_none
         body = texts.status.format(
             step=self._indicator(reg, Step(reg.step)),
             instance=reg.instance or "—",

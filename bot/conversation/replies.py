@@ -20,13 +20,19 @@ __all__ = ["Button", "Keyboard", "Reply"]
 @dataclass(frozen=True, slots=True)
 class Button:
     """`label`; or, until `ready_at`, `waiting` with the time left in place of `{wait}`
-    (worked out when the button is shown, so a message sent late still counts down right)."""
+    (worked out when the button is shown, so a message sent late still counts down right).
+    A button with a `url` (and no action) is a link: it opens that address."""
 
     label: str
-    action: Action
+    action: Action | None
     argument: str = ""  # the instance's position, the method…
     waiting: str | None = None
     ready_at: datetime | None = None
+    url: str | None = None
+
+    @classmethod
+    def link(cls, label: str, url: str) -> Self:
+        return cls(label, None, url=url)
 
     def shown(self, now: datetime, wait: Callable[[int], str]) -> str:
         """The label at `now`; `wait` writes a number of seconds as the member reads it."""
@@ -36,6 +42,9 @@ class Button:
         return self.waiting.replace("{wait}", wait(left)) if left > 0 else self.label
 
     def to_data(self) -> list[str]:
+        if self.url is not None:
+            return [self.label, "", "", "", "", self.url]
+        assert self.action is not None
         data = [self.label, self.action.value, self.argument]
         if self.waiting is not None and self.ready_at is not None:
             data += [self.waiting, self.ready_at.isoformat()]
@@ -43,9 +52,11 @@ class Button:
 
     @classmethod
     def from_data(cls, data: list[str]) -> Self:
-        label, action, argument, *wait = data
-        if len(wait) == 2:
-            return cls(label, Action(action), argument, wait[0], datetime.fromisoformat(wait[1]))
+        label, action, argument, *rest = data
+        if len(rest) == 3:
+            return cls.link(label, rest[2])
+        if len(rest) == 2:
+            return cls(label, Action(action), argument, rest[0], datetime.fromisoformat(rest[1]))
         return cls(label, Action(action), argument)
 
 
@@ -80,6 +91,7 @@ class Reply:
     photo: bytes | None = None
     aside: bool = False
     headed: bool = False
+    thread: int | None = None  # the forum topic of a group chat it goes to (alerts)
 
     def to_json(self) -> str:
         stored: dict[str, Any] = {"text": self.text}
@@ -91,6 +103,8 @@ class Reply:
             stored["aside"] = True
         if self.headed:
             stored["headed"] = True
+        if self.thread is not None:
+            stored["thread"] = self.thread
         return json.dumps(stored, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
@@ -104,4 +118,5 @@ class Reply:
             photo=base64.b64decode(photo) if photo else None,
             aside=bool(data.get("aside")),
             headed=bool(data.get("headed")),
+            thread=int(data["thread"]) if data.get("thread") is not None else None,
         )

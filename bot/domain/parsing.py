@@ -18,6 +18,7 @@ __all__ = [
     "ParsedPhone",
     "PhoneProblem",
     "format_number",
+    "masked_number",
     "normalise_pasted",
     "parse_code",
     "parse_ddi",
@@ -179,6 +180,21 @@ def format_number(ddi: str, phone: str) -> str:
 _CODE = re.compile(r"([0-9]{3})[\s\-.]?([0-9]{3})")
 _CODE_INSIDE = re.compile(r"(?<![0-9])([0-9]{3})[ \-.]?([0-9]{3})(?![0-9])")
 _PIN = re.compile(r"[0-9]{6}")
+
+
+def masked_number(digits: str | None, ddi: str | None = None) -> str:
+    """A number as admins' messages show it, all but its last four digits hidden:
+    "+55 •••• 9999". `digits`: the whole number, country code first, unless `ddi` is given
+    (then `digits` is the national part)."""
+    if not digits:
+        return "—"
+    if ddi is None and len(digits) > MIN_NATIONAL_DIGITS:
+        try:
+            ddi = str(phonenumbers.parse("+" + digits, None).country_code)
+            digits = digits[len(ddi) :]
+        except phonenumbers.NumberParseException:
+            ddi = None
+    return f"+{ddi} •••• {digits[-4:]}" if ddi else f"•••• {digits[-4:]}"
 
 
 def parse_code(text: str) -> str | None:

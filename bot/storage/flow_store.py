@@ -74,6 +74,8 @@ class FlowStore(Writer):
         # read from the database the first time a number's waits are asked for.
         self._waits: dict[tuple[str, str, str], dict[str, datetime]] = {}
         self._loading_leases = asyncio.Lock()
+        # Told of every audit event once it is committed (the team feed, bot/alerts.py).
+        self.on_event: Callable[[FlowRecord, str, str], None] | None = None
 
     async def load(self, chat_id: int) -> FlowRecord | None:
         cached = self._open.get(chat_id)
@@ -178,7 +180,13 @@ class FlowStore(Writer):
         for timer in saved.timers:
             self.scheduler.schedule(timer.ready_at)
         reg.update_from(saved.record)  # what was already built from `reg` sees the new step
+        if change.audit is not None:
+            self._told(saved.record, *change.audit)
         return owed
+
+    def _told(self, reg: FlowRecord, action: str, outcome: str) -> None:
+        if self.on_event is not None:
+            self.on_event(reg, action, outcome)
 
     @staticmethod
     async def _update_flow(
@@ -234,6 +242,8 @@ class FlowStore(Writer):
 
         with contextlib.suppress(AlreadyCommitted):
             await self._write(build)
+        if by is None:
+            self._told(reg, action, outcome)
         return owed
 
     async def ready_times(

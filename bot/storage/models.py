@@ -25,8 +25,10 @@ __all__ = [
     "AuditEvent",
     "Base",
     "InstanceLease",
+    "InstanceStateRow",
     "Member",
     "OutboxMessage",
+    "Person",
     "Registration",
     "UTCDateTime",
     "WaitTimer",
@@ -127,6 +129,19 @@ class InstanceLease(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class InstanceStateRow(Base):
+    """Each instance as the monitor last saw it (connected or not, Z-API's reason, since
+    when): a restart compares with it, so only real changes are alerted."""
+
+    __tablename__ = "instance_states"
+
+    instance: Mapped[str] = mapped_column(String(32), primary_key=True)
+    connected: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Member(Base):
     """Members added (allowed=True) or removed (allowed=False) by admins at runtime."""
 
@@ -136,6 +151,18 @@ class Member(Base):
     allowed: Mapped[bool] = mapped_column(Boolean)
     changed_by: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Person(Base):
+    """Someone who wrote to the bot, named as they are on Telegram; when they were last seen."""
+
+    __tablename__ = "people"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(32), default=None)
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class MemberLanguage(Base):

@@ -128,6 +128,29 @@ class Writer:
             for o in owed
         ]
 
+    async def commit_messages(
+        self,
+        messages: Sequence[tuple[int, Message]],
+        work: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    ) -> list[OwedMessage]:
+        """Messages owed to any chats, with `work`, in one transaction (an alert with the state
+        it reports): returned as owed, to deliver like a step's."""
+        owed = [OwedMessage(self._message_ids.next(), chat, message) for chat, message in messages]
+        rows = self._outbox_rows(owed)
+
+        def build(retrying: bool) -> Callable[[AsyncSession], Awaitable[None]]:
+            async def write(session: AsyncSession) -> None:
+                if work is not None:
+                    await work(session)
+                if retrying:  # the first attempt may have written them, unheard
+                    await repo.delete_outbox(session, [o.id for o in owed])
+                await repo.insert_outbox(session, rows)
+
+            return write
+
+        await self._write(build)
+        return owed
+
     async def acknowledge(
         self, ids: Sequence[int], live: Mapping[int, int | None] | None = None
     ) -> None:

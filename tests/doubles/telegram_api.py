@@ -1333,6 +1333,13 @@ class TelegramDouble:
                 message["reply_to_message"] = copy.deepcopy(replied)
             elif not reply.get("allow_sending_without_reply"):
                 raise _bad("message to be replied not found", violation=False)
+        thread = params.get("message_thread_id")
+        if thread is not None:
+            # Topics exist in forum supergroups only (the double's supergroups all are).
+            if chat.get("type") != "supergroup":
+                raise _bad("message thread not found", violation=False)
+            message["message_thread_id"] = int(thread)
+            message["is_topic_message"] = True
         message.update(content)
         markup = _inline_markup(params.get("reply_markup"))
         if markup is not None:

@@ -376,8 +376,14 @@ class ZapiDouble:
         """The member accepted the transfer on the old phone (until the next availability check)."""
         self._instance(instance_id).device_accepted = True
 
-    def set_connected(self, instance_id: str, connected: bool = True) -> None:
-        self._instance(instance_id).connected = connected
+    def set_connected(
+        self, instance_id: str, connected: bool = True, *, phone: str | None = None
+    ) -> None:
+        """Connect (or disconnect) the instance; `phone`: the number `device` then reports."""
+        state = self._instance(instance_id)
+        state.connected = connected
+        if phone is not None:
+            state.phone = phone
 
     def set_two_factor(self, instance_id: str, code: str | None) -> None:
         """Seed the connected number's two-step PIN (None: it has none)."""

@@ -72,6 +72,7 @@ class Catalog:
     # instance
     ask_instance: str
     instance_busy: str
+    instance_busy_now: str  # a link to a registration on an instance someone holds
     all_instances_busy: str
     unknown_instance: str
 
@@ -200,6 +201,7 @@ class Catalog:
     released: str
     admin_alert: str
     setup: SetupTexts  # the set-up of a connected number (its own file per language)
+    admin: AdminTexts  # the board, alerts and feed (their own file per language)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -249,3 +251,35 @@ class SetupTexts:
     setup_button_outdated: str  # the button under an earlier "Connected"
     two_fa_maybe_set: str  # a restart cut off setting the PIN
     setup_interrupted: str  # an admin freed the instance, or another registration took it
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminTexts:
+    """What admins read: the instances' board, the alerts and the team feed."""
+
+    command_instances: str
+    board_header: str
+    board_connected: str
+    board_disconnected: str
+    board_no_answer: str
+    board_refused: str  # Z-API refused the credentials
+    board_held: str
+    board_waits: str
+    board_free: str
+    board_reasons: dict[str, str]  # Z-API's status messages (bot/domain/instances.py)
+    button_refresh: str
+    button_release: str
+    board_releasing: str  # the answer to Release (a small pop-up)
+    board_released: str  # then under the board's header
+    board_release_free: str
+    board_refreshed: str
+    alert_dropped: str
+    alert_dropped_number: str  # its second line, when a number was registered there
+    alert_reconnected: str
+    button_register_again: str
+    member_unknown: str  # a member whose name the bot has not seen
+    feed_connected: str
+    feed_banned: str
+    feed_appeal: str
+    appeal_outcomes: dict[str, str]  # in_review, refused, unbanned
+    feed_timed_out: str

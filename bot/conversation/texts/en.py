@@ -1,6 +1,7 @@
 """English texts."""
 
 from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.en_admin import ENGLISH_ADMIN
 from bot.conversation.texts.en_setup import ENGLISH_SETUP
 
 ENGLISH = Catalog(
@@ -76,6 +77,9 @@ ENGLISH = Catalog(
     button_wait="{method} — wait {wait}",
     button_unavailable="{method} — unavailable",
     ask_instance="Which instance should the number go on?",
+    instance_busy_now=(
+        "{instance} is busy with another member's registration. /register to pick another one."
+    ),
     instance_busy="{instance} is busy with another member's registration. Pick another one.",
     all_instances_busy=(
         "Every instance is busy with another member's registration right now. "
@@ -352,4 +356,5 @@ ENGLISH = Catalog(
     ),
     admin_alert="⚠ Unexpected error in the bot: {error}",
     setup=ENGLISH_SETUP,
+    admin=ENGLISH_ADMIN,
 )

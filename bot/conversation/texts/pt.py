@@ -1,6 +1,7 @@
 """Textos em português do Brasil."""
 
 from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.pt_admin import PORTUGUESE_ADMIN
 from bot.conversation.texts.pt_setup import PORTUGUESE_SETUP
 
 PORTUGUESE = Catalog(
@@ -85,6 +86,10 @@ PORTUGUESE = Catalog(
     button_wait="{method} — aguarde {wait}",
     button_unavailable="{method} — indisponível",
     ask_instance="Em qual instância o número deve ficar?",
+    instance_busy_now=(
+        "{instance} está ocupada com o registro de outro membro. "
+        "Mande /register para escolher outra."
+    ),
     instance_busy="{instance} está ocupada com o registro de outro membro. Escolha outra.",
     all_instances_busy=(
         "Todas as instâncias estão ocupadas com registros de outros membros agora. "
@@ -366,4 +371,5 @@ PORTUGUESE = Catalog(
     ),
     admin_alert="⚠ Erro inesperado no bot: {error}",
     setup=PORTUGUESE_SETUP,
+    admin=PORTUGUESE_ADMIN,
 )

@@ -1,6 +1,6 @@
 """Queries, one function per question the bot asks its database. Each takes an open session.
 
-One module per table: flows, leases, timers, people (members and audit), outbox.
+One module per table: flows, leases, timers, people (members and audit), outbox, instances.
 """
 
 from bot.storage.repositories.flows import (
@@ -12,6 +12,7 @@ from bot.storage.repositories.flows import (
     interrupted_flows,
     update_flow,
 )
+from bot.storage.repositories.instances import instance_states, save_instance_states
 from bot.storage.repositories.leases import (
     acquire_lease,
     held_leases,
@@ -30,9 +31,12 @@ from bot.storage.repositories.people import (
     choose_language,
     chosen_languages,
     last_connected,
+    last_connected_on,
     member_overrides,
+    people,
     recent_events,
     record_event,
+    save_people,
     set_member,
 )
 from bot.storage.repositories.timers import (
@@ -60,17 +64,22 @@ __all__ = [
     "idle_flows",
     "insert_flows",
     "insert_outbox",
+    "instance_states",
     "interrupted_flows",
     "last_connected",
+    "last_connected_on",
     "lease_is_held",
     "live_keyboards",
     "member_overrides",
     "outbox_messages",
     "pending_timers",
+    "people",
     "recent_events",
     "record_event",
     "refresh_lease",
     "release_leases",
+    "save_instance_states",
+    "save_people",
     "set_live_keyboards",
     "set_member",
     "timers_for_number",

@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
     AuditEvent,
     Member,
     MemberLanguage,
+    Person,
     utcnow,
 )
 
 __all__ = [
+    "LastConnected",
     "choose_language",
     "chosen_languages",
+    "last_connected_on",
     "member_overrides",
+    "people",
     "recent_events",
     "record_event",
+    "save_people",
     "set_member",
 ]
 
@@ -90,6 +98,56 @@ async def last_connected(session: AsyncSession, user_id: int) -> tuple[str, str]
     if row is None or row.instance is None or row.number is None:
         return None
     return row.instance, row.number
+
+
+@dataclass(frozen=True, slots=True)
+class LastConnected:
+    user_id: int
+    number: str
+    at: datetime
+
+
+async def last_connected_on(session: AsyncSession, instance: str) -> LastConnected | None:
+    """Who last connected a number on `instance`, which number, and when."""
+    query = (
+        select(AuditEvent.user_id, AuditEvent.number, AuditEvent.created_at)
+        .where(
+            AuditEvent.instance == instance,
+            AuditEvent.action == "register",
+            AuditEvent.outcome == "connected",
+        )
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    row = (await session.execute(query)).first()
+    if row is None or row.number is None:
+        return None
+    return LastConnected(row.user_id, row.number, row.created_at)
+
+
+async def people(session: AsyncSession) -> Sequence[Person]:
+    return (await session.scalars(select(Person))).all()
+
+
+async def save_people(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert or update people by user id (first_name, username, first_seen, last_seen); the
+    first sighting stays as first written."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = upsert(Person)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[Person.user_id],
+            set_={
+                "first_name": statement.excluded.first_name,
+                "username": statement.excluded.username,
+                "last_seen": statement.excluded.last_seen,
+            },
+        ),
+        list(rows),
+    )
 
 
 async def chosen_languages(session: AsyncSession) -> dict[int, str]:

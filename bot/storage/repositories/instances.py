@@ -1,0 +1,46 @@
+"""Instance states: each instance as the monitor last saw it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.instances import InstanceState
+from bot.storage.models import InstanceStateRow
+
+__all__ = ["instance_states", "save_instance_states"]
+
+
+async def instance_states(session: AsyncSession) -> dict[str, InstanceState]:
+    rows = await session.scalars(select(InstanceStateRow))
+    return {
+        row.instance: InstanceState(row.instance, row.connected, row.reason, row.changed_at)
+        for row in rows
+    }
+
+
+async def save_instance_states(
+    session: AsyncSession, states: Sequence[InstanceState], *, checked_at: datetime
+) -> None:
+    """Replace the rows of these instances (a handful: a delete and an insert on every
+    backend, rather than each dialect's upsert)."""
+    if not states:
+        return
+    names = [state.instance for state in states]
+    await session.execute(delete(InstanceStateRow).where(InstanceStateRow.instance.in_(names)))
+    await session.execute(
+        insert(InstanceStateRow),
+        [
+            {
+                "instance": state.instance,
+                "connected": state.connected,
+                "reason": (state.reason or "")[:200] or None,
+                "changed_at": state.changed_at,
+                "checked_at": checked_at,
+            }
+            for state in states
+        ],
+    )
