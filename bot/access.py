@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -10,7 +11,10 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.config import Settings
-from bot.conversation.texts import catalog_for
+from bot.conversation.replies import Button, Keyboard, Reply
+from bot.conversation.texts import Catalog, catalog_for
+from bot.delivery import Courier
+from bot.domain.steps import Action
 from bot.people import People
 from bot.render import answer_quietly
 from bot.storage import repositories as repo
@@ -21,6 +25,12 @@ __all__ = ["AccessGate"]
 logger = logging.getLogger(__name__)
 
 
+def request_keyboard(texts: Catalog) -> Keyboard:
+    """The stranger's "Request access" (answered by bot/admission.py)."""
+    button = Button(texts.access.button_request, Action.REQUEST_ACCESS)
+    return Keyboard("access", 0, ((button,),), texts.language)
+
+
 class AccessGate:
     """Runs before every handler; strangers and group chats stop here.
 
@@ -28,11 +38,16 @@ class AccessGate:
     which are stored in the database and override the environment list (admins excepted).
     """
 
-    def __init__(self, settings: Settings, database: Database, people: People) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, people: People, courier: Courier
+    ) -> None:
         self.settings = settings
+        self.courier = courier
         self.database = database
         self.people = people
         self._overrides: dict[int, bool] = {}
+        # What a stranger may still do (ask for access, open an invite: bot/admission.py).
+        self.lets_in: Callable[[Update], bool] = lambda update: False
         self._told_groups: set[int] = set()
         self._told_strangers: set[int] = set()
 
@@ -64,6 +79,10 @@ class AccessGate:
     async def set_member(self, user_id: int, *, allowed: bool, by: int) -> None:
         async with self.database.session() as session:
             await repo.set_member(session, user_id, allowed=allowed, by=by)
+        self.noted(user_id, allowed=allowed)
+
+    def noted(self, user_id: int, *, allowed: bool) -> None:
+        """A membership written elsewhere (an answered request, an invite)."""
         self._overrides[user_id] = allowed
         self._told_strangers.discard(user_id)
 
@@ -80,14 +99,20 @@ class AccessGate:
                 self._told_groups.add(chat.id)
                 await self._say(context, chat.id, texts.private_only)
             raise ApplicationHandlerStop
-        if self.is_member(user.id):
+        if self.is_member(user.id) or self.lets_in(update):
             return
         logger.info("Refused user %s (not a member)", user.id)
         if update.callback_query is not None:
             await answer_quietly(update.callback_query)
         if user.id not in self._told_strangers:
             self._told_strangers.add(user.id)
-            await self._say(context, chat.id, texts.not_member.format(user_id=user.id))
+            # Through the courier: its button is the chat's live one, taken off by the next
+            # message (the welcome, once let in).
+            said = Reply(texts.access.not_member.format(user_id=user.id), request_keyboard(texts))
+            try:
+                await self.courier.send(chat.id, [said])
+            except TelegramError as error:
+                logger.warning("Could not answer chat %s: %s", chat.id, error)
         raise ApplicationHandlerStop
 
     @staticmethod

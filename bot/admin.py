@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.constants import MessageLimit
@@ -18,11 +19,13 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
 from bot.conversation.jobs import FlowJobs
 from bot.conversation.texts import Catalog, catalog_for
+from bot.domain.clock import local_time
 from bot.domain.record import FlowRecord
 from bot.languages import LanguageChoices
+from bot.people import People
 from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.storage.models import AuditEvent
+from bot.storage.models import AuditEvent, Member
 
 __all__ = ["MAX_USER_ID", "AdminCommands", "mask_number", "split_message"]
 
@@ -105,7 +108,10 @@ class AdminCommand:
 
 # The one list of admins' commands: the handlers and the admins' menu (bot/menu.py).
 ADMIN_COMMANDS: tuple[AdminCommand, ...] = (
-    AdminCommand("instances", lambda t: t.admin.command_instances, lambda a: a.board),
+    AdminCommand(
+        "instances", lambda t: t.admin.command_instances, lambda a: a.elsewhere["instances"]
+    ),
+    AdminCommand("invite", lambda t: t.access.command_invite, lambda a: a.elsewhere["invite"]),
     AdminCommand("allow", lambda t: t.command_allow, lambda a: a.allow),
     AdminCommand("deny", lambda t: t.command_deny, lambda a: a.deny),
     AdminCommand("members", lambda t: t.command_members, lambda a: a.members),
@@ -123,10 +129,13 @@ class AdminCommands:
         processor: PerChatUpdateProcessor,
         languages: LanguageChoices,
         jobs: FlowJobs,
-        board: Command,
+        elsewhere: dict[str, Command],
+        people: People,
     ) -> None:
+        """`elsewhere`: the admins' commands other modules run (instances, invite)."""
         self.jobs = jobs
-        self.board: Command = board
+        self.elsewhere: dict[str, Command] = elsewhere
+        self.people = people
         self.languages = languages
         self.gate = gate
         self.database = database
@@ -319,8 +328,36 @@ class AdminCommands:
         if not members:
             await self._reply(update, context, texts.members_none)
             return
-        lines = [texts.members_line.format(user_id=uid, source=src) for uid, src in members.items()]
-        await self._reply(update, context, texts.members_header, lines)
+        async with self.database.reader() as session:
+            rows = {row.user_id: row for row in await repo.members(session)}
+        lines = [
+            self._member_line(texts, uid, source, rows.get(uid)) for uid, source in members.items()
+        ]
+        await self._reply(update, context, texts.access.members_header, lines)
+
+    def _member_line(self, texts: Catalog, user_id: int, source: str, row: Member | None) -> str:
+        """ "• Ana (@ana) · 1001 · member · added with /allow by Dora since … · last seen …"."""
+        access = texts.access
+        zone, now = ZoneInfo(self.flow.settings.timezone), self.flow.clock.now()
+        seen = self.people.get(user_id)
+        name = f"{seen.label()} · {user_id}" if seen is not None else str(user_id)
+        kind, since = source, ""
+        if source == "db" and row is not None:
+            kind = row.source
+            admin = self.people.name(row.changed_by, texts.admin.member_unknown)
+            kind_text = access.sources.get(kind, kind) + access.by.format(admin=admin)
+            since = access.since.format(date=local_time(row.changed_at, zone, now))
+        else:
+            kind_text = access.sources.get(kind, kind)
+        role = access.roles["admin" if self.gate.is_admin(user_id) else "member"]
+        last = (
+            access.last_seen.format(when=local_time(seen.last_seen, zone, now))
+            if seen is not None
+            else access.never_seen
+        )
+        return access.members_line.format(
+            name=name, role=role, source=kind_text, since=since, seen=last
+        )
 
     async def history(self, update: Update, context: Context) -> None:
         texts = await self._admin_texts(update, context)

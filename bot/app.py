@@ -19,6 +19,7 @@ from telegram.ext import (
 
 from bot.access import AccessGate
 from bot.admin import AdminCommands
+from bot.admission import Admission
 from bot.alerts import AdminAlerts
 from bot.board import InstanceBoard
 from bot.concurrency import PerChatUpdateProcessor
@@ -132,7 +133,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     store.on_event = alerts.flow_event
     monitor = InstanceMonitor(settings, zapi, database, alerts, clock)
     handlers = RegistrationHandlers(flow, courier, languages)
-    gate = AccessGate(settings, database, people)
+    gate = AccessGate(settings, database, people, courier)
 
     processor = application.update_processor
     assert isinstance(processor, PerChatUpdateProcessor)
@@ -170,8 +171,20 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
 
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
     board = InstanceBoard(flow, monitor, jobs, gate, people, languages)
-    admin = AdminCommands(gate, database, flow, processor, languages, jobs, board.show)
-    application.add_handlers([*admin.handlers(), *board.handlers()], group=-1)
+    admission = Admission(gate, alerts, store, courier, languages, clock)
+    admin = AdminCommands(
+        gate,
+        database,
+        flow,
+        processor,
+        languages,
+        jobs,
+        {"instances": board.show, "invite": admission.invite},
+        people,
+    )
+    application.add_handlers(
+        [*admin.handlers(), *board.handlers(), *admission.handlers()], group=-1
+    )
     application.add_handlers(handlers.handlers())
     application.add_error_handler(ErrorReporter(settings).on_error)
     return application

@@ -29,6 +29,7 @@ from bot.conversation.flow import RegistrationFlow
 from bot.conversation.jobs import FlowJobs
 from bot.conversation.replies import Reply
 from bot.conversation.texts import Catalog, catalog_for
+from bot.domain.clock import local_time
 from bot.domain.instances import Connection, Probe, reason_key
 from bot.domain.parsing import masked_number
 from bot.domain.record import FlowRecord
@@ -37,21 +38,13 @@ from bot.monitor import InstanceMonitor
 from bot.people import People
 from bot.render import answer_quietly, formatted
 
-__all__ = ["InstanceBoard", "local_time"]
+__all__ = ["InstanceBoard"]
 
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 REFRESH = "board:r"
 RELEASE = "board:l:"  # + the instance's position, from 1
-
-
-def local_time(when: datetime, zone: ZoneInfo, now: datetime) -> str:
-    """ "14:05" today in the team's time zone, "2026-12-01 14:05" another day."""
-    local = when.astimezone(zone)
-    if local.date() == now.astimezone(zone).date():
-        return local.strftime("%H:%M")
-    return local.strftime("%Y-%m-%d %H:%M")
 
 
 class InstanceBoard:

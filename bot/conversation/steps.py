@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bot.conversation.flow import RegistrationFlow
 
 __all__ = [
+    "ADMISSION",
     "BUTTONS",
     "EVERYWHERE",
     "FLOWLESS",
@@ -257,6 +258,8 @@ EVERYWHERE = frozenset({Action.BACK, Action.CANCEL, Action.KEEP})
 # Buttons that act with no flow in progress (under "Connected", whose flow has ended); the
 # handlers run them.
 FLOWLESS = frozenset({Action.SET_UP})
+# Letting people in: run by bot/admission.py before any flow is looked at.
+ADMISSION = frozenset({Action.REQUEST_ACCESS, Action.ALLOW, Action.DENY})
 
 
 def progress_order(*, several_instances: bool, setup: bool = False) -> list[Step]:

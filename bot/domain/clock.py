@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Protocol
 
-__all__ = ["Clock", "SystemClock", "utcnow"]
+__all__ = ["Clock", "SystemClock", "local_time", "utcnow"]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def local_time(when: datetime, zone: tzinfo, now: datetime) -> str:
+    """ "14:05" on the day of `now` in the team's time zone, "2026-12-01 14:05" another day."""
+    local = when.astimezone(zone)
+    if local.date() == now.astimezone(zone).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 class Clock(Protocol):

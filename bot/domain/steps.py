@@ -55,6 +55,10 @@ class Action(StrEnum):
     SKIP = "o"  # a set-up step left out (the argument: the step it was shown at)
     FINISH = "e"  # the set-up ends here, with its summary
     EMAIL_AGAIN = "g"  # the e-mail's verification code mailed again
+    # Letting people in (no flow: the argument is the person's user id).
+    REQUEST_ACCESS = "q"
+    ALLOW = "w"
+    DENY = "z"
 
 
 # The Z-API call a flow has under way, as written in its row before the call.

@@ -22,10 +22,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from bot.domain.clock import utcnow
 
 __all__ = [
+    "AccessRequest",
     "AuditEvent",
     "Base",
     "InstanceLease",
     "InstanceStateRow",
+    "Invite",
     "Member",
     "OutboxMessage",
     "Person",
@@ -151,6 +153,35 @@ class Member(Base):
     allowed: Mapped[bool] = mapped_column(Boolean)
     changed_by: Mapped[int] = mapped_column(BigInteger)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How they were let in or out: "allow" (/allow, /deny), "request" (an answered request),
+    # "invite" (an invite link of `changed_by`).
+    source: Mapped[str] = mapped_column(String(16), default="allow", server_default="allow")
+
+
+class AccessRequest(Base):
+    """A stranger asked for access; answered once (allowed or not) by one admin."""
+
+    __tablename__ = "access_requests"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    allowed: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    answered_by: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Invite(Base):
+    """A one-time invite link: only its token's SHA-256 is kept; whoever opens it first, before
+    it expires, becomes a member."""
+
+    __tablename__ = "invites"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_by: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Person(Base):

@@ -62,7 +62,7 @@ async def test_a_stranger_gets_one_reply_with_their_id_and_nothing_else(start_bo
     bot = await start_bot()
     reply = await bot.say(STRANGER, "/start")
     assert str(STRANGER.id) in reply.text
-    assert reply.text == EN.not_member.format(user_id=STRANGER.id)
+    assert reply.text == EN.access.not_member.format(user_id=STRANGER.id)
     message_id = int(reply.message["message_id"])
 
     for text in ("/register", "hello?", "+55 44 99999-9999", "123456", "/status", "/allow 6666"):
@@ -162,7 +162,7 @@ async def test_deny_shuts_a_member_out_and_survives_a_restart(
     assert reply.text == EN.allowed.format(user_id=STRANGER.id)
 
     reply = await bot.say(MEMBER, "/register")
-    assert reply.text == EN.not_member.format(user_id=MEMBER.id)
+    assert reply.text == EN.access.not_member.format(user_id=MEMBER.id)
     assert await bot.services.flow.load(MEMBER.id) is None
 
     database_url = bot.settings.database_url
@@ -170,13 +170,13 @@ async def test_deny_shuts_a_member_out_and_survives_a_restart(
     bot = await start_bot(database_url=database_url)
 
     reply = await bot.say(MEMBER, "/register")
-    assert reply.text == EN.not_member.format(user_id=MEMBER.id)
+    assert reply.text == EN.access.not_member.format(user_id=MEMBER.id)
     assert await bot.services.flow.load(MEMBER.id) is None
     reply = await bot.say(STRANGER, "/register")
     assert "Which instance" in reply.text
     reply = await bot.say(ADMIN, "/members")
-    assert f"• {MEMBER.id} " not in reply.text
-    assert f"• {STRANGER.id} (db)" in reply.text
+    assert f" {MEMBER.id} · " not in reply.text
+    assert f"· {STRANGER.id} · member · added with /allow by Dora since " in reply.text
     assert zapi.requests == []
 
     # An admin lets them back in.
@@ -192,26 +192,29 @@ async def test_deny_of_an_admin_is_refused(start_bot, telegram, zapi):
     assert reply.text == EN.deny_admin.format(user_id=ADMIN.id)
     assert await member_row(bot, ADMIN.id) is None
     reply = await bot.say(ADMIN, "/members")
-    assert f"• {ADMIN.id} (admin)" in reply.text
+    assert "• Dora · 9001 · admin · in ADMIN_USER_IDS · last seen " in reply.text
     assert "Which instance" in (await bot.say(ADMIN, "/register")).text
 
 
 async def test_members_lists_env_db_and_admin_members_with_sources(start_bot, telegram, zapi):
     bot = await start_bot()
+    await bot.say(MEMBER, "/help")  # seen: named from now on
     reply = await bot.say(ADMIN, "/members")
     lines = reply.text.splitlines()
-    assert lines[0] == EN.members_header
-    for user in (MEMBER, OTHER_MEMBER, PT_MEMBER):
-        assert f"• {user.id} (env)" in lines
-    assert f"• {ADMIN.id} (admin)" in lines
+    assert lines[0] == EN.access.members_header
+    assert "• Ana · 1001 · member · in ALLOWED_USER_IDS · last seen " in reply.text
+    for user in (OTHER_MEMBER, PT_MEMBER):
+        assert f"• {user.id} · member · in ALLOWED_USER_IDS · never wrote to the bot" in lines
+    assert "• Dora · 9001 · admin · in ADMIN_USER_IDS · last seen " in reply.text
     assert str(STRANGER.id) not in reply.text
 
     await bot.say(ADMIN, f"/allow {STRANGER.id}")
     await bot.say(ADMIN, f"/deny {OTHER_MEMBER.id}")
     reply = await bot.say(ADMIN, "/members")
     lines = reply.text.splitlines()
-    assert f"• {STRANGER.id} (db)" in lines
-    assert f"• {MEMBER.id} (env)" in lines
+    [stranger] = [line for line in lines if str(STRANGER.id) in line]
+    assert stranger.startswith(f"• {STRANGER.id} · member · added with /allow by Dora since ")
+    assert stranger.endswith(" · never wrote to the bot")
     assert not any(str(OTHER_MEMBER.id) in line for line in lines), lines
 
 
@@ -293,5 +296,5 @@ async def test_non_admins_are_told_only_admins(start_bot, telegram, zapi):
 
     # A stranger cannot let themselves in.
     reply = await bot.say(STRANGER, f"/allow {STRANGER.id}")
-    assert reply.text == EN.not_member.format(user_id=STRANGER.id)
+    assert reply.text == EN.access.not_member.format(user_id=STRANGER.id)
     assert await member_row(bot, STRANGER.id) is None

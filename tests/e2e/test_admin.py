@@ -139,12 +139,15 @@ async def test_members_of_600_come_in_several_messages_under_the_limit(start_bot
     assert len(texts) >= 3, texts
     assert all(telegram_length(t) <= TELEGRAM_LIMIT for t in texts), [len(t) for t in texts]
     assert refused_sends(telegram, ADMIN.id) == []
-    assert texts[0].startswith(EN.members_header + "\n")
-    assert not any(EN.members_header in t for t in texts[1:])
+    assert texts[0].startswith(EN.access.members_header + "\n")
+    assert not any(EN.access.members_header in t for t in texts[1:])
     lines = [line for t in texts for line in t.split("\n")][1:]
     assert len(lines) == 604
-    assert set(lines) == {f"• {uid} (env)" for uid in env_ids} | {f"• {ADMIN.id} (admin)"}
-    assert lines == sorted(lines, key=lambda line: int(line.split()[1]))
+    never = " · member · in ALLOWED_USER_IDS · never wrote to the bot"
+    [admin] = [line for line in lines if line.startswith("• Dora · 9001 · admin · ")]
+    others = [line for line in lines if line != admin]
+    assert set(others) == {f"• {uid}{never}" for uid in env_ids}
+    assert others == sorted(others, key=lambda line: int(line.split()[1]))
 
 
 # -- user ids -----------------------------------------------------------------------------------
@@ -327,7 +330,7 @@ async def test_deny_ends_the_members_registration_and_frees_its_instance(start_b
     assert "country code" in ((await bot.tap(OTHER_MEMBER, "inst-a")).text or "")
     assert await leases(bot) == {"inst-a": OTHER_MEMBER.id}
     reply = await bot.say(MEMBER, "55")
-    assert reply.text == EN.not_member.format(user_id=MEMBER.id)
+    assert reply.text == EN.access.not_member.format(user_id=MEMBER.id)
     assert await bot.services.flow.load(MEMBER.id) is None
     assert zapi.requests == []
 

@@ -856,7 +856,15 @@ async def test_each_admin_sees_the_admin_commands_in_their_chat(start_bot, teleg
         names = [item["command"] for item in telegram.my_commands(admin_chat, language)]
         members = ["register", "status", "back", "cancel", "setup", "language", "help", "start"]
         assert names[:8] == members, names
-        assert names[8:] == ["instances", "allow", "deny", "members", "history", "release"], names
+        assert names[8:] == [
+            "instances",
+            "invite",
+            "allow",
+            "deny",
+            "members",
+            "history",
+            "release",
+        ], names
     assert "Liberar" in telegram.my_commands(admin_chat, "pt")[-1]["description"]
 
 

@@ -37,7 +37,6 @@ class Catalog:
     # general
     start: str
     help_footer: str  # /help: the commands and their descriptions, then this
-    not_member: str
     private_only: str
     no_flow: str
     stale_button: str
@@ -184,8 +183,6 @@ class Catalog:
     deny_usage: str
     denied: str
     deny_admin: str
-    members_header: str
-    members_line: str
     members_none: str
     history_header: str
     history_line: str
@@ -202,6 +199,7 @@ class Catalog:
     admin_alert: str
     setup: SetupTexts  # the set-up of a connected number (its own file per language)
     admin: AdminTexts  # the board, alerts and feed (their own file per language)
+    access: AccessTexts  # requests, invites, members (their own file per language)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,3 +281,35 @@ class AdminTexts:
     feed_appeal: str
     appeal_outcomes: dict[str, str]  # in_review, refused, unbanned
     feed_timed_out: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AccessTexts:
+    """Letting people in: requests for access, invite links, the members' list."""
+
+    not_member: str  # to a stranger, with the Request access button
+    button_request: str
+    request_sent: str
+    request_pending: str  # asked again before an answer
+    request_answered_no: str  # asked again after a refusal
+    request_alert: str  # to the admins: "Name (@username, id) asks for access"
+    button_allow: str
+    button_deny: str
+    request_allowed_by: str  # the admins' message once answered
+    request_denied_by: str
+    request_already: str  # a second answer (the pop-up)
+    welcome: str  # to whoever was let in
+    request_declined: str  # to whoever was not
+    command_invite: str
+    invite_created: str
+    invite_used: str  # the link spent or expired
+    invite_member_already: str
+    invite_no_username: str  # the bot's @username is not known yet
+    members_header: str
+    members_line: str
+    roles: dict[str, str]  # admin, member
+    sources: dict[str, str]  # env, admin, allow, request, invite
+    since: str
+    by: str
+    last_seen: str
+    never_seen: str

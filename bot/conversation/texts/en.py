@@ -1,6 +1,7 @@
 """English texts."""
 
 from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.en_access import ENGLISH_ACCESS
 from bot.conversation.texts.en_admin import ENGLISH_ADMIN
 from bot.conversation.texts.en_setup import ENGLISH_SETUP
 
@@ -34,9 +35,6 @@ ENGLISH = Catalog(
     help_footer=(
         "Buttons are shortcuts: you can always type the answer instead (⬅ Back is /back). "
         "If the bot restarts, just carry on where you were."
-    ),
-    not_member=(
-        "🔒 This bot is for team members only. Ask an admin to add you with:\n/allow {user_id}"
     ),
     private_only="Please talk to me in a private chat: registrations carry codes and PINs.",
     no_flow="No registration in progress. Send /register to start one.",
@@ -333,8 +331,6 @@ ENGLISH = Catalog(
     deny_usage="Usage: /deny USER_ID",
     denied="🚫 {user_id} can no longer use the bot.",
     deny_admin="{user_id} is an admin (ADMIN_USER_IDS) and cannot be denied here.",
-    members_header="Members:",
-    members_line="• {user_id} ({source})",
     members_none="No members yet. Add one with /allow USER_ID.",
     history_header="Recent registrations:",
     history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
@@ -357,4 +353,5 @@ ENGLISH = Catalog(
     admin_alert="⚠ Unexpected error in the bot: {error}",
     setup=ENGLISH_SETUP,
     admin=ENGLISH_ADMIN,
+    access=ENGLISH_ACCESS,
 )

@@ -1,6 +1,7 @@
 """Textos em português do Brasil."""
 
 from bot.conversation.texts.catalog import Catalog
+from bot.conversation.texts.pt_access import PORTUGUESE_ACCESS
 from bot.conversation.texts.pt_admin import PORTUGUESE_ADMIN
 from bot.conversation.texts.pt_setup import PORTUGUESE_SETUP
 
@@ -35,10 +36,6 @@ PORTUGUESE = Catalog(
     help_footer=(
         "Os botões são atalhos: você sempre pode digitar a resposta (⬅ Voltar é o /back). "
         "Se o bot reiniciar, é só continuar de onde parou."
-    ),
-    not_member=(
-        "🔒 Este bot é só para membros da equipe. Peça a um admin para adicionar você com:\n"
-        "/allow {user_id}"
     ),
     private_only="Fale comigo numa conversa privada: registros envolvem códigos e PINs.",
     no_flow="Nenhum registro em andamento. Envie /register para começar.",
@@ -348,8 +345,6 @@ PORTUGUESE = Catalog(
     deny_usage="Uso: /deny ID_DO_USUARIO",
     denied="🚫 {user_id} não pode mais usar o bot.",
     deny_admin="{user_id} é admin (ADMIN_USER_IDS) e não pode ser bloqueado aqui.",
-    members_header="Membros:",
-    members_line="• {user_id} ({source})",
     members_none="Nenhum membro ainda. Adicione com /allow ID_DO_USUARIO.",
     history_header="Registros recentes:",
     history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
@@ -372,4 +367,5 @@ PORTUGUESE = Catalog(
     admin_alert="⚠ Erro inesperado no bot: {error}",
     setup=PORTUGUESE_SETUP,
     admin=PORTUGUESE_ADMIN,
+    access=PORTUGUESE_ACCESS,
 )

@@ -1,8 +1,15 @@
 """Queries, one function per question the bot asks its database. Each takes an open session.
 
-One module per table: flows, leases, timers, people (members and audit), outbox, instances.
+One module per table: flows, leases, timers, people (members and audit), outbox, instances,
+admission (access requests and invites).
 """
 
+from bot.storage.repositories.admission import (
+    answer_request,
+    create_invite,
+    record_request,
+    use_invite,
+)
 from bot.storage.repositories.flows import (
     delete_registration,
     flows_for,
@@ -33,6 +40,7 @@ from bot.storage.repositories.people import (
     last_connected,
     last_connected_on,
     member_overrides,
+    members,
     people,
     recent_events,
     record_event,
@@ -51,10 +59,12 @@ from bot.storage.repositories.timers import (
 __all__ = [
     "WaitSet",
     "acquire_lease",
+    "answer_request",
     "apply_waits",
     "choose_language",
     "chosen_languages",
     "claim_due_timers",
+    "create_invite",
     "delete_announced_timers",
     "delete_outbox",
     "delete_registration",
@@ -71,11 +81,13 @@ __all__ = [
     "lease_is_held",
     "live_keyboards",
     "member_overrides",
+    "members",
     "outbox_messages",
     "pending_timers",
     "people",
     "recent_events",
     "record_event",
+    "record_request",
     "refresh_lease",
     "release_leases",
     "save_instance_states",
@@ -84,4 +96,5 @@ __all__ = [
     "set_member",
     "timers_for_number",
     "update_flow",
+    "use_invite",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "chosen_languages",
     "last_connected_on",
     "member_overrides",
+    "members",
     "people",
     "recent_events",
     "record_event",
@@ -37,12 +38,27 @@ __all__ = [
 _INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
 
 
-async def set_member(session: AsyncSession, user_id: int, *, allowed: bool, by: int) -> None:
+async def set_member(
+    session: AsyncSession, user_id: int, *, allowed: bool, by: int, source: str = "allow"
+) -> None:
     member = await session.get(Member, user_id)
     if member is None:
-        session.add(Member(user_id=user_id, allowed=allowed, changed_by=by, changed_at=utcnow()))
+        session.add(
+            Member(
+                user_id=user_id,
+                allowed=allowed,
+                changed_by=by,
+                changed_at=utcnow(),
+                source=source,
+            )
+        )
     else:
         member.allowed, member.changed_by, member.changed_at = allowed, by, utcnow()
+        member.source = source
+
+
+async def members(session: AsyncSession) -> Sequence[Member]:
+    return (await session.scalars(select(Member))).all()
 
 
 async def member_overrides(session: AsyncSession) -> dict[int, bool]:
