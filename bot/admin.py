@@ -25,39 +25,19 @@ from bot.languages import LanguageChoices
 from bot.people import People
 from bot.storage import repositories as repo
 from bot.storage.database import Database
-from bot.storage.models import AuditEvent, Member
+from bot.storage.models import Member
 
-__all__ = ["MAX_USER_ID", "AdminCommands", "mask_number", "split_message"]
+__all__ = ["MAX_USER_ID", "AdminCommands", "split_message"]
 
 logger = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 Command = Callable[[Update, Context], Coroutine[Any, Any, None]]
-HISTORY_DEFAULT = 10
-HISTORY_MAX = 100
-# The audit action of a flow an admin ended (/deny, /release): its user is the admin.
-ADMIN_ACTION = "admin"
-REGISTRATION_ACTIONS = (
-    "register",
-    "cancel",
-    "timeout",
-    "check",
-    "appeal",
-    "lease",
-    ADMIN_ACTION,
-)
 # Telegram user ids are positive and fit in 52 bits; anything from 1 to 2**53 - 1 is taken.
 MAX_USER_ID = 2**53 - 1
 _NUMBER_ARGUMENT = re.compile(r"[0-9]{1,20}")  # ASCII digits only: int() also reads "١٢٣"
 # How much of an unknown instance name is repeated back.
 ECHO_LIMIT = 64
-
-
-def mask_number(number: str | None) -> str:
-    """Every digit but the last four hidden: +55 ••••••9999."""
-    if not number:
-        return "—"
-    return "•" * max(0, len(number) - 4) + number[-4:]
 
 
 def _telegram_length(text: str) -> int:
@@ -115,7 +95,9 @@ ADMIN_COMMANDS: tuple[AdminCommand, ...] = (
     AdminCommand("allow", lambda t: t.command_allow, lambda a: a.allow),
     AdminCommand("deny", lambda t: t.command_deny, lambda a: a.deny),
     AdminCommand("members", lambda t: t.command_members, lambda a: a.members),
-    AdminCommand("history", lambda t: t.command_history, lambda a: a.history),
+    AdminCommand("history", lambda t: t.history.command_history, lambda a: a.elsewhere["history"]),
+    AdminCommand("export", lambda t: t.history.command_export, lambda a: a.elsewhere["export"]),
+    AdminCommand("stats", lambda t: t.history.command_stats, lambda a: a.elsewhere["stats"]),
     AdminCommand("release", lambda t: t.command_release, lambda a: a.release),
 )
 
@@ -268,13 +250,6 @@ class AdminCommands:
         )
 
     @staticmethod
-    def _who_and_outcome(event: AuditEvent) -> dict[str, object]:
-        if event.action == ADMIN_ACTION:  # the member's flow (private chat: chat id = user id)
-            outcome = f"{event.action} {event.user_id}: {event.outcome}"
-            return {"user_id": event.chat_id, "outcome": outcome}
-        return {"user_id": event.user_id, "outcome": f"{event.action}: {event.outcome}"}
-
-    @staticmethod
     def _step_name(texts: Catalog, reg: FlowRecord) -> str:
         return texts.step_names.get(reg.step, reg.step)
 
@@ -358,28 +333,3 @@ class AdminCommands:
         return access.members_line.format(
             name=name, role=role, source=kind_text, since=since, seen=last
         )
-
-    async def history(self, update: Update, context: Context) -> None:
-        texts = await self._admin_texts(update, context)
-        limit = HISTORY_DEFAULT
-        if context.args:
-            requested = self._number_argument(context)
-            if requested is None or not 1 <= requested <= HISTORY_MAX:
-                await self._reply(update, context, texts.history_usage)
-                return
-            limit = requested
-        async with self.database.reader() as session:
-            events = await repo.recent_events(session, limit, actions=REGISTRATION_ACTIONS)
-        if not events:
-            await self._reply(update, context, texts.history_none)
-            return
-        lines = [
-            texts.history_line.format(
-                when=event.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                **self._who_and_outcome(event),
-                instance=event.instance or "—",
-                number=mask_number(event.number),
-            )
-            for event in events
-        ]
-        await self._reply(update, context, texts.history_header, lines)

@@ -31,6 +31,7 @@ from bot.conversation.timers import RepeatingTask, WaitTimers
 from bot.delivery import Courier
 from bot.domain.clock import Clock, SystemClock
 from bot.error_reporting import ErrorReporter
+from bot.history import HistoryCommands
 from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
 from bot.monitor import InstanceMonitor
@@ -172,6 +173,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     application.add_handler(TypeHandler(Update, gate.check), group=-2)
     board = InstanceBoard(flow, monitor, jobs, gate, people, languages)
     admission = Admission(gate, alerts, store, courier, languages, clock)
+    history = HistoryCommands(settings, database, gate, people, languages, clock)
     admin = AdminCommands(
         gate,
         database,
@@ -179,7 +181,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         processor,
         languages,
         jobs,
-        {"instances": board.show, "invite": admission.invite},
+        {
+            "instances": board.show,
+            "invite": admission.invite,
+            "history": history.history,
+            "export": history.export,
+            "stats": history.stats,
+        },
         people,
     )
     application.add_handlers(

@@ -168,6 +168,8 @@ class Settings(BaseSettings):
     instance_check_seconds: float = Field(default=300.0, ge=0)
     # The team's time zone (an IANA name): the times admins read.
     timezone: str = "UTC"
+    # /export writes whole numbers (else masked but for their last four digits).
+    export_full_numbers: bool = False
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -73,6 +73,9 @@ class People:
         ):
             self._dirty.add(user.id)
 
+    def everyone(self) -> dict[int, Seen]:
+        return dict(self._seen)
+
     def get(self, user_id: int) -> Seen | None:
         return self._seen.get(user_id)
 

@@ -219,6 +219,10 @@ class AuditEvent(Base):
     number: Mapped[str | None] = mapped_column(String(20), default=None)
     action: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(32))
+    # The registration it belongs to, and when that began (/stats: outcomes per registration,
+    # the time from /register to connected); none on events from before they were kept.
+    flow_id: Mapped[str | None] = mapped_column(String(16), default=None)
+    flow_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class LiveKeyboard(Base):

@@ -198,6 +198,8 @@ async def audit(
         action=action,
         outcome=outcome,
         now=now,
+        flow_id=reg.flow_id,
+        flow_started_at=reg.created_at,
     )
 
 

@@ -34,6 +34,8 @@ AUDIT_COLUMNS = {
     "number",
     "action",
     "outcome",
+    "flow_id",  # the registration's random id
+    "flow_started_at",
 }
 # A timezone that is not UTC, so round-trips prove values are converted, not just labelled.
 BRASILIA = timezone(timedelta(hours=-3))

@@ -658,6 +658,7 @@ class TelegramDouble:
         self._results: dict[str, Any] = {}
         self._reply_cursor: dict[int | str, int] = {}
         self._consumed: dict[str, set[int]] = {}
+        self.documents: list[tuple[int, bytes]] = []  # (chat, the file's bytes) as sent
 
         self._handlers: dict[str, _Handler] = {
             "getMe": lambda params, files: dict(self.bot_user),
@@ -668,6 +669,7 @@ class TelegramDouble:
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
+            "sendDocument": self._send_document,
             "sendChatAction": self._send_chat_action,
             "answerCallbackQuery": self._answer_callback_query,
             "editMessageText": self._edit_message_text,
@@ -1566,6 +1568,31 @@ class TelegramDouble:
     def _send_message(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
         chat = self._chat_for(params["chat_id"])
         return self._bot_send(chat, params, self._text_content(params))
+
+    def _send_document(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+        chat = self._chat_for(params["chat_id"])
+        document = params.get("document")
+        upload = files.get("document")
+        if isinstance(document, str):
+            attached = _ATTACH_RE.fullmatch(document)
+            if attached is not None:
+                upload = files.get(attached.group(1))
+            elif not document.strip():
+                raise _bad("wrong file identifier/HTTP URL specified")
+        if upload is None:
+            raise _bad("there is no document in the request")
+        if not upload:
+            raise _bad("file must be non-empty")
+        self.documents.append((int(chat["id"]), upload))
+        content: dict[str, Any] = {
+            "document": {
+                "file_id": f"doc-{len(self.documents)}",
+                "file_unique_id": f"udoc-{len(self.documents)}",
+                "file_size": len(upload),
+            }
+        }
+        content.update(self._caption_content(params))
+        return self._bot_send(chat, params, content)
 
     def _send_photo(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
         chat = self._chat_for(params["chat_id"])

@@ -224,7 +224,7 @@ async def test_members_lists_env_db_and_admin_members_with_sources(start_bot, te
 async def test_history_lists_registrations_with_masked_numbers(start_bot, telegram, zapi):
     bot = await start_bot()
     reply = await bot.say(ADMIN, "/history")
-    assert reply.text == EN.history_none
+    assert reply.text == EN.history.none
 
     await register_completely(bot, MEMBER)
     await bot.say(OTHER_MEMBER, "/register")
@@ -233,13 +233,13 @@ async def test_history_lists_registrations_with_masked_numbers(start_bot, telegr
 
     reply = await bot.say(ADMIN, "/history")
     lines = reply.text.splitlines()
-    assert lines[0] == EN.history_header
+    assert lines[0] == EN.history.header.format(zone="UTC")
     connected = [line for line in lines if "connected" in line]
     assert len(connected) == 1, lines
     line = connected[0]
     assert str(MEMBER.id) in line and "inst-a" in line
     assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", line), line
-    assert re.search(r"[^\d\s]+9999\b", line), f"number not masked but for 9999: {line}"
+    assert "+55 •••• 9999 · " in line, f"number not masked but for 9999: {line}"
     assert any(str(OTHER_MEMBER.id) in line and "cancel" in line for line in lines), lines
     # Nothing longer than the four last digits of the number is shown.
     assert not re.search(r"\d{5,}", reply.text), reply.text
@@ -247,7 +247,7 @@ async def test_history_lists_registrations_with_masked_numbers(start_bot, telegr
 
     reply = await bot.say(ADMIN, "/history 1")
     lines = reply.text.splitlines()
-    assert lines[0] == EN.history_header
+    assert lines[0] == EN.history.header.format(zone="UTC")
     assert len(lines) == 2, lines
     assert "cancel" in lines[1] and str(OTHER_MEMBER.id) in lines[1]
 
@@ -266,11 +266,11 @@ async def test_bad_arguments_get_usage_texts(start_bot, telegram, zapi):
         "/deny": EN.deny_usage,
         "/deny xyz": EN.deny_usage,
         "/deny 1 2": EN.deny_usage,
-        "/history 0": EN.history_usage,
-        "/history 101": EN.history_usage,
-        "/history abc": EN.history_usage,
-        "/history -5": EN.history_usage,
-        "/history 1 2": EN.history_usage,
+        "/history 0": EN.history.usage,
+        "/history 101": EN.history.usage,
+        "/history abc": EN.history.usage,
+        "/history -5": EN.history.usage,
+        "/history 1 2": EN.history.usage,
     }
     for command, usage in cases.items():
         reply = await bot.say(ADMIN, command)

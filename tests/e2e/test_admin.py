@@ -111,22 +111,34 @@ async def test_history_of_100_events_comes_in_several_messages_under_the_limit(
             AuditEvent(user_id=1, chat_id=1, action="member", outcome="allowed") for _ in range(5)
         )
 
-    reply = await bot.say(ADMIN, "/history 100")
+    header = EN.history.header.format(zone="UTC")
+    # 60 lines of 150 characters: split between lines, in as few messages as fit.
+    reply = await bot.say(ADMIN, "/history 60")
     messages = [reply, *await replies_until_marker(bot)]
-    assert len(messages) >= 3, [m.text for m in messages]
+    assert 2 <= len(messages) <= 3, [m.text for m in messages]
     texts = [m.text or "" for m in messages]
     assert all(telegram_length(t) <= TELEGRAM_LIMIT for t in texts), [len(t) for t in texts]
     assert refused_sends(telegram, ADMIN.id) == []
-    assert texts[0].startswith(EN.history_header + "\n")
-    assert not any(EN.history_header in t for t in texts[1:])
+    assert texts[0].startswith(header + "\n")
+    assert not any(header in t for t in texts[1:])
     lines = [line for t in texts for line in t.split("\n")][1:]
-    assert len(lines) == 100
+    assert len(lines) == 60
+
+    # 100 would take more than three messages: they come as one file instead.
+    reply = await bot.say(ADMIN, "/history 100")
+    assert reply.method == "sendDocument"
+    assert reply.text == EN.history.as_file.format(count=100)
+    [(chat, document)] = telegram.documents
+    assert chat == ADMIN.id
+    lines = document.decode("utf-8").splitlines()
+    assert lines[0] == header and len(lines) == 101
+    lines = lines[1:]
     # Newest first, each line whole, numbers masked but for their last four digits.
     assert [line.split(" · ")[1] for line in lines] == [
         str(MAX_USER_ID - n) for n in range(129, 29, -1)
     ]
     assert all(line.startswith("• ") and line.endswith("thirty-two-chars!!") for line in lines)
-    assert "5544" not in "".join(texts)
+    assert "5544" not in document.decode("utf-8")
 
 
 async def test_members_of_600_come_in_several_messages_under_the_limit(start_bot, telegram, zapi):
@@ -181,7 +193,7 @@ async def test_user_ids_out_of_range_or_not_numbers_get_the_usage_text(start_bot
     assert refused_sends(telegram, ADMIN.id) == []
 
     for argument in ("0", "-5", "²", "١٠", "101", "99999999999999999999"):
-        assert (await bot.say(ADMIN, f"/history {argument}")).text == EN.history_usage, argument
+        assert (await bot.say(ADMIN, f"/history {argument}")).text == EN.history.usage, argument
 
     # The largest id taken, and the smallest.
     for user_id in (MAX_USER_ID, 1):
@@ -385,7 +397,7 @@ async def test_release_ends_the_holders_flow_and_frees_the_instance(start_bot, t
     # /history shows who ended it.
     history = (await bot.say(ADMIN, "/history")).text or ""
     assert any(
-        str(MEMBER.id) in line and f"admin {ADMIN.id}: released" in line
+        f"Ana ({MEMBER.id})" in line and f"released by Dora ({ADMIN.id})" in line
         for line in history.splitlines()
     ), history
 

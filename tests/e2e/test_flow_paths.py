@@ -863,6 +863,8 @@ async def test_each_admin_sees_the_admin_commands_in_their_chat(start_bot, teleg
             "deny",
             "members",
             "history",
+            "export",
+            "stats",
             "release",
         ], names
     assert "Liberar" in telegram.my_commands(admin_chat, "pt")[-1]["description"]

@@ -27,7 +27,6 @@ class Catalog:
     command_allow: str
     command_deny: str
     command_members: str
-    command_history: str
     command_release: str
     # The empty chat's "What can this bot do?" (at most 512 characters) and the profile's line
     # (at most 120).
@@ -184,10 +183,6 @@ class Catalog:
     denied: str
     deny_admin: str
     members_none: str
-    history_header: str
-    history_line: str
-    history_none: str
-    history_usage: str
     admin_error: str
     denied_flow_ended: str
     admin_flow_details: str
@@ -200,6 +195,7 @@ class Catalog:
     setup: SetupTexts  # the set-up of a connected number (its own file per language)
     admin: AdminTexts  # the board, alerts and feed (their own file per language)
     access: AccessTexts  # requests, invites, members (their own file per language)
+    history: HistoryTexts  # /history, /export, /stats (their own file per language)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -313,3 +309,27 @@ class AccessTexts:
     by: str
     last_seen: str
     never_seen: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryTexts:
+    """/history, /export and /stats."""
+
+    command_history: str
+    command_export: str
+    command_stats: str
+    usage: str
+    header: str
+    line: str
+    none: str
+    as_file: str  # too long for a few messages: the caption of the file
+    outcomes: dict[str, str]  # "action:outcome" → words ({admin}: who did it)
+    export_caption: str
+    export_masked: str
+    export_full: str
+    stats_usage: str
+    stats_header: str
+    stats_columns: tuple[str, ...]  # instance, started, then STATS_OUTCOMES, median
+    stats_total: str
+    stats_median_by_method: str
+    stats_none: str

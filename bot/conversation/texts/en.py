@@ -3,6 +3,7 @@
 from bot.conversation.texts.catalog import Catalog
 from bot.conversation.texts.en_access import ENGLISH_ACCESS
 from bot.conversation.texts.en_admin import ENGLISH_ADMIN
+from bot.conversation.texts.en_history import ENGLISH_HISTORY
 from bot.conversation.texts.en_setup import ENGLISH_SETUP
 
 ENGLISH = Catalog(
@@ -18,7 +19,6 @@ ENGLISH = Catalog(
     command_allow="Let someone in: /allow USER_ID",
     command_deny="Take someone's access away: /deny USER_ID",
     command_members="Who may use the bot, and why",
-    command_history="The last registrations: /history [N]",
     command_release="Free an instance: /release INSTANCE",
     bot_description=(
         "Registers your team's phone numbers as WhatsApp accounts on Z-API mobile instances, "
@@ -332,10 +332,6 @@ ENGLISH = Catalog(
     denied="🚫 {user_id} can no longer use the bot.",
     deny_admin="{user_id} is an admin (ADMIN_USER_IDS) and cannot be denied here.",
     members_none="No members yet. Add one with /allow USER_ID.",
-    history_header="Recent registrations:",
-    history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
-    history_none="No registrations yet.",
-    history_usage="Usage: /history [N] with N from 1 to 100.",
     admin_error="⚠ That command failed on my side (the error is in the bot's log). Try again.",
     denied_flow_ended=(
         "🚫 {user_id} can no longer use the bot. Their registration in progress was ended "
@@ -354,4 +350,5 @@ ENGLISH = Catalog(
     setup=ENGLISH_SETUP,
     admin=ENGLISH_ADMIN,
     access=ENGLISH_ACCESS,
+    history=ENGLISH_HISTORY,
 )

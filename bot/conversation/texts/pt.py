@@ -3,6 +3,7 @@
 from bot.conversation.texts.catalog import Catalog
 from bot.conversation.texts.pt_access import PORTUGUESE_ACCESS
 from bot.conversation.texts.pt_admin import PORTUGUESE_ADMIN
+from bot.conversation.texts.pt_history import PORTUGUESE_HISTORY
 from bot.conversation.texts.pt_setup import PORTUGUESE_SETUP
 
 PORTUGUESE = Catalog(
@@ -18,7 +19,6 @@ PORTUGUESE = Catalog(
     command_allow="Liberar o acesso de alguém: /allow ID",
     command_deny="Tirar o acesso de alguém: /deny ID",
     command_members="Quem pode usar o bot, e por quê",
-    command_history="Os últimos registros: /history [N]",
     command_release="Liberar uma instância: /release INSTÂNCIA",
     bot_description=(
         "Registra os números da sua equipe como contas de WhatsApp nas instâncias mobile da "
@@ -346,10 +346,6 @@ PORTUGUESE = Catalog(
     denied="🚫 {user_id} não pode mais usar o bot.",
     deny_admin="{user_id} é admin (ADMIN_USER_IDS) e não pode ser bloqueado aqui.",
     members_none="Nenhum membro ainda. Adicione com /allow ID_DO_USUARIO.",
-    history_header="Registros recentes:",
-    history_line="• {when} · {user_id} · {instance} · {number} · {outcome}",
-    history_none="Nenhum registro ainda.",
-    history_usage="Uso: /history [N] com N de 1 a 100.",
     admin_error="⚠ Esse comando falhou do meu lado (o erro está no log do bot). Tente de novo.",
     denied_flow_ended=(
         "🚫 {user_id} não pode mais usar o bot. O registro que estava em andamento foi "
@@ -368,4 +364,5 @@ PORTUGUESE = Catalog(
     setup=PORTUGUESE_SETUP,
     admin=PORTUGUESE_ADMIN,
     access=PORTUGUESE_ACCESS,
+    history=PORTUGUESE_HISTORY,
 )

@@ -19,6 +19,7 @@ from bot.storage.repositories.flows import (
     interrupted_flows,
     update_flow,
 )
+from bot.storage.repositories.history import filtered_events, flow_events
 from bot.storage.repositories.instances import instance_states, save_instance_states
 from bot.storage.repositories.leases import (
     acquire_lease,
@@ -68,6 +69,8 @@ __all__ = [
     "delete_announced_timers",
     "delete_outbox",
     "delete_registration",
+    "filtered_events",
+    "flow_events",
     "flows_for",
     "get_flow",
     "held_leases",

@@ -76,8 +76,12 @@ async def record_event(
     instance: str | None = None,
     number: str | None = None,
     now: datetime | None = None,
+    flow_id: str | None = None,
+    flow_started_at: datetime | None = None,
 ) -> None:
     event = {
+        "flow_id": flow_id,
+        "flow_started_at": flow_started_at,
         "user_id": user_id,
         "chat_id": chat_id,
         "instance": instance,
