@@ -1,4 +1,4 @@
-"""`python -m bot [run|migrate|check]`."""
+"""`python -m bot [run|migrate|check|zapi-webhooks]`."""
 
 from __future__ import annotations
 
@@ -187,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
         "command",
         nargs="?",
         default="run",
-        choices=["run", "migrate", "check"],
-        help="run the bot (default), upgrade the database, or check settings and services",
+        choices=["run", "migrate", "check", "zapi-webhooks"],
+        help=(
+            "run the bot (default), upgrade the database, check settings and services, or "
+            "point every instance's Z-API connection webhooks at this bot"
+        ),
     )
     args = parser.parse_args(argv)
     try:
@@ -202,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         logger.info("Database is at the latest revision")
         return 0
+    if args.command == "zapi-webhooks":
+        from bot.zapi_webhooks import set_zapi_webhooks
+
+        return asyncio.run(set_zapi_webhooks(settings))
     if args.command == "check":
         from bot.check import run_checks
 

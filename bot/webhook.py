@@ -1,4 +1,5 @@
-"""Webhook mode: Telegram posts updates to WEBHOOK_URL; `/healthz` reports on the bot's health."""
+"""Webhook mode: Telegram posts updates to WEBHOOK_URL, Z-API its connection events
+(bot/zapi_webhooks.py); `/healthz` reports on the bot's health."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import signal
 from typing import Any
 
@@ -18,6 +20,7 @@ from telegram import Update
 from bot.app import BotApplication, services_of
 from bot.config import Settings
 from bot.conversation.updates import ALLOWED_UPDATES
+from bot.zapi_webhooks import ZAPI_WEBHOOK_ROUTE, ZapiWebhookReceiver
 
 __all__ = ["WEBHOOK_PATH", "serve_webhook", "webhook_secret"]
 
@@ -73,6 +76,14 @@ class _Health(tornado.web.RequestHandler):
         self.finish(json.dumps({"ok": healthy}))
 
 
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Tornado's access log, without the secret a Z-API webhook's path carries."""
+    path = re.sub(r"^/zapi/[^/]+", "/zapi/…", handler.request.path)
+    status = handler.get_status()
+    level = logging.WARNING if status >= 400 else logging.DEBUG
+    logger.log(level, "%s %s %s", status, handler.request.method, path)
+
+
 async def serve_webhook(application: BotApplication, settings: Settings) -> None:
     assert settings.webhook_url is not None
     secret = webhook_secret(settings)
@@ -89,8 +100,15 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
             routes: list[Any] = [
                 (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
                 ("/healthz", _Health, {"bot_application": application}),
+                (
+                    ZAPI_WEBHOOK_ROUTE,
+                    ZapiWebhookReceiver,
+                    {"settings": settings, "monitor": services_of(application).monitor},
+                ),
             ]
-            server = tornado.httpserver.HTTPServer(tornado.web.Application(routes))
+            server = tornado.httpserver.HTTPServer(
+                tornado.web.Application(routes, log_function=_log_request)
+            )
             try:
                 server.listen(settings.port, address="0.0.0.0")  # noqa: S104 - the platform routes to it
                 # Listening first: Telegram starts posting as soon as the webhook is set.

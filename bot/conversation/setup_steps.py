@@ -10,7 +10,6 @@ this process only, never in the database or a log: after a restart the member se
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable
 
 from bot.config import InstanceConfig
 from bot.conversation.core import Outcome, Reply, WorkingSignal
@@ -31,7 +30,7 @@ from bot.domain.parsing import (
 from bot.domain.record import FlowRecord
 from bot.domain.setup import Part, PartState, read_parts, write_parts
 from bot.domain.steps import SETUP_STEPS, Step, ZapiCall
-from bot.zapi import ZapiError, ZapiRejected
+from bot.zapi import ValueEndpoint, ZapiError, ZapiRejected
 
 __all__ = ["SetupSteps"]
 
@@ -251,9 +250,7 @@ class SetupSteps(NumberSteps):
         name = parse_profile_text(text, PROFILE_NAME_LENGTH)
         if name is None:
             return await self.repeat(reg, self.texts(reg).setup.profile_name_invalid)
-        return await self._set_profile(
-            reg, Part.NAME, lambda instance: self.zapi.set_profile_name(instance, name), working
-        )
+        return await self._set_profile(reg, Part.NAME, name, working)
 
     async def receive_profile_about(
         self, reg: FlowRecord, text: str, working: WorkingSignal
@@ -261,21 +258,17 @@ class SetupSteps(NumberSteps):
         about = parse_profile_text(text, PROFILE_ABOUT_LENGTH)
         if about is None:
             return await self.repeat(reg, self.texts(reg).setup.profile_about_invalid)
-        return await self._set_profile(
-            reg,
-            Part.ABOUT,
-            lambda instance: self.zapi.set_profile_description(instance, about),
-            working,
-        )
+        return await self._set_profile(reg, Part.ABOUT, about, working)
 
     async def _set_profile(
-        self,
-        reg: FlowRecord,
-        part: Part,
-        request: Callable[[InstanceConfig], Awaitable[bool]],
-        working: WorkingSignal,
+        self, reg: FlowRecord, part: Part, value: str, working: WorkingSignal
     ) -> Outcome:
         call: ZapiCall = "profile_name" if part is Part.NAME else "profile_about"
+        endpoint: ValueEndpoint = "profile-name" if part is Part.NAME else "profile-description"
+
+        async def request(instance: InstanceConfig) -> bool:
+            return await self.zapi.set_value(instance, endpoint, value)
+
         try:
             accepted = await self._call(reg, call, request, working)
         except ZapiError as error:

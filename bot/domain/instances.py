@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["Connection", "Flip", "InstanceState", "Probe", "flip", "reason_key"]
+__all__ = [
+    "Connection",
+    "Flip",
+    "InstanceState",
+    "Probe",
+    "connection_event",
+    "flip",
+    "reason_key",
+]
 
 
 class Connection(StrEnum):
@@ -68,3 +76,25 @@ def reason_key(message: str | None) -> str | None:
     if message is None:
         return None
     return _REASONS.get(message.strip().casefold())
+
+
+def connection_event(event: str, body: object) -> tuple[str, Probe] | None:
+    """Z-API's `connected` or `disconnected` webhook: the instance id it names and what it says;
+    None for anything else (another event, a body that is not such a callback). `momment` and
+    unknown fields are not needed and not checked."""
+    if not isinstance(body, dict):
+        return None
+    instance_id = body.get("instanceId")
+    if not isinstance(instance_id, str) or not instance_id.strip():
+        return None
+    if event == "connected" and body.get("connected") is True:
+        phone = body.get("phone")
+        return instance_id, Probe(
+            Connection.CONNECTED, phone=phone if isinstance(phone, str) else None
+        )
+    if event == "disconnected" and body.get("disconnected") is True:
+        error = body.get("error")
+        return instance_id, Probe(
+            Connection.DISCONNECTED, error if isinstance(error, str) else None
+        )
+    return None

@@ -13,7 +13,7 @@ from bot.zapi._exceptions import (
     ZapiTimeout,
     ZapiTransportError,
 )
-from bot.zapi.client import ZapiClient
+from bot.zapi.client import ValueEndpoint, ZapiClient
 from bot.zapi.models import (
     AvailabilityResult,
     CaptchaImage,
@@ -41,6 +41,7 @@ __all__ = [
     "MethodWaits",
     "OperationResult",
     "UnbanResult",
+    "ValueEndpoint",
     "ZapiAuthError",
     "ZapiBadResponse",
     "ZapiClient",

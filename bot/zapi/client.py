@@ -41,7 +41,12 @@ from bot.zapi.models import (
 )
 from bot.zapi.transport import AiohttpTransport
 
-__all__ = ["ZapiClient"]
+__all__ = ["ValueEndpoint", "ZapiClient"]
+
+# The endpoints that take `PUT {"value": ...}` and answer `{"value": true|false}`.
+ValueEndpoint = Literal[
+    "profile-name", "profile-description", "update-webhook-connected", "update-webhook-disconnected"
+]
 
 logger = logging.getLogger(__name__)
 
@@ -236,13 +241,11 @@ class ZapiClient:
         body = await self._call(instance, "GET", "device", None)
         return ConnectedDevice.from_body(body)
 
-    async def set_profile_name(self, instance: InstanceConfig, name: str) -> bool:
-        body = await self._call(instance, "PUT", "profile-name", {"value": name})
-        return read_flag(body, "value")
-
-    async def set_profile_description(self, instance: InstanceConfig, description: str) -> bool:
-        body = await self._call(instance, "PUT", "profile-description", {"value": description})
-        return read_flag(body, "value")
+    async def set_value(
+        self, instance: InstanceConfig, endpoint: ValueEndpoint, value: str
+    ) -> bool:
+        """`PUT endpoint` `{"value": value}` (a profile text, a webhook URL): whether it took."""
+        return read_flag(await self._call(instance, "PUT", endpoint, {"value": value}), "value")
 
     async def two_factor_status(self, instance: InstanceConfig) -> bool:
         """Whether the connected number has a two-step PIN."""

@@ -93,12 +93,12 @@ ENDPOINTS: dict[str, tuple[Call, str, Any]] = {
     # The connected number.
     "device": (lambda c: c.device(INST_A), "GET", None),
     "profile-name": (
-        lambda c: c.set_profile_name(INST_A, "Ana Sales"),
+        lambda c: c.set_value(INST_A, "profile-name", "Ana Sales"),
         "PUT",
         {"value": "Ana Sales"},
     ),
     "profile-description": (
-        lambda c: c.set_profile_description(INST_A, "Sales team, 9 to 6"),
+        lambda c: c.set_value(INST_A, "profile-description", "Sales team, 9 to 6"),
         "PUT",
         {"value": "Sales team, 9 to 6"},
     ),
@@ -968,12 +968,12 @@ ECHOES: dict[str, tuple[Call, str, dict[str, str]]] = {
         {"error": "description This is my own number rejected"},
     ),
     "profile-name": (
-        lambda c: c.set_profile_name(INST_A, "Ana Sales"),
+        lambda c: c.set_value(INST_A, "profile-name", "Ana Sales"),
         "Ana Sales",
         {"error": "name 'Ana Sales' is not allowed"},
     ),
     "profile-description": (
-        lambda c: c.set_profile_description(INST_A, "Sales team, 9 to 6"),
+        lambda c: c.set_value(INST_A, "profile-description", "Sales team, 9 to 6"),
         "Sales team, 9 to 6",
         {"error": "BAD_REQUEST", "message": "about 'Sales team, 9 to 6' too long"},
     ),
@@ -1196,8 +1196,8 @@ async def test_device_of_the_connected_number(zapi: ZapiDouble, client: ZapiClie
     await register(client)
     device = await client.device(INST_A)
     assert device == ConnectedDevice(phone=DDI + PHONE, name=None, about=None)
-    assert await client.set_profile_name(INST_A, "Ana Sales") is True
-    assert await client.set_profile_description(INST_A, "Sales team, 9 to 6") is True
+    assert await client.set_value(INST_A, "profile-name", "Ana Sales") is True
+    assert await client.set_value(INST_A, "profile-description", "Sales team, 9 to 6") is True
     device = await client.device(INST_A)
     assert device == ConnectedDevice(DDI + PHONE, "Ana Sales", "Sales team, 9 to 6")
     assert [r.http_method for r in zapi.requests_to("device")] == ["GET", "GET"]
@@ -1235,8 +1235,8 @@ async def test_device_shapes(
 
 async def test_profile_name_and_description_are_put(zapi: ZapiDouble, client: ZapiClient) -> None:
     await register(client)
-    assert await client.set_profile_name(INST_A, "Ana Sales") is True
-    assert await client.set_profile_description(INST_A, "Sales team, 9 to 6") is True
+    assert await client.set_value(INST_A, "profile-name", "Ana Sales") is True
+    assert await client.set_value(INST_A, "profile-description", "Sales team, 9 to 6") is True
     profile = zapi.profile("inst-a")
     assert (profile["name"], profile["about"]) == ("Ana Sales", "Sales team, 9 to 6")
     (name,) = zapi.requests_to("profile-name")
@@ -1262,7 +1262,7 @@ async def test_an_empty_profile_name_is_refused_by_z_api(
 ) -> None:
     await register(client)
     with pytest.raises(ZapiRejected) as caught:
-        await client.set_profile_name(INST_A, "")
+        await client.set_value(INST_A, "profile-name", "")
     assert caught.value.status_code == 400
     assert zapi.profile("inst-a")["name"] is None
 
@@ -1471,7 +1471,7 @@ async def test_values_put_are_masked_in_z_apis_words(zapi: ZapiDouble, client: Z
     name = "Ana Sales"
     zapi.script("profile-name", Reply(status=400, json={"error": f"name {name} taken"}))
     with pytest.raises(ZapiRejected) as caught:
-        await client.set_profile_name(INST_A, name)
+        await client.set_value(INST_A, "profile-name", name)
     assert caught.value.zapi_message is None
     assert_clean(caught.value, name)
 

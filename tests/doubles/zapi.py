@@ -203,6 +203,7 @@ class _InstanceState:
     connected: bool = False
     # The connected number (ddi + phone) and its profile and security settings.
     phone: str | None = None
+    webhooks: dict[str, str] = field(default_factory=dict)  # event → URL (update-webhook-*)
     profile_name: str | None = None
     profile_about: str | None = None
     two_fa_code: str | None = None
@@ -397,6 +398,10 @@ class ZapiDouble:
         state.email_code = None
 
     # -- inspection ------------------------------------------------------------------------
+
+    def webhooks(self, instance_id: str) -> dict[str, str]:
+        """The webhook URLs set on the instance, by event (connected, disconnected)."""
+        return dict(self._instance(instance_id).webhooks)
 
     def connected(self, instance_id: str) -> bool:
         return self._instance(instance_id).connected
@@ -713,6 +718,18 @@ class ZapiDouble:
             }
         )
 
+    def _webhook(self, state: _InstanceState, event: str, url: Any) -> Reply:
+        if not isinstance(url, str) or not url.startswith("https://"):
+            return _error(400, "The webhook URL must use HTTPS")
+        state.webhooks[event] = url
+        return _ok({"value": True})
+
+    def _webhook_connected(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        return self._webhook(state, "connected", body["value"])
+
+    def _webhook_disconnected(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
+        return self._webhook(state, "disconnected", body["value"])
+
     def _profile_name(self, state: _InstanceState, body: dict[str, Any]) -> Reply:
         if not body["value"].strip():
             return _error(400, "Field 'value' must not be empty")
@@ -798,6 +815,10 @@ class ZapiDouble:
             _Endpoint("POST", ("appealToken", "description"), _request_unbanning)
         ),
         "status": _methods(_Endpoint("GET", (), _status)),
+        "update-webhook-connected": _methods(_Endpoint("PUT", ("value",), _webhook_connected)),
+        "update-webhook-disconnected": _methods(
+            _Endpoint("PUT", ("value",), _webhook_disconnected)
+        ),
         "device": _methods(_Endpoint("GET", (), _device, needs_number=True)),
         "profile-name": _methods(_Endpoint("PUT", ("value",), _profile_name, needs_number=True)),
         "profile-description": _methods(
