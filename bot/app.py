@@ -133,6 +133,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     flow.alerts = alerts
     store.on_event = alerts.flow_event
     monitor = InstanceMonitor(settings, zapi, database, alerts, clock)
+    flow.runs_a_number = monitor.runs_a_number
     handlers = RegistrationHandlers(flow, courier, languages)
     gate = AccessGate(settings, database, people, courier)
 

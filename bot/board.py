@@ -36,7 +36,7 @@ from bot.domain.record import FlowRecord
 from bot.languages import LanguageChoices
 from bot.monitor import InstanceMonitor
 from bot.people import People
-from bot.render import answer_quietly, formatted
+from bot.render import answer_quietly, formatted, take_buttons_away
 
 __all__ = ["InstanceBoard"]
 
@@ -65,6 +65,7 @@ class InstanceBoard:
         self.people = people
         self.languages = languages
         self.zone = ZoneInfo(self.settings.timezone)
+        self._shown: dict[int, int] = {}  # admin's chat → its latest board (the one that acts)
 
     def handlers(self) -> list[BaseHandler[Update, Context, Any]]:
         """The buttons' handler (/instances is in the admins' table, bot/admin.py)."""
@@ -92,9 +93,16 @@ class InstanceBoard:
         except TelegramError as error:  # cosmetic
             logger.info("No typing action in chat %s: %s", chat_id, type(error).__name__)
         text, markup = await self.board(texts)
-        await context.bot.send_message(
+        earlier = self._shown.get(chat_id)
+        if earlier is not None:  # one board with working buttons per chat: the newest
+            try:
+                await take_buttons_away(context.bot, chat_id, earlier)
+            except TelegramError as error:  # cosmetic: its Refresh would still work
+                logger.info("An earlier board kept its buttons: %s", type(error).__name__)
+        sent = await context.bot.send_message(
             chat_id, text, reply_markup=markup, parse_mode=ParseMode.HTML
         )
+        self._shown[chat_id] = sent.message_id
         raise ApplicationHandlerStop
 
     async def pressed(self, update: Update, context: Context) -> None:

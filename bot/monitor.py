@@ -51,6 +51,11 @@ class InstanceMonitor:
         """The instance as last seen (None before the first look, or never answered)."""
         return (self._states or {}).get(instance)
 
+    def runs_a_number(self, instance: str) -> bool:
+        """Whether the instance was last seen connected (registering there would replace it)."""
+        state = self.state(instance)
+        return state is not None and state.connected
+
     async def check(self) -> None:
         probes = await self.probe_all(device=False)
         await self.observe({name: probe.connection for name, probe in probes.items()}, probes)

@@ -24,9 +24,7 @@ from bot.conversation.replies import Keyboard, Reply
 from bot.conversation.steps import STEPS, progress_order
 from bot.conversation.texts import CATALOGS, Catalog, catalog_for
 from bot.domain.clock import Clock
-from bot.domain.parsing import (
-    format_number,
-)
+from bot.domain.parsing import format_number, masked_number
 from bot.domain.record import FlowRecord
 from bot.domain.steps import SETUP_STEPS, Step, ZapiCall
 from bot.domain.waits import MethodState, blocked_methods, method_states
@@ -96,6 +94,8 @@ class FlowCore:
         self.clock = clock
         self.courier: Courier | None = None  # wired by the application
         self.alerts: Alerts | None = None  # wired by the application
+        # Whether an instance runs a number, as last seen (the monitor, wired by the application).
+        self.runs_a_number: Callable[[str], bool] = lambda instance: False
         self._call_lease = timedelta(seconds=settings.zapi_timeout_seconds) + CALL_LEASE_MARGIN
         # The set-up's new PIN between its two answers, by flow: in this process only.
         self._new_pins: dict[str, tuple[str, datetime]] = {}
@@ -266,7 +266,9 @@ class FlowCore:
     def _indicator(self, reg: FlowRecord, step: Step) -> str:
         setup = step in SETUP_STEPS
         order = progress_order(several_instances=self.several_instances, setup=setup)
-        position = order.index(STEPS[step].group) + 1
+        group = STEPS[step].group
+        # With one instance its step is not counted: its replace question comes first.
+        position = order.index(group) + 1 if group in order else 1
         texts = self.texts(reg)
         template = texts.setup.setup_indicator if setup else texts.step_indicator
         return template.format(n=position, total=len(order), name=texts.step_names[step.value])
@@ -291,8 +293,19 @@ class FlowCore:
         held = await self.store.held_instances()
         taken = [name for name, chat in held.items() if chat != reg.chat_id]
         names = [instance.name for instance in self.settings.instances]
-        keyboard = self._keyboards(reg).instances(names, taken)
+        connected = [name for name in names if self.runs_a_number(name)]
+        keyboard = self._keyboards(reg).instances(names, taken, connected)
         return [self._question(reg, self.texts(reg).ask_instance, keyboard)]
+
+    async def ask_replace(self, reg: FlowRecord) -> list[Reply]:
+        texts = self.texts(reg)
+        instance = reg.instance or "—"
+        number = await self.store.last_number_on(instance)
+        body = texts.ask_replace.format(instance=instance)
+        if number is not None:
+            body = texts.ask_replace_number.format(instance=instance, number=masked_number(number))
+        keyboard = self._keyboards(reg).replace(back=self.several_instances)
+        return [self._question(reg, body, keyboard)]
 
     async def ask_ddi(self, reg: FlowRecord) -> list[Reply]:
         keyboard = self._keyboards(reg).ddi(self.settings.default_ddi, back=self.several_instances)

@@ -60,21 +60,30 @@ class Keyboards:
         row = [self._button(self.texts.button_back, Action.BACK, self.flow.step)] if back else []
         return [*row, self._button(self.texts.button_cancel, Action.CANCEL)]
 
-    def instances(self, names: Iterable[str], busy: Iterable[str]) -> Keyboard:
+    def instances(
+        self, names: Iterable[str], busy: Iterable[str], connected: Iterable[str] = ()
+    ) -> Keyboard:
         """Buttons carry the instance's position, not its name (Telegram's callback data is
-        64 bytes)."""
-        busy_names = set(busy)
+        64 bytes); a busy instance says so, and one that runs a number."""
+        busy_names, connected_names = set(busy), set(connected)
+
+        def label(name: str) -> str:
+            if name in busy_names:
+                return self.texts.button_busy.format(name=name)
+            if name in connected_names:
+                return self.texts.button_connected.format(name=name)
+            return name
+
         rows = [
-            [
-                self._button(
-                    self.texts.button_busy.format(name=name) if name in busy_names else name,
-                    Action.INSTANCE,
-                    str(position),
-                )
-            ]
+            [self._button(label(name), Action.INSTANCE, str(position))]
             for position, name in enumerate(names)
         ]
         return self._keyboard([*rows, self._navigation(back=False)])
+
+    def replace(self, *, back: bool) -> Keyboard:
+        return self._keyboard(
+            [[self._button(self.texts.button_replace, Action.REPLACE)], self._navigation(back=back)]
+        )
 
     def navigation(self, *, back: bool = True) -> Keyboard:
         return self._keyboard([self._navigation(back=back)])

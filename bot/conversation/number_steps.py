@@ -60,7 +60,13 @@ class NumberSteps(FlowCore):
             user_id=user_id,
             flow_id=secrets.token_hex(4),
             language=texts.language,
-            step=Step.INSTANCE.value if chosen is None else Step.DDI.value,
+            step=(
+                Step.INSTANCE
+                if chosen is None
+                else Step.REPLACE
+                if self.runs_a_number(chosen.name)
+                else Step.DDI
+            ).value,
             instance=None if chosen is None else chosen.name,
         )
         opened = await self.store.open(new, await self.prompt(new))
@@ -165,12 +171,30 @@ class NumberSteps(FlowCore):
         texts = self.texts(reg)
         if instance is None:
             return await self.repeat(reg, texts.unknown_instance)
+        step = Step.REPLACE if self.runs_a_number(instance.name) else Step.DDI
         try:
-            return await self._step(reg, step=Step.DDI.value, instance=instance.name)
+            return await self._step(reg, step=step.value, instance=instance.name)
         except InstanceBusy:
             question = await self.prompt(reg)
             taken = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
             return Outcome(replies=[taken])
+
+    async def confirm_replace(self, reg: FlowRecord) -> Outcome:
+        """Register on the instance although it runs a number (it will be disconnected)."""
+        return await self._step(reg, step=Step.DDI.value)
+
+    async def replace_reply(self, reg: FlowRecord, text: str) -> Outcome:
+        """Typed at the replace question: yes goes on; no picks another instance (or ends the
+        registration, when there is no other)."""
+        texts = self.texts(reg)
+        answer = text.strip().casefold()
+        if answer in texts.yes_words:
+            return await self.confirm_replace(reg)
+        if answer in texts.no_words:
+            if self.several_instances:
+                return await self.back(reg)
+            return await self._cancel(reg, sure=True)
+        return await self.repeat(reg, texts.step_hints[Step.REPLACE.value])
 
     async def receive_ddi(self, reg: FlowRecord, text: str, working: WorkingSignal) -> Outcome:
         whole = parse_international(text)

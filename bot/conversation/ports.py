@@ -268,6 +268,10 @@ class FlowStorage(OutboxStorage, Protocol):
         registration that connected."""
         ...
 
+    async def last_number_on(self, instance: str) -> str | None:
+        """The number a registration last connected on `instance`."""
+        ...
+
     async def claim_ended_waits(
         self, compose: ComposeNotices
     ) -> tuple[list[OwedMessage], datetime | None]:

@@ -65,6 +65,13 @@ STEPS: Mapping[Step, StepSpec] = MappingProxyType(
             buttons=frozenset({Action.INSTANCE}),
             on_return=MappingProxyType({"instance": None}),
         ),
+        Step.REPLACE: StepSpec(
+            asks=lambda flow, reg, pending, lead: flow.ask_replace(reg),
+            typed=lambda flow, reg, text, working: flow.replace_reply(reg, text),
+            group=Step.INSTANCE,
+            back=Step.INSTANCE,  # when there are several instances
+            buttons=frozenset({Action.REPLACE}),
+        ),
         Step.DDI: StepSpec(
             asks=lambda flow, reg, pending, lead: flow.ask_ddi(reg),
             typed=lambda flow, reg, text, working: flow.receive_ddi(reg, text, working),
@@ -217,6 +224,7 @@ class ButtonSpec:
 BUTTONS: Mapping[Action, ButtonSpec] = MappingProxyType(
     {
         Action.INSTANCE: ButtonSpec(lambda flow, reg, arg, working: flow.press_instance(reg, arg)),
+        Action.REPLACE: ButtonSpec(lambda flow, reg, arg, working: flow.confirm_replace(reg)),
         Action.DDI: ButtonSpec(lambda flow, reg, arg, working: flow.receive_ddi(reg, arg, working)),
         Action.METHOD: ButtonSpec(
             lambda flow, reg, arg, working: flow.choose_method(reg, arg, working), acts_on_zapi=True

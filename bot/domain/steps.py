@@ -15,6 +15,7 @@ class Step(StrEnum):
     """Where a registration stands; the value is what its row stores."""
 
     INSTANCE = "instance"
+    REPLACE = "replace"  # the instance chosen runs a number: registering another drops it
     DDI = "ddi"
     PHONE = "phone"
     PHONE_CONFIRM = "phone_confirm"
@@ -38,6 +39,7 @@ class Action(StrEnum):
     """What a button asks for; the value travels in its callback data."""
 
     INSTANCE = "i"
+    REPLACE = "h"  # "Yes, replace it": register on an instance that runs a number
     DDI = "p"  # the country code offered (DEFAULT_DDI)
     METHOD = "m"
     BACK = "b"

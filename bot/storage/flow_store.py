@@ -319,6 +319,12 @@ class FlowStore(Writer):
             return await self.open(new, messages)
         return OpenedFlow(existing, resumed=True), []
 
+    async def last_number_on(self, instance: str) -> str | None:
+        """The number last connected on `instance` by a registration (country code first)."""
+        async with self.db.reader() as session:
+            last = await repo.last_connected_on(session, instance)
+        return None if last is None else last.number
+
     async def last_connected(self, user_id: int) -> tuple[str, str] | None:
         async with self.db.reader() as session:
             return await repo.last_connected(session, user_id)

@@ -1028,11 +1028,16 @@ class TelegramDouble:
         ]
 
     def live_keyboards(self, chat_id: int | str) -> list[int]:
-        """Ids of the bot's messages in the chat that still carry buttons."""
+        """Ids of the bot's messages in the chat that still carry buttons that act (a keyboard
+        of links only, such as an alert's "Register again", acts on nothing in the chat)."""
         return [
             int(message["message_id"])
             for message in self.bot_messages(chat_id)
-            if (message.get("reply_markup") or {}).get("inline_keyboard")
+            if any(
+                "url" not in button
+                for row in (message.get("reply_markup") or {}).get("inline_keyboard", [])
+                for button in row
+            )
         ]
 
     def last_keyboard(self, chat_id: int | str) -> list[list[dict[str, Any]]] | None:

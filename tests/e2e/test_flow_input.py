@@ -17,7 +17,7 @@ from bot.conversation.number_steps import CHECKED
 from bot.conversation.texts.en import ENGLISH as EN
 from bot.domain.steps import SETUP_STEPS, Step
 from bot.storage.models import InstanceLease, Registration
-from tests.conftest import CLIENT_TOKEN, INSTANCE_TOKENS, MEMBER, OTHER_MEMBER
+from tests.conftest import ADMIN, CLIENT_TOKEN, INSTANCE_TOKENS, MEMBER, OTHER_MEMBER
 from tests.doubles.telegram_api import ApiCall, TelegramDouble, TgUser
 from tests.doubles.zapi import NumberProfile, ZapiDouble
 from tests.harness import BotHarness, settle, until
@@ -42,6 +42,7 @@ PROFILES = {
 # What a member sees when a typed answer does not fit the step.
 TEXT_HINTS = {
     Step.INSTANCE: EN.unknown_instance,
+    Step.REPLACE: EN.step_hints["replace"],
     Step.DDI: EN.bad_ddi,
     Step.PHONE: EN.phone_not_digits,
     Step.PHONE_CONFIRM: EN.phone_confirm_hint,
@@ -57,6 +58,7 @@ TEXT_HINTS = {
 # The answer that moves each step on, and a piece of what the member reads then.
 VALID_ANSWERS = {
     Step.INSTANCE: ("inst-a", "country code"),
+    Step.REPLACE: ("yes", "country code"),
     Step.DDI: ("+55", "Now the number for +55"),
     Step.PHONE: (TYPED_NUMBER, "How should WhatsApp send the code"),
     Step.PHONE_CONFIRM: ("yes", "How should WhatsApp send the code"),
@@ -72,6 +74,7 @@ VALID_ANSWERS = {
 # The question of each step, as it starts (after the step indicator line).
 QUESTIONS = {
     Step.INSTANCE: "Which instance should the number go on?",
+    Step.REPLACE: "inst-a is connected to WhatsApp right now",
     Step.DDI: "Send the country code (DDI)",
     Step.PHONE: "Now the number for +55",
     Step.PHONE_CONFIRM: "doesn't look like a valid number for +55",
@@ -155,15 +158,18 @@ async def until_status(telegram: TelegramDouble, user: TgUser) -> tuple[list[Api
 async def drive_to(bot: BotHarness, zapi: ZapiDouble, step: Step, user: TgUser = MEMBER) -> ApiCall:
     """Walk `user` from /register to `step` on inst-a; returns the step's question."""
     zapi.add_number(DDI, PHONE, PROFILES.get(step, NumberProfile()))
+    if step is Step.REPLACE:  # inst-a runs a number, as the board (an admin's /instances) saw
+        zapi.set_connected("inst-a")
+        await bot.say(ADMIN, "/instances")
     reply = await bot.say(user, "/register")
     assert QUESTIONS[Step.INSTANCE] in (reply.text or ""), reply.text
     if step is not Step.INSTANCE:
         reply = await bot.tap(user, "inst-a")
-    if step not in (Step.INSTANCE, Step.DDI):
+    if step not in (Step.INSTANCE, Step.REPLACE, Step.DDI):
         reply = await bot.say(user, DDI)
     if step is Step.PHONE_CONFIRM:
         reply = await bot.say(user, DOUBTFUL_NUMBER)
-    elif step not in (Step.INSTANCE, Step.DDI, Step.PHONE):
+    elif step not in (Step.INSTANCE, Step.REPLACE, Step.DDI, Step.PHONE):
         reply = await bot.say(user, TYPED_NUMBER)
     if step is Step.APPEAL:
         reply = await bot.tap(user, "Appeal")
@@ -182,6 +188,9 @@ async def answer_validly(bot: BotHarness, zapi: ZapiDouble, step: Step) -> ApiCa
         zapi.accept_device_transfer("inst-a")
     reply = await bot.say(MEMBER, text)
     assert expected in (reply.text or ""), (step, reply.text)
+    if step is Step.REPLACE:  # the number is gone again, for the steps after
+        zapi.set_connected("inst-a", False)
+        await bot.say(ADMIN, "/instances")
     return reply
 
 

@@ -359,3 +359,64 @@ async def test_names_are_remembered_across_a_restart(
     board = await second.say(ADMIN, "/instances")
     assert "    👤 Ana <Maria> (@ana_m) · Country code · since " in (board.text or "")
     assert "Ana &lt;Maria&gt;" in board.params["text"]  # escaped in the HTML sent
+
+
+# -- the replace guard at the instance step --------------------------------------------------
+
+
+async def test_an_instance_running_a_number_is_marked_and_asks_before_it_is_replaced(
+    start_bot: Any, telegram: TelegramDouble, zapi: ZapiDouble
+) -> None:
+    bot = await start_bot(instance_check_seconds="3600")
+    await connect(bot, OTHER_MEMBER, "inst-a")  # Bruno's number now runs on inst-a
+    zapi.set_connected("inst-b", False)
+    await bot.say(ADMIN, "/instances")  # the board sees it (as the monitor would)
+
+    question = await bot.say(MEMBER, "/register")
+    assert labels(question)[:2] == ["inst-a · connected", "inst-b"]
+    asked = await bot.tap(MEMBER, "inst-a")
+    replace = EN.ask_replace_number.format(instance="inst-a", number="+55 •••• 1234")
+    assert (asked.text or "").endswith("\n" + replace)
+    assert "✅ Yes, replace it" in labels(asked)
+    back = await bot.tap(MEMBER, "Back")
+    assert "Which instance" in (back.text or "")
+    await bot.tap(MEMBER, "inst-a")
+    going_on = await bot.tap(MEMBER, "Yes, replace it")
+    assert "country code" in (going_on.text or "")
+    reg = await bot.services.flow.load(MEMBER.id)
+    assert reg is not None and (reg.instance, reg.step) == ("inst-a", "ddi")
+
+
+async def test_the_only_instance_asks_first_and_no_ends_the_registration(
+    start_bot: Any, telegram: TelegramDouble, zapi: ZapiDouble, clock: TestClock
+) -> None:
+    zapi.set_connected("inst-a")
+    bot = await start_bot(
+        zapi_instances=f"inst-a=inst-a:{INSTANCE_TOKENS['inst-a']}", instance_check_seconds="3600"
+    )
+    await until(lambda: bot.services.monitor.state("inst-a") is not None)
+    asked = await bot.say(MEMBER, "/register")
+    assert asked.text == "Step 1/4 · Replace the number\n" + EN.ask_replace.format(
+        instance="inst-a"
+    )
+    assert "Back" not in " ".join(labels(asked))  # nowhere to go back to
+    assert (await bot.say(MEMBER, "maybe")).text == EN.step_hints["replace"]
+    assert (await bot.say(MEMBER, "no")).text == EN.cancelled
+    async with bot.services.database.session() as session:
+        assert (await session.scalars(select(InstanceLease))).all() == []
+
+
+async def test_the_guard_in_portuguese(
+    start_bot: Any, telegram: TelegramDouble, zapi: ZapiDouble
+) -> None:
+    zapi.set_connected("inst-b")
+    bot = await start_bot()
+    await bot.say(ADMIN, "/instances")
+    carla = TgUser(id=1003, first_name="Carla", language_code="pt-BR")
+    question = await bot.say(carla, "/register")
+    assert labels(question)[:2] == ["inst-a", "inst-b · conectada"]
+    asked = await bot.tap(carla, "inst-b")
+    assert (asked.text or "").endswith("\n" + PT.ask_replace.format(instance="inst-b"))
+    assert (await bot.say(carla, "sim")).text is not None
+    reg = await bot.services.flow.load(carla.id)
+    assert reg is not None and reg.step == "ddi"

@@ -70,6 +70,10 @@ class Catalog:
     # instance
     ask_instance: str
     instance_busy: str
+    button_connected: str  # an instance that runs a number, at the instance step
+    button_replace: str
+    ask_replace: str  # choosing an instance that runs a number
+    ask_replace_number: str  # the same, knowing which number
     instance_busy_now: str  # a link to a registration on an instance someone holds
     all_instances_busy: str
     unknown_instance: str

@@ -71,6 +71,16 @@ ENGLISH = Catalog(
     button_didnt_get_it="🔁 Didn't get it",
     button_forgot_pin="🔑 Forgot the PIN",
     button_device_accepted="✅ I accepted it",
+    button_connected="{name} · connected",
+    button_replace="✅ Yes, replace it",
+    ask_replace=(
+        "⚠ {instance} is connected to WhatsApp right now. Registering another number there "
+        "disconnects the one it runs. Replace it?"
+    ),
+    ask_replace_number=(
+        "⚠ {instance} is connected to WhatsApp right now, with {number}. Registering another "
+        "number there disconnects that one. Replace it?"
+    ),
     button_busy="{name} (busy)",
     button_wait="{method} — wait {wait}",
     button_unavailable="{method} — unavailable",
@@ -205,6 +215,7 @@ ENGLISH = Catalog(
     ),
     connected="✅ Connected! Instance {instance} now runs WhatsApp for {number}.",
     step_names={
+        "replace": "Replace the number",
         "instance": "Instance",
         "ddi": "Country code",
         "phone": "Phone number",
@@ -224,6 +235,7 @@ ENGLISH = Catalog(
         "email_code": "Recovery e-mail",
     },
     step_hints={
+        "replace": "Tap “Yes, replace it”, or go Back and pick another instance.",
         "instance": "Tap an instance, or type its name.",
         "ddi": "Send the country code, e.g. 55.",
         "phone": "Send the phone number with its area code.",

@@ -79,6 +79,16 @@ PORTUGUESE = Catalog(
     button_didnt_get_it="🔁 Não recebi",
     button_forgot_pin="🔑 Esqueci o PIN",
     button_device_accepted="✅ Já aceitei",
+    button_connected="{name} · conectada",
+    button_replace="✅ Sim, substituir",
+    ask_replace=(
+        "⚠ A {instance} está conectada ao WhatsApp agora. Registrar outro número nela "
+        "desconecta o que está lá. Substituir?"
+    ),
+    ask_replace_number=(
+        "⚠ A {instance} está conectada ao WhatsApp agora, com o {number}. Registrar outro "
+        "número nela desconecta esse. Substituir?"
+    ),
     button_busy="{name} (ocupada)",
     button_wait="{method} — aguarde {wait}",
     button_unavailable="{method} — indisponível",
@@ -216,6 +226,7 @@ PORTUGUESE = Catalog(
     ),
     connected="✅ Conectado! O WhatsApp do número {number} agora está na instância {instance}.",
     step_names={
+        "replace": "Substituir o número",
         "instance": "Instância",
         "ddi": "Código do país",
         "phone": "Número",
@@ -235,6 +246,7 @@ PORTUGUESE = Catalog(
         "email_code": "E-mail de recuperação",
     },
     step_hints={
+        "replace": "Toque em “Sim, substituir” ou volte e escolha outra instância.",
         "instance": "Toque numa instância, ou digite o nome dela.",
         "ddi": "Envie o código do país, por exemplo 55.",
         "phone": "Envie o número com DDD.",
