@@ -14,7 +14,7 @@ __all__ = ["MAX_CONCURRENT_UPDATES", "MAX_QUEUED_UPDATES", "PerChatUpdateProcess
 
 # Updates handled at once, all chats together. Members of one team rarely have more than a few
 # dozen flows open; the cap bounds the memory a burst of updates can take.
-MAX_CONCURRENT_UPDATES = 192
+MAX_CONCURRENT_UPDATES = 128
 # Updates let in to wait for their chat's turn.
 MAX_QUEUED_UPDATES = 4096
 

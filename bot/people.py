@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 # A later sighting is written only once it is this much newer than the one written: "last
 # activity" is shown to the minute, and a member's every message must not cost a write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+# Rows per statement when sightings are written: a crowd's first sightings are written in
+# several small statements rather than one that costs memory the size of the crowd.
+FLUSH_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +106,8 @@ class People:
         ]
         try:
             async with self.db.session() as session:
-                await repo.save_people(session, rows)
+                for start in range(0, len(rows), FLUSH_BATCH):
+                    await repo.save_people(session, rows[start : start + FLUSH_BATCH])
         except Exception as error:
             logger.warning("Could not record %d sighting(s): %s", len(rows), type(error).__name__)
             self._dirty |= dirty

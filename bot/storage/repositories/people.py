@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -154,9 +152,17 @@ async def save_people(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) 
     first sighting stays as first written."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = upsert(Person)
+    # The dialect's own upsert, imported when needed: a bot on one backend need not load the
+    # other's dialect.
+    statement: Any
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        statement = postgresql_insert(Person)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(Person)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[Person.user_id],
