@@ -76,6 +76,22 @@ class AccessGate:
         result.update({uid: "admin" for uid in self.settings.admin_user_ids})
         return dict(sorted(result.items()))
 
+    async def admin_texts(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE, language: str
+    ) -> Catalog:
+        """The admin's catalog (in `language`); anyone else is told that only admins can (a
+        button press: in its pop-up) and the update stops here."""
+        user, chat = update.effective_user, update.effective_chat
+        assert user is not None and chat is not None
+        texts = catalog_for(language)
+        if self.is_admin(user.id):
+            return texts
+        if update.callback_query is not None:
+            await answer_quietly(update.callback_query, texts.admin_only)
+        else:
+            await self._say(context, chat.id, texts.admin_only)
+        raise ApplicationHandlerStop
+
     async def set_member(self, user_id: int, *, allowed: bool, by: int) -> None:
         async with self.database.session() as session:
             await repo.set_member(session, user_id, allowed=allowed, by=by)

@@ -165,13 +165,9 @@ class AdminCommands:
 
     async def _admin_texts(self, update: Update, context: Context) -> Catalog:
         """The admin's catalog; anyone else is told no and the update stops here."""
-        user, chat = update.effective_user, update.effective_chat
-        assert user is not None and chat is not None
-        texts = catalog_for(self.languages.of(user))
-        if not self.gate.is_admin(user.id):
-            await context.bot.send_message(chat.id, texts.admin_only)
-            raise ApplicationHandlerStop
-        return texts
+        return await self.gate.admin_texts(
+            update, context, self.languages.of(update.effective_user)
+        )
 
     @staticmethod
     def _number_argument(context: Context) -> int | None:

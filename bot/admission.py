@@ -162,10 +162,7 @@ class Admission:
     async def _answer(self, update: Update, context: Context, user_id: int, allow: bool) -> None:
         query, admin = update.callback_query, update.effective_user
         assert query is not None and admin is not None
-        texts = self._texts(admin)
-        if not self.gate.is_admin(admin.id):
-            await answer_quietly(query, texts.admin_only)
-            return
+        texts = await self.gate.admin_texts(update, context, self.languages.of(admin))
         now = self.clock.now()
         settled: list[AccessRequest] = []
 
@@ -232,10 +229,7 @@ class Admission:
         """/invite (admins): a one-time link, valid INVITE_VALIDITY."""
         admin, chat = update.effective_user, update.effective_chat
         assert admin is not None and chat is not None
-        texts = self._texts(admin)
-        if not self.gate.is_admin(admin.id):
-            await context.bot.send_message(chat.id, texts.admin_only)
-            return
+        texts = await self.gate.admin_texts(update, context, self.languages.of(admin))
         username = self.alerts.bot_username()
         if not username:
             await context.bot.send_message(chat.id, texts.access.invite_no_username)

@@ -28,7 +28,7 @@ from bot.access import AccessGate
 from bot.conversation.flow import RegistrationFlow
 from bot.conversation.jobs import FlowJobs
 from bot.conversation.replies import Reply
-from bot.conversation.texts import Catalog, catalog_for
+from bot.conversation.texts import Catalog
 from bot.domain.clock import local_time
 from bot.domain.instances import Connection, Probe, reason_key
 from bot.domain.parsing import masked_number
@@ -72,17 +72,9 @@ class InstanceBoard:
         return [CallbackQueryHandler(self.pressed, pattern=r"^board:")]
 
     async def _texts(self, update: Update, context: Context) -> Catalog:
-        """The admin's catalog; anyone else is told no (a press: in its pop-up)."""
-        user, chat = update.effective_user, update.effective_chat
-        assert user is not None and chat is not None
-        texts = catalog_for(self.languages.of(user))
-        if not self.gate.is_admin(user.id):
-            if update.callback_query is not None:
-                await answer_quietly(update.callback_query, texts.admin_only)
-            else:
-                await context.bot.send_message(chat.id, texts.admin_only)
-            raise ApplicationHandlerStop
-        return texts
+        return await self.gate.admin_texts(
+            update, context, self.languages.of(update.effective_user)
+        )
 
     async def show(self, update: Update, context: Context) -> None:
         texts = await self._texts(update, context)

@@ -23,7 +23,7 @@ from telegram.ext import ContextTypes
 from bot.access import AccessGate
 from bot.admin import split_message
 from bot.config import Settings
-from bot.conversation.texts import Catalog, catalog_for
+from bot.conversation.texts import Catalog
 from bot.domain.clock import Clock
 from bot.domain.history import (
     OUTCOMES,
@@ -80,14 +80,10 @@ class HistoryCommands:
         self.clock = clock
         self.zone = ZoneInfo(settings.timezone)
 
-    async def _texts(self, update: Update, context: Context) -> Catalog | None:
-        user, chat = update.effective_user, update.effective_chat
-        assert user is not None and chat is not None
-        texts = catalog_for(self.languages.of(user))
-        if not self.gate.is_admin(user.id):
-            await context.bot.send_message(chat.id, texts.admin_only)
-            return None
-        return texts
+    async def _texts(self, update: Update, context: Context) -> Catalog:
+        return await self.gate.admin_texts(
+            update, context, self.languages.of(update.effective_user)
+        )
 
     # -- reading events ---------------------------------------------------------------------
 
@@ -131,8 +127,6 @@ class HistoryCommands:
 
     async def history(self, update: Update, context: Context) -> None:
         texts = await self._texts(update, context)
-        if texts is None:
-            return
         assert update.effective_chat is not None
         chat_id = update.effective_chat.id
         wanted = parse_filter(context.args or [])
@@ -169,8 +163,6 @@ class HistoryCommands:
 
     async def export(self, update: Update, context: Context) -> None:
         texts = await self._texts(update, context)
-        if texts is None:
-            return
         assert update.effective_chat is not None
         chat_id = update.effective_chat.id
         wanted = parse_filter(context.args or [], limit_allowed=False)
@@ -214,8 +206,6 @@ class HistoryCommands:
 
     async def stats(self, update: Update, context: Context) -> None:
         texts = await self._texts(update, context)
-        if texts is None:
-            return
         assert update.effective_chat is not None
         chat_id = update.effective_chat.id
         args = context.args or []
