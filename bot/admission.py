@@ -153,7 +153,7 @@ class Admission:
         now = self.clock.now()
 
         async def record(session: AsyncSession) -> None:
-            await repo.record_request(session, user.id, now=now)
+            await repo.record_request(session, user.id, now=now, language=texts.language)
 
         await self.alerts.post([alert], record)
         logger.info("User %s asked for access", user.id)
@@ -176,7 +176,9 @@ class Admission:
             if allow:
                 await repo.set_member(session, user_id, allowed=True, by=admin.id, source="request")
 
-        theirs = catalog_for(self.languages.chosen(user_id) or self.alerts.settings.alert_language)
+        async with self.store.db.reader() as session:
+            asked = await session.get(AccessRequest, user_id)
+        theirs = catalog_for(self.languages.chosen(user_id) or (asked.language if asked else None))
         said = theirs.access.welcome if allow else theirs.access.request_declined
         try:
             owed = await self.store.commit_messages([(user_id, Reply(said))], answer)

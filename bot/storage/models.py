@@ -165,6 +165,7 @@ class AccessRequest(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    language: Mapped[str] = mapped_column(String(8), default="en")  # of the answer to them
     allowed: Mapped[bool | None] = mapped_column(Boolean, default=None)
     answered_by: Mapped[int | None] = mapped_column(BigInteger, default=None)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

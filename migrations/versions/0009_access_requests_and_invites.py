@@ -25,6 +25,7 @@ def upgrade() -> None:
         "access_requests",
         sa.Column("user_id", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("allowed", sa.Boolean(), nullable=True),
         sa.Column("answered_by", sa.BigInteger(), nullable=True),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),

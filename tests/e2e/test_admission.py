@@ -164,3 +164,25 @@ async def test_only_admins_make_invites(
 ) -> None:
     bot = await start_bot()
     assert (await bot.say(MEMBER, "/invite")).text == EN.admin_only
+
+
+async def test_a_request_in_portuguese(
+    start_bot: Any, telegram: TelegramDouble, zapi: ZapiDouble
+) -> None:
+    from bot.conversation.texts.pt import PORTUGUESE as PT
+
+    bot = await start_bot()
+    admin = TgUser(id=ADMIN.id, first_name="Dora", language_code="pt-BR")
+    await bot.say(admin, "/help")  # the admin's language, as Telegram tells it
+    await bot.say(admin, "/language pt")
+    zeca = TgUser(id=6668, first_name="Zeca", language_code="pt-BR")
+    refused = await bot.say(zeca, "oi")
+    assert refused.text == PT.access.not_member.format(user_id=zeca.id)
+    assert labels(refused) == [PT.access.button_request]
+    assert (await bot.tap(zeca, "Pedir acesso")).text == PT.access.request_sent
+    alert = await telegram.next_reply(ADMIN.id)
+    while alert.text != "🙋 Zeca (6668) está pedindo acesso ao bot.":
+        alert = await telegram.next_reply(ADMIN.id)
+    assert labels(alert) == ["✅ Liberar", "🚫 Recusar"]
+    assert (await bot.tap(admin, "Liberar")).text == "✅ Zeca foi liberado por Dora."
+    assert (await telegram.next_reply(zeca.id)).text == PT.access.welcome

@@ -12,11 +12,13 @@ from bot.storage.models import AccessRequest, Invite
 __all__ = ["answer_request", "create_invite", "record_request", "use_invite"]
 
 
-async def record_request(session: AsyncSession, user_id: int, *, now: datetime) -> bool:
-    """Note the request; False when this person asked before (answered or not)."""
+async def record_request(
+    session: AsyncSession, user_id: int, *, now: datetime, language: str
+) -> bool:
+    """Note the request (`language`: the answer's); False when this person asked before."""
     if await session.get(AccessRequest, user_id) is not None:
         return False
-    session.add(AccessRequest(user_id=user_id, requested_at=now))
+    session.add(AccessRequest(user_id=user_id, requested_at=now, language=language))
     await session.flush()
     return True
 
