@@ -1,0 +1,3 @@
+"""The Z-API registration bot."""
+
+__version__ = "0.2.0"

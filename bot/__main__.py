@@ -13,7 +13,14 @@ import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from bot.config import Settings, SettingsError, load_settings
+from bot import __version__
+from bot.config import (
+    DatabaseSettings,
+    Settings,
+    SettingsError,
+    load_database_settings,
+    load_settings,
+)
 from bot.logging_setup import setup_logging
 
 if TYPE_CHECKING:  # python-telegram-bot is imported once the migration child is forked
@@ -28,7 +35,7 @@ logger = logging.getLogger("bot")
 EXIT_SETTINGS = 2
 
 
-async def migrate_database(settings: Settings) -> None:
+async def migrate_database(settings: DatabaseSettings) -> None:
     from bot.storage.database import Database
     from bot.storage.migrate import upgrade
 
@@ -39,7 +46,7 @@ async def migrate_database(settings: Settings) -> None:
         await database.dispose()
 
 
-def _migrate(settings: Settings) -> bool:
+def _migrate(settings: DatabaseSettings) -> bool:
     """Upgrade the database; on failure, one line saying why (not a traceback) and False."""
     try:
         asyncio.run(migrate_database(settings))
@@ -184,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot", description="Z-API registration bot for Telegram."
     )
     parser.add_argument(
+        "--version", action="version", version=f"zapi-registration-bot {__version__}"
+    )
+    parser.add_argument(
         "command",
         nargs="?",
         default="run",
@@ -194,17 +204,25 @@ def main(argv: list[str] | None = None) -> int:
         ),
     )
     args = parser.parse_args(argv)
+    if args.command == "migrate":  # a release phase may have nothing but DATABASE_URL
+        try:
+            database = load_database_settings()
+        except SettingsError as error:
+            print(error, file=sys.stderr)
+            return EXIT_SETTINGS
+        setup_logging(
+            database.log_level, database.secrets(), json_lines=database.log_format == "json"
+        )
+        if not _migrate(database):
+            return 1
+        logger.info("Database is at the latest revision")
+        return 0
     try:
         settings = load_settings()
     except SettingsError as error:
         print(error, file=sys.stderr)
         return EXIT_SETTINGS
     setup_logging(settings.log_level, settings.secrets(), json_lines=settings.log_format == "json")
-    if args.command == "migrate":
-        if not _migrate(settings):
-            return 1
-        logger.info("Database is at the latest revision")
-        return 0
     if args.command == "zapi-webhooks":
         from bot.zapi_webhooks import set_zapi_webhooks
 

@@ -17,6 +17,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot import __version__
 from bot.access import AccessGate
 from bot.admin import AdminCommands
 from bot.admission import Admission
@@ -237,8 +238,9 @@ async def _on_start(application: BotApplication) -> None:
     for repeating in services.repeating:
         repeating.start()
     logger.info(
-        "Started: %d instance(s), %d wait timer(s) restored, %d interrupted call(s), "
+        "Started version %s: %d instance(s), %d wait timer(s) restored, %d interrupted call(s), "
         "%d message(s) owed",
+        __version__,
         len(services.settings.instances),
         len(timers),
         interrupted,

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -124,7 +124,10 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """What `python -m bot migrate` needs: the database, and how to log. A release phase may
+    have nothing else."""
+
     model_config = SettingsConfigDict(
         env_file=".env",
         env_file_encoding="utf-8",
@@ -133,6 +136,35 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,
     )
 
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        url = normalize_database_url(value)
+        if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
+            raise ValueError("must be an SQLite (sqlite://) or PostgreSQL (postgres://) URL")
+        return url
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log redaction filter."""
+        password = make_url(self.database_url).password
+        return [str(password)] if password else []
+
+
+class Settings(DatabaseSettings):
     telegram_bot_token: SecretStr
     telegram_base_url: str = "https://api.telegram.org/bot"
     zapi_base_url: AnyHttpUrl = AnyHttpUrl("https://api.z-api.io")
@@ -141,7 +173,6 @@ class Settings(BaseSettings):
     zapi_instance_token: SecretStr = SecretStr("")
     zapi_instances: SecretStr = Field(default=SecretStr(""), validate_default=True)
     zapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    database_url: str = Field(default=DEFAULT_DATABASE_URL, repr=False)
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     telegram_max_messages_per_second: float = Field(default=30.0, ge=0)
@@ -152,8 +183,6 @@ class Settings(BaseSettings):
     default_ddi: str | None = None
     # How long an SQLite write waits for another process's lock before it fails (and is retried).
     sqlite_busy_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-    log_format: Literal["text", "json"] = "text"
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     port: int = Field(default=8443, ge=1, le=65535)
@@ -213,24 +242,6 @@ class Settings(BaseSettings):
         if ddi is None:
             raise ValueError(f"{value!r} is not a country calling code (e.g. 55)")
         return ddi
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("log_format", mode="before")
-    @classmethod
-    def _lower(cls, value: Any) -> Any:
-        return value.lower() if isinstance(value, str) else value
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_url(cls, value: str) -> str:
-        url = normalize_database_url(value)
-        if not (url.startswith("sqlite+aiosqlite://") or url.startswith("postgresql+asyncpg://")):
-            raise ValueError("must be an SQLite (sqlite://) or PostgreSQL (postgres://) URL")
-        return url
 
     @field_validator("alert_language", mode="before")
     @classmethod
@@ -305,10 +316,10 @@ class Settings(BaseSettings):
         values += [instance.token.get_secret_value() for instance in self.instances]
         if self.webhook_secret is not None:
             values.append(self.webhook_secret.get_secret_value())
-        password = make_url(self.database_url).password
-        if password:
-            values.append(str(password))
-        return [value for value in values if value]
+        return [value for value in [*values, *super().secrets()] if value]
+
+
+S = TypeVar("S", bound=DatabaseSettings)
 
 
 class SettingsError(Exception):
@@ -336,8 +347,17 @@ def _describe(error: dict[str, Any]) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, raising `SettingsError` that lists every problem at once."""
+    return _load(Settings, overrides)
+
+
+def load_database_settings(**overrides: Any) -> DatabaseSettings:
+    """Only the database's settings (for `migrate`), with the same errors."""
+    return _load(DatabaseSettings, overrides)
+
+
+def _load(kind: type[S], overrides: dict[str, Any]) -> S:
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         problems = [_describe(dict(error)) for error in exc.errors()]
         raise SettingsError(problems) from None

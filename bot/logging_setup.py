@@ -92,6 +92,10 @@ def setup_logging(level: str, secrets: Iterable[str], *, json_lines: bool = Fals
     # At DEBUG, python-telegram-bot logs whole updates and call parameters: members' codes and
     # PINs would land in the log.
     logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # Alembic tells of its context and of every revision it passes at INFO, on each migrate,
+    # check and first start: only at DEBUG.
+    alembic_level = logging.DEBUG if level == "DEBUG" else logging.WARNING
+    logging.getLogger("alembic").setLevel(alembic_level)
 
 
 def _route_python_output_to(root: logging.Logger) -> None:

@@ -17,6 +17,7 @@ import tornado.web
 from sqlalchemy import text
 from telegram import Update
 
+from bot import __version__
 from bot.app import BotApplication, services_of
 from bot.config import Settings
 from bot.conversation.updates import ALLOWED_UPDATES
@@ -73,7 +74,7 @@ class _Health(tornado.web.RequestHandler):
                 healthy = False
         self.set_status(200 if healthy else 503)
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"ok": healthy}))
+        self.finish(json.dumps({"ok": healthy, "version": __version__}))
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:

@@ -436,7 +436,7 @@ def run_bot(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[st
     )
 
 
-@pytest.mark.parametrize("command", [[], ["migrate"]])
+@pytest.mark.parametrize("command", [[], ["check"]])
 def test_python_m_bot_without_settings(tmp_path: Path, command: list[str]) -> None:
     result = run_bot(tmp_path, *command)
     assert result.returncode == 2, result.stderr
@@ -447,6 +447,14 @@ def test_python_m_bot_without_settings(tmp_path: Path, command: list[str]) -> No
     assert "BotFather" in result.stderr
     assert "Z-API panel" in result.stderr
     assert not (tmp_path / "data").exists()  # nothing created before the settings are right
+
+
+def test_migrate_asks_only_for_a_database_url_that_works(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "migrate", DATABASE_URL="mysql://nope")
+    assert result.returncode == 2, result.stderr
+    assert "DATABASE_URL" in result.stderr and "TELEGRAM_BOT_TOKEN" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_python_m_bot_with_bad_values(tmp_path: Path) -> None:

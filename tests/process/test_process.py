@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot import __version__
 from bot.storage.models import Base, UTCDateTime
 from tests.clock import TestClock
 from tests.conftest import (
@@ -751,6 +752,8 @@ async def test_webhook_mode_end_to_end(
         if status != 200:
             await asyncio.sleep(0.5)  # let the process log why
         assert status == 200, f"/healthz answered {status}\n{process.describe()}"
+        async with http.get(f"{base}/healthz") as response:
+            assert await response.json() == {"ok": True, "version": __version__}
 
         chat = Chat(telegram, MEMBER)
         await play(chat, [*TO_METHOD, *AFTER_METHOD_QUESTION])
