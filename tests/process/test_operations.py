@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
 
 from bot import __version__
 from tests.process_helpers import REPO_ROOT, Processes
@@ -47,3 +51,57 @@ async def test_alembic_speaks_at_debug(processes: Processes, tmp_path: Path) -> 
     process = await processes.run(env, "migrate")
     assert process.returncode == 0, process.describe()
     assert "Running upgrade" in process.output
+
+
+async def test_http_proxy_is_honoured_for_telegram_and_z_api(
+    processes: Processes, telegram: Any, zapi: Any, migrated_sqlite_url: str
+) -> None:
+    """HTTP(S)_PROXY routes the Bot API's calls and Z-API's through the proxy (NO_PROXY
+    empty): a forwarding proxy on loopback records them."""
+    seen: list[str] = []
+
+    async def forward(request: web.Request) -> web.StreamResponse:
+        seen.append(str(request.url))
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                request.method,
+                str(request.url),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                data=await request.read(),
+            ) as answer,
+        ):
+            return web.Response(
+                status=answer.status,
+                body=await answer.read(),
+                content_type=answer.content_type,
+            )
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        proxy = f"http://127.0.0.1:{port}"
+        env = processes.env(
+            migrated_sqlite_url,
+            http_proxy=proxy,
+            https_proxy=proxy,
+            no_proxy="",
+            instance_check_seconds="3600",
+        )
+        env.update(HTTP_PROXY=proxy, HTTPS_PROXY=proxy, NO_PROXY="")
+        process = await processes.spawn(env)
+        await process.wait_until(
+            lambda: (
+                any("/getUpdates" in url for url in seen) and any("/status" in url for url in seen)
+            ),
+            "calls through the proxy",
+        )
+        assert any(url.startswith(telegram.base_url) for url in seen)
+        assert any(url.startswith(zapi.base_url) for url in seen)
+    finally:
+        await runner.cleanup()
