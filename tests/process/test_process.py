@@ -635,8 +635,12 @@ def check_row(output: str, name: str) -> str:
 
 def row_ok(output: str, name: str) -> bool:
     status = check_row(output, name)[len(name) :].split()
-    assert status and status[0] in ("ok", "FAIL"), check_row(output, name)
+    assert status and status[0] in ("ok", "WARN", "FAIL"), check_row(output, name)
     return status[0] == "ok"
+
+
+def row_status(output: str, name: str) -> str:
+    return check_row(output, name)[len(name) :].split()[0]
 
 
 CHECK_ROWS = ("Settings", "Telegram bot token", "Z-API instance inst-a", "Z-API instance inst-b")
@@ -684,16 +688,78 @@ async def test_check_names_the_instance_that_fails(
     assert row_ok(process.stdout, "Telegram bot token"), process.stdout
 
 
-async def test_check_says_the_database_is_not_migrated(
+async def test_check_says_a_new_database_will_be_migrated_and_creates_nothing(
     processes: Processes, sqlite_url: str
 ) -> None:
     process = await processes.run(processes.env(sqlite_url), "check")
-    assert process.returncode not in (0, None), process.describe()
+    assert process.returncode == 0, process.describe()
     assert "Traceback" not in process.output, process.describe()
-    assert not row_ok(process.stdout, "Database")
-    assert "migrate" in check_row(process.stdout, "Database"), process.stdout
+    assert row_status(process.stdout, "Database") == "WARN"
+    assert "migrated at start" in check_row(process.stdout, "Database"), process.stdout
+    assert not sqlite_path(sqlite_url).exists()  # the check made nothing
     for name in CHECK_ROWS:
         assert row_ok(process.stdout, name), process.stdout
+
+
+async def test_check_says_a_database_behind_will_be_migrated(
+    processes: Processes, sqlite_url: str
+) -> None:
+    path = sqlite_path(sqlite_url)
+    sqlite3.connect(path).close()  # an empty file: no revision at all
+    process = await processes.run(processes.env(sqlite_url), "check")
+    assert process.returncode == 0, process.describe()
+    assert "at revision none" in check_row(process.stdout, "Database"), process.stdout
+    assert row_status(process.stdout, "Database") == "WARN"
+
+
+async def test_check_is_bounded_by_one_timeout_when_instances_hang(
+    processes: Processes, zapi: ZapiDouble, migrated_sqlite_url: str
+) -> None:
+    ten = {f"inst-{c}": f"tok-{c * 20}" for c in "abcdefghij"}
+    for name, token in ten.items():
+        if name not in ("inst-a", "inst-b"):
+            zapi.add_instance(name, token)
+        zapi.hang("status", instance_id=name)
+    env = processes.env(
+        migrated_sqlite_url,
+        zapi_instances=",".join(f"{n}={n}:{t}" for n, t in ten.items()),
+        zapi_timeout_seconds="1",
+    )
+    started = time.monotonic()
+    process = await processes.run(env, "check")
+    elapsed = time.monotonic() - started
+    assert process.returncode == 1, process.describe()
+    for name in ten:
+        assert not row_ok(process.stdout, f"Z-API instance {name}"), process.stdout
+    # One ZAPI_TIMEOUT_SECONDS plus the margin, plus the interpreter's start: not ten of them.
+    assert elapsed < 1 + 3 + 4, elapsed
+
+
+async def test_check_says_a_wrong_base_url_is_the_url(
+    processes: Processes, telegram: TelegramDouble, migrated_sqlite_url: str
+) -> None:
+    host = telegram.base_url.removesuffix("/bot")
+    for base, said in ((host, "must end with /bot"), (f"{host}/api/bot", "404 Not Found")):
+        env = processes.env(migrated_sqlite_url, telegram_base_url=base)
+        process = await processes.run(env, "check")
+        assert process.returncode == 1, process.describe()
+        row = check_row(process.stdout, "Telegram bot token")
+        assert said in row and "TELEGRAM_BASE_URL" in row, row
+        assert "refused" not in row  # the URL is the cause, not the token
+
+
+async def test_check_warns_of_no_admins_placeholders_and_sqlite_on_a_dyno(
+    processes: Processes, migrated_sqlite_url: str
+) -> None:
+    env = processes.env(
+        migrated_sqlite_url, admin_user_ids="", allowed_user_ids="111111111,222222222", dyno="web.1"
+    )
+    process = await processes.run(env, "check")
+    assert process.returncode == 0, process.describe()  # warnings, not failures
+    assert row_status(process.stdout, "Admins") == "WARN"
+    assert "ADMIN_USER_IDS is empty" in check_row(process.stdout, "Admins")
+    assert "ALLOWED_USER_IDS" in check_row(process.stdout, "Placeholders"), process.stdout
+    assert "DYNO" in check_row(process.stdout, "Storage"), process.stdout
 
 
 # ------------------------------------------------------------------------------------------
