@@ -174,12 +174,22 @@ def run(settings: Settings) -> int:
 
                 runner.run(serve_webhook(application, settings))
             else:
+                health = None
+                if settings.health_port is not None:
+                    from bot.webhook import start_health_server
+
+                    health = start_health_server(application, settings.health_port)
+                    logger.info("Health check on port %s (GET /healthz)", settings.health_port)
                 logger.info("Long polling")
-                application.run_polling(
-                    allowed_updates=ALLOWED_UPDATES,
-                    drop_pending_updates=False,
-                    close_loop=False,
-                )
+                try:
+                    application.run_polling(
+                        allowed_updates=ALLOWED_UPDATES,
+                        drop_pending_updates=False,
+                        close_loop=False,
+                    )
+                finally:
+                    if health is not None:
+                        health.stop()
         except TelegramError as error:
             logger.error("%s", telegram_failure(error, settings.telegram_base_url))
             return 1

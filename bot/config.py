@@ -186,6 +186,8 @@ class Settings(DatabaseSettings):
     webhook_url: AnyHttpUrl | None = None
     webhook_secret: SecretStr | None = None
     port: int = Field(default=8443, ge=1, le=65535)
+    # In polling mode, GET /healthz on this port (webhook mode serves it on PORT).
+    health_port: int | None = Field(default=None, ge=1, le=65535)
     # Where alerts go: a group or supergroup (a forum topic of it), else each admin's private
     # chat; written in ALERT_LANGUAGE there (admins' private chats: each admin's language).
     alert_chat_id: int | None = None

@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.conversation.updates import ALLOWED_UPDATES
 from bot.zapi_webhooks import ZAPI_WEBHOOK_ROUTE, ZapiWebhookReceiver
 
-__all__ = ["WEBHOOK_PATH", "serve_webhook", "webhook_secret"]
+__all__ = ["WEBHOOK_PATH", "serve_webhook", "start_health_server", "webhook_secret"]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +83,16 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     status = handler.get_status()
     level = logging.WARNING if status >= 400 else logging.DEBUG
     logger.log(level, "%s %s %s", status, handler.request.method, path)
+
+
+def start_health_server(application: BotApplication, port: int) -> tornado.httpserver.HTTPServer:
+    """`GET /healthz` on `port` (polling mode: nothing else listens); stop() it at the end."""
+    routes: list[Any] = [("/healthz", _Health, {"bot_application": application})]
+    server = tornado.httpserver.HTTPServer(
+        tornado.web.Application(routes, log_function=_log_request)
+    )
+    server.listen(port, address="0.0.0.0")  # noqa: S104 - the platform probes it
+    return server
 
 
 async def serve_webhook(application: BotApplication, settings: Settings) -> None:

@@ -105,3 +105,23 @@ async def test_http_proxy_is_honoured_for_telegram_and_z_api(
         assert any(url.startswith(zapi.base_url) for url in seen)
     finally:
         await runner.cleanup()
+
+
+async def test_health_port_serves_healthz_in_polling_mode(
+    processes: Processes, telegram: Any, migrated_sqlite_url: str
+) -> None:
+    from tests.process_helpers import free_port
+
+    port = free_port()
+    env = processes.env(migrated_sqlite_url, health_port=port)
+    process = await processes.spawn(env)
+    await process.wait_until(lambda: bool(telegram.calls_to("getUpdates")), "polling")
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+        http.get(f"http://127.0.0.1:{port}/healthz") as response,
+    ):
+        assert response.status == 200
+        assert await response.json() == {"ok": True, "version": __version__}
+    process.terminate()
+    assert await process.wait() == 0, process.describe()
+    assert "Traceback" not in process.output
