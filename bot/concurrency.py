@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.log_context import log_context
+
 __all__ = ["MAX_CONCURRENT_UPDATES", "MAX_QUEUED_UPDATES", "PerChatUpdateProcessor"]
 
 # Updates handled at once, all chats together. Members of one team rarely have more than a few
@@ -62,7 +64,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 await coroutine
             return
         async with self.turn(key), self._running:
-            await coroutine
+            with log_context(chat=key):
+                await coroutine
 
     @asynccontextmanager
     async def turn(self, chat_id: int) -> AsyncIterator[None]:

@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from bot.log_context import FIELDS
+from bot.log_context import current as log_fields
+
 __all__ = ["RedactingFilter", "setup_logging"]
 
 MASK = "[redacted]"
@@ -63,7 +66,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        return json.dumps(entry, ensure_ascii=False)
+        # The work the line is about (bot/log_context.py), or what the call named (`extra`).
+        entry.update(log_fields())
+        entry.update({name: getattr(record, name) for name in FIELDS if hasattr(record, name)})
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 class OneLineFormatter(logging.Formatter):

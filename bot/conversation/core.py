@@ -28,6 +28,7 @@ from bot.domain.parsing import format_number, masked_number
 from bot.domain.record import FlowRecord
 from bot.domain.steps import SETUP_STEPS, Step, ZapiCall
 from bot.domain.waits import MethodState, blocked_methods, method_states
+from bot.log_context import log_context
 from bot.zapi import (
     DeliveryMethod,
     ZapiAuthError,
@@ -211,9 +212,10 @@ class FlowCore:
         Raises LeaseLost (the instance was taken: nothing is sent), StorageUnavailable (nothing
         is sent either) or the call's ZapiError."""
         instance = self._instance(reg)
-        await self._save(reg, pending_call=call, hold_for=self._call_lease, **changes)
-        working()
-        return await request(instance)
+        with log_context(chat=reg.chat_id, instance=instance.name, step=reg.step):
+            await self._save(reg, pending_call=call, hold_for=self._call_lease, **changes)
+            working()
+            return await request(instance)
 
     async def _failure(
         self,
@@ -238,9 +240,10 @@ class FlowCore:
     def _failure_lead(self, reg: FlowRecord, error: ZapiError) -> str:
         """What went wrong (refused credentials are reported to the admins)."""
         # The type and endpoint only: Z-API's words may hold what the member typed.
-        logger.warning(
-            "Z-API %s failed for chat %s: %s", error.endpoint, reg.chat_id, type(error).__name__
-        )
+        outcome = type(error).__name__
+        fields = {"instance": reg.instance, "step": reg.step, "outcome": outcome}
+        with log_context(chat=reg.chat_id, endpoint=error.endpoint, **fields):
+            logger.warning("Z-API %s failed for chat %s: %s", error.endpoint, reg.chat_id, outcome)
         return self._lead(error, self.texts(reg), reg.instance or "")
 
     def _lead(self, error: ZapiError, texts: Catalog, instance: str) -> str:

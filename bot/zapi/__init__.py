@@ -13,7 +13,7 @@ from bot.zapi._exceptions import (
     ZapiTimeout,
     ZapiTransportError,
 )
-from bot.zapi.client import ValueEndpoint, ZapiClient
+from bot.zapi.client import ZapiClient
 from bot.zapi.models import (
     AvailabilityResult,
     CaptchaImage,
@@ -26,6 +26,7 @@ from bot.zapi.models import (
     MethodWaits,
     OperationResult,
     UnbanResult,
+    ValueEndpoint,
     decode_captcha,
 )
 

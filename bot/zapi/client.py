@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from bot.config import InstanceConfig
+from bot.log_context import log_context
 from bot.zapi._exceptions import (
     ZapiAuthError,
     ZapiBadResponse,
@@ -36,17 +37,14 @@ from bot.zapi.models import (
     InstanceStatus,
     OperationResult,
     UnbanResult,
+    ValueEndpoint,
     decode_captcha,
     read_flag,
 )
 from bot.zapi.transport import AiohttpTransport
 
-__all__ = ["ValueEndpoint", "ZapiClient"]
+__all__ = ["ZapiClient"]
 
-# The endpoints that take `PUT {"value": ...}` and answer `{"value": true|false}`.
-ValueEndpoint = Literal[
-    "profile-name", "profile-description", "update-webhook-connected", "update-webhook-disconnected"
-]
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +292,8 @@ class ZapiClient:
     ) -> Mapping[str, Any]:
         path = f"/instances/{instance.instance_id}/token/{instance.token.get_secret_value()}/"
         started = time.perf_counter()
-        response = await self._send(method, path + endpoint, endpoint, payload)
+        with log_context(instance=instance.name, endpoint=endpoint):
+            response = await self._send(method, path + endpoint, endpoint, payload)
         logger.debug(
             "Z-API %s on %s: HTTP %s in %.0f ms",
             endpoint,

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from bot.domain.methods import DeliveryMethod
 
@@ -28,8 +28,14 @@ __all__ = [
     "MethodWaits",
     "OperationResult",
     "UnbanResult",
+    "ValueEndpoint",
     "decode_captcha",
     "read_flag",
+]
+
+# The endpoints that take `PUT {"value": ...}` and answer `{"value": true|false}`.
+ValueEndpoint = Literal[
+    "profile-name", "profile-description", "update-webhook-connected", "update-webhook-disconnected"
 ]
 
 BLOCKED = -1

@@ -125,3 +125,34 @@ async def test_health_port_serves_healthz_in_polling_mode(
     process.terminate()
     assert await process.wait() == 0, process.describe()
     assert "Traceback" not in process.output
+
+
+async def test_json_log_lines_carry_chat_instance_step_endpoint_and_outcome(
+    processes: Processes, telegram: Any, zapi: Any, migrated_sqlite_url: str
+) -> None:
+    import json
+
+    from tests.conftest import MEMBER
+    from tests.doubles.zapi import Reply
+    from tests.process_helpers import Chat
+
+    process = await processes.start_polling(migrated_sqlite_url, log_format="json")
+    chat = Chat(telegram, MEMBER)
+    await chat.say("/register")
+    await chat.tap("inst-a")
+    await chat.say("55")
+    zapi.script("mobile/registration-available", Reply(status=502, json={"error": "down"}))
+    await chat.say("44 99999-9999")
+    process.terminate()
+    await process.wait()
+    entries = [json.loads(line) for line in process.stderr.splitlines() if line.startswith("{")]
+    [failed] = [e for e in entries if "failed for chat" in e["message"]]
+    assert {
+        key: failed.get(key) for key in ("chat", "instance", "step", "endpoint", "outcome")
+    } == {
+        "chat": MEMBER.id,
+        "instance": "inst-a",
+        "step": "phone",
+        "endpoint": "mobile/registration-available",
+        "outcome": "ZapiServerError",
+    }
