@@ -1574,16 +1574,24 @@ class TelegramDouble:
         chat = self._chat_for(params["chat_id"])
         return self._bot_send(chat, params, self._text_content(params))
 
-    def _send_document(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
-        chat = self._chat_for(params["chat_id"])
-        document = params.get("document")
-        upload = files.get("document")
-        if isinstance(document, str):
-            attached = _ATTACH_RE.fullmatch(document)
+    @staticmethod
+    def _uploaded(params: dict[str, Any], files: dict[str, bytes], field: str) -> bytes | None:
+        """The file sent as `field`: attached (multipart, or `attach://name`); None when the
+        parameter names a file id or URL instead."""
+        value, upload = params.get(field), files.get(field)
+        if isinstance(value, str):
+            attached = _ATTACH_RE.fullmatch(value)
             if attached is not None:
                 upload = files.get(attached.group(1))
-            elif not document.strip():
+                if upload is None:
+                    raise _bad(f"there is no {field} in the request")
+            elif not value.strip():
                 raise _bad("wrong file identifier/HTTP URL specified")
+        return upload
+
+    def _send_document(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
+        chat = self._chat_for(params["chat_id"])
+        upload = self._uploaded(params, files, "document")
         if upload is None:
             raise _bad("there is no document in the request")
         if not upload:
@@ -1601,14 +1609,7 @@ class TelegramDouble:
 
     def _send_photo(self, params: dict[str, Any], files: dict[str, bytes]) -> dict[str, Any]:
         chat = self._chat_for(params["chat_id"])
-        photo = params.get("photo")
-        upload = files.get("photo")
-        if isinstance(photo, str):
-            attached = _ATTACH_RE.fullmatch(photo)
-            if attached is not None:
-                upload = files[attached.group(1)]
-            elif not photo.strip():
-                raise _bad("wrong file identifier/HTTP URL specified")
+        upload = self._uploaded(params, files, "photo")
         content = {"photo": _photo_sizes(len(upload) if upload else None)}
         content.update(self._caption_content(params))
         return self._bot_send(chat, params, content)

@@ -417,6 +417,7 @@ async def test_the_guard_in_portuguese(
     assert labels(question)[:2] == ["inst-a", "inst-b · conectada"]
     asked = await bot.tap(carla, "inst-b")
     assert (asked.text or "").endswith("\n" + PT.ask_replace.format(instance="inst-b"))
-    assert (await bot.say(carla, "sim")).text is not None
+    going_on = await bot.say(carla, "sim")
+    assert (going_on.text or "").endswith("\n" + PT.ask_ddi), going_on.text
     reg = await bot.services.flow.load(carla.id)
     assert reg is not None and reg.step == "ddi"
