@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -207,6 +208,18 @@ class AdminAlerts:
             logger.warning("Could not post to the feed: %s", type(error).__name__)
 
     def _feed(self, reg: FlowRecord, action: str, outcome: str) -> Build | None:
+        build = self._feed_line(reg, action, outcome)
+        if build is None or reg.instance not in self.settings.sandboxes:
+            return build
+        told = build
+
+        def marked(texts: Catalog) -> Reply:
+            reply = told(texts)
+            return replace(reply, text=f"{texts.sandbox.mark} · {reply.text}")
+
+        return marked
+
+    def _feed_line(self, reg: FlowRecord, action: str, outcome: str) -> Build | None:
         number = masked_number(reg.phone, reg.ddi)
         instance = reg.instance or "—"
         if (action, outcome) == ("register", "connected"):

@@ -37,10 +37,12 @@ from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
 from bot.monitor import InstanceMonitor
 from bot.people import People
+from bot.sandbox_phone import SandboxPhone
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.telegram_request import AiohttpRequest
 from bot.zapi import ZapiClient
+from bot.zapi.sandbox import SandboxZapi
 
 __all__ = ["BotServices", "build_application"]
 
@@ -80,10 +82,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     database = Database(
         settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
     )
+    sandboxes = {item.instance_id: item.name for item in settings.instances if item.sandbox}
+    sandbox = SandboxZapi(sandboxes, clock) if sandboxes else None
     zapi = ZapiClient(
         str(settings.zapi_base_url),
         settings.zapi_client_token,
         timeout=settings.zapi_timeout_seconds,
+        sandbox=sandbox,
     )
     builder = (
         ApplicationBuilder()
@@ -116,10 +121,13 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         idle_timeout=timedelta(seconds=settings.conversation_timeout_seconds),
         scheduler=timers,
         clock=clock,
+        sandboxes=settings.sandboxes,
     )
     flow = RegistrationFlow(settings, store, zapi, clock)
     courier = Courier(application.bot, store, clock=clock)
     flow.courier = courier
+    if sandbox is not None:
+        sandbox.deliver = SandboxPhone(store, courier).receive
     languages = LanguageChoices(database)
     people = People(database, clock)
     alerts = AdminAlerts(

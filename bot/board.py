@@ -28,7 +28,7 @@ from bot.access import AccessGate
 from bot.conversation.flow import RegistrationFlow
 from bot.conversation.jobs import FlowJobs
 from bot.conversation.replies import Reply
-from bot.conversation.texts import Catalog
+from bot.conversation.texts import Catalog, instance_label
 from bot.domain.clock import local_time
 from bot.domain.instances import Connection, Probe, reason_key
 from bot.domain.parsing import masked_number
@@ -164,14 +164,15 @@ class InstanceBoard:
             lines.append(note)
         buttons: list[list[InlineKeyboardButton]] = []
         for position, instance in enumerate(self.settings.instances, 1):
-            lines.append(self._state_line(texts, instance.name, probes[instance.name]))
+            shown = instance_label(texts, instance.name, self.settings.sandboxes)
+            lines.append(self._state_line(texts, shown, probes[instance.name]))
             chat = held.get(instance.name)
             reg = await self.flow.store.load(chat) if chat is not None else None
             if reg is None:
                 lines.append(texts.admin.board_free)
                 continue
             lines += await self._holder_lines(texts, reg, now)
-            label = texts.admin.button_release.format(instance=instance.name)
+            label = texts.admin.button_release.format(instance=shown)
             buttons.append([InlineKeyboardButton(label, callback_data=f"{RELEASE}{position}")])
         buttons.append([InlineKeyboardButton(texts.admin.button_refresh, callback_data=REFRESH)])
         text = formatted(Reply("\n".join(lines), headed=True))

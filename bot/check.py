@@ -83,6 +83,8 @@ async def _check_bot(settings: Settings) -> CheckResult:
 
 async def _check_instance(zapi: ZapiClient, instance: InstanceConfig) -> CheckResult:
     name = f"Z-API instance {instance.name}"
+    if instance.sandbox:
+        return CheckResult(name, "ok", "sandbox: simulated inside the bot, no Z-API account used")
     try:
         status = await zapi.status(instance)
     except ZapiAuthError:

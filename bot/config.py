@@ -5,6 +5,7 @@ Every name here is part of the deployment contract (see `.env.example`); rename 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 DEFAULT_SQLITE_PATH = Path("data") / "bot.sqlite3"
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{DEFAULT_SQLITE_PATH.as_posix()}"
 
+SANDBOX = "sandbox"  # NAME=sandbox in ZAPI_INSTANCES: a simulated instance
 _INSTANCE_NAME = re.compile(r"^[\w.\- ]{1,32}$")
 
 # Where a missing or invalid value comes from, for the startup message.
@@ -58,14 +60,21 @@ SETTING_SOURCES: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class InstanceConfig:
-    """One Z-API mobile instance the bot may register numbers on."""
+    """One Z-API mobile instance the bot may register numbers on; a `sandbox` one is simulated
+    inside the bot (bot/zapi/sandbox.py)."""
 
     name: str
     instance_id: str
     token: SecretStr
+    sandbox: bool = False
 
     def __repr__(self) -> str:
         return f"InstanceConfig(name={self.name!r}, instance_id={self.instance_id!r})"
+
+
+def sandbox_instance(name: str) -> InstanceConfig:
+    digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+    return InstanceConfig(name, f"sandbox-{digest}", SecretStr("sandbox"), sandbox=True)
 
 
 def _split_csv(value: Any) -> Any:
@@ -77,7 +86,7 @@ def _split_csv(value: Any) -> Any:
 
 
 def parse_instances(raw: str) -> list[InstanceConfig]:
-    """Parse `NAME=INSTANCE_ID:INSTANCE_TOKEN,...`; `NAME=` is optional."""
+    """Parse `NAME=INSTANCE_ID:INSTANCE_TOKEN,...` (`NAME=` is optional) and `NAME=sandbox`."""
     instances: list[InstanceConfig] = []
     for position, entry in enumerate(raw.split(","), start=1):
         entry = entry.strip()
@@ -86,11 +95,12 @@ def parse_instances(raw: str) -> list[InstanceConfig]:
         name, has_name, credentials = entry.partition("=")
         if not has_name:
             name, credentials = "", entry
+        sandbox = credentials.strip().lower() == SANDBOX
         instance_id, has_token, token = credentials.partition(":")
         name, instance_id, token = name.strip(), instance_id.strip(), token.strip()
-        if not has_token or not instance_id or not token:
+        if not sandbox and (not has_token or not instance_id or not token):
             raise ValueError(
-                f"entry {position} is not NAME=INSTANCE_ID:INSTANCE_TOKEN "
+                f"entry {position} is not NAME=INSTANCE_ID:INSTANCE_TOKEN or NAME=sandbox "
                 "(the token is missing or empty)"
             )
         if not re.fullmatch(r"[A-Za-z0-9_\-]+", instance_id):
@@ -100,7 +110,11 @@ def parse_instances(raw: str) -> list[InstanceConfig]:
             raise ValueError(
                 f"entry {position} has a name that is not 1-32 letters, digits, spaces, . _ or -"
             )
-        instances.append(InstanceConfig(name=name, instance_id=instance_id, token=SecretStr(token)))
+        instances.append(
+            sandbox_instance(name)
+            if sandbox
+            else InstanceConfig(name=name, instance_id=instance_id, token=SecretStr(token))
+        )
     names = [instance.name for instance in instances]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -168,10 +182,11 @@ class Settings(DatabaseSettings):
     telegram_bot_token: SecretStr
     telegram_base_url: str = "https://api.telegram.org/bot"
     zapi_base_url: AnyHttpUrl = AnyHttpUrl("https://api.z-api.io")
-    zapi_client_token: SecretStr
     zapi_instance_id: str = ""
     zapi_instance_token: SecretStr = SecretStr("")
     zapi_instances: SecretStr = Field(default=SecretStr(""), validate_default=True)
+    # After the instances: it is not needed when every one is a sandbox.
+    zapi_client_token: SecretStr = Field(default=SecretStr(""), validate_default=True)
     zapi_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     allowed_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     admin_user_ids: Annotated[frozenset[int], NoDecode] = frozenset()
@@ -211,10 +226,13 @@ class Settings(DatabaseSettings):
 
     @field_validator("zapi_client_token")
     @classmethod
-    def _not_blank(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("is empty")
-        return SecretStr(value.get_secret_value().strip())
+    def _client_token(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        token = value.get_secret_value().strip()
+        instances = info.data.get("zapi_instances")
+        listed = "" if instances is None else instances.get_secret_value().strip()
+        if not token and not (listed and all(item.sandbox for item in parse_instances(listed))):
+            raise ValueError("is required (only sandbox instances do without)")
+        return SecretStr(token)
 
     @field_validator("telegram_base_url")
     @classmethod
@@ -303,6 +321,11 @@ class Settings(DatabaseSettings):
 
     def instance(self, name: str) -> InstanceConfig | None:
         return next((item for item in self.instances if item.name == name), None)
+
+    @cached_property
+    def sandboxes(self) -> frozenset[str]:
+        """The names of the sandbox instances."""
+        return frozenset(item.name for item in self.instances if item.sandbox)
 
     @property
     def members(self) -> frozenset[int]:

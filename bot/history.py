@@ -3,7 +3,8 @@
 
 CSV columns (/export), one row per event, newest first: time (ISO 8601 in TIMEZONE),
 member_id, member_name, instance, number (masked unless EXPORT_FULL_NUMBERS=1), action,
-outcome, outcome_text (in the admin's language), by (the admin, for /deny and /release).
+outcome, outcome_text (in the admin's language), by (the admin, for /deny and /release),
+sandbox (1 for an event on a sandbox instance, else 0).
 """
 
 from __future__ import annotations
@@ -23,14 +24,14 @@ from telegram.ext import ContextTypes
 from bot.access import AccessGate
 from bot.admin import split_message
 from bot.config import Settings
-from bot.conversation.texts import Catalog
+from bot.conversation.texts import Catalog, instance_label
 from bot.domain.clock import Clock
 from bot.domain.history import (
     OUTCOMES,
+    SANDBOX_WORDS,
     STATS_OUTCOMES,
     HistoryFilter,
     Registration,
-    StatsRow,
     parse_filter,
     stats,
 )
@@ -59,6 +60,7 @@ CSV_COLUMNS = (
     "outcome",
     "outcome_text",
     "by",
+    "sandbox",
 )
 
 
@@ -110,6 +112,11 @@ class HistoryCommands:
         seen = self.people.get(user_id)
         return f"{seen.label()} ({user_id})" if seen is not None else str(user_id)
 
+    @staticmethod
+    def _instance(texts: Catalog, event: AuditEvent) -> str:
+        name = event.instance or "—"
+        return texts.sandbox.instance.format(instance=name) if event.sandbox else name
+
     def _outcome(self, texts: Catalog, event: AuditEvent) -> str:
         words = texts.history.outcomes.get(f"{event.action}:{event.outcome}")
         if words is None:
@@ -142,7 +149,7 @@ class HistoryCommands:
             texts.history.line.format(
                 when=self._when(event),
                 member=self._who(texts, self._member_of(event)),
-                instance=event.instance or "—",
+                instance=self._instance(texts, event),
                 number=masked_number(event.number),
                 outcome=self._outcome(texts, event),
             )
@@ -193,6 +200,7 @@ class HistoryCommands:
                     event.outcome,
                     self._outcome(texts, event),
                     by,
+                    int(event.sandbox),
                 ]
             )
         numbers = texts.history.export_full if full else texts.history.export_masked
@@ -209,6 +217,8 @@ class HistoryCommands:
         assert update.effective_chat is not None
         chat_id = update.effective_chat.id
         args = context.args or []
+        with_sandbox = any(arg.casefold() in SANDBOX_WORDS for arg in args)
+        args = [arg for arg in args if arg.casefold() not in SANDBOX_WORDS]
         wanted = parse_filter([f"days:{args[0]}"] if len(args) == 1 else ["x"] if args else [])
         if wanted is None:
             await context.bot.send_message(chat_id, texts.history.stats_usage)
@@ -223,11 +233,15 @@ class HistoryCommands:
             return
         await context.bot.send_message(
             chat_id,
-            self._table(texts, stats(registrations), days),
+            self._table(texts, registrations, days, with_sandbox=with_sandbox),
             parse_mode=ParseMode.HTML,
         )
 
-    def _table(self, texts: Catalog, rows: dict[str, StatsRow], days: int) -> str:
+    def _table(
+        self, texts: Catalog, registrations: list[Registration], days: int, *, with_sandbox: bool
+    ) -> str:
+        rows = stats(registrations, with_sandbox=with_sandbox)
+        sandboxes = {reg.instance for reg in registrations if reg.sandbox}
         columns = texts.history.stats_columns
         table: list[list[str]] = [list(columns)]
         order = [*sorted(name for name in rows if name), ""]
@@ -236,7 +250,7 @@ class HistoryCommands:
             median = row.median()
             table.append(
                 [
-                    name or texts.history.stats_total,
+                    instance_label(texts, name, sandboxes) if name else texts.history.stats_total,
                     str(row.started),
                     *(str(row.counts.get(outcome, 0)) for outcome in STATS_OUTCOMES),
                     _duration(median),
@@ -261,6 +275,9 @@ class HistoryCommands:
         ]
         if methods:
             parts.append(html.escape(texts.history.stats_median_by_method.format(methods=methods)))
+        left_out = sum(reg.sandbox for reg in registrations)
+        if left_out and not with_sandbox:
+            parts.append(html.escape(texts.sandbox.totals_note.format(count=left_out)))
         return "\n".join(parts)
 
 
@@ -278,6 +295,7 @@ class _Gathered:
     method: str | None = None
     outcomes: set[str] = field(default_factory=set)
     connected_at: datetime | None = None
+    sandbox: bool = False
 
 
 def _registrations(events: Sequence[AuditEvent]) -> list[Registration]:
@@ -288,6 +306,7 @@ def _registrations(events: Sequence[AuditEvent]) -> list[Registration]:
         assert event.flow_id is not None and event.flow_started_at is not None
         reg = gathered.setdefault(event.flow_id, _Gathered(event.flow_started_at))
         reg.instance = event.instance or reg.instance
+        reg.sandbox = reg.sandbox or event.sandbox
         if event.action == "request_code" and event.outcome.startswith("sent_"):
             reg.method = event.outcome.removeprefix("sent_")
         outcome = names.get((event.action, event.outcome))
@@ -302,6 +321,7 @@ def _registrations(events: Sequence[AuditEvent]) -> list[Registration]:
             outcomes=frozenset(reg.outcomes),
             method=reg.method,
             connected_at=reg.connected_at,
+            sandbox=reg.sandbox,
         )
         for reg in gathered.values()
     ]

@@ -137,6 +137,8 @@ class InstanceMonitor:
                 and last.at >= before.changed_at
             ):
                 continue  # a registration connected it: the feed told of it
+            if name in self.settings.sandboxes:
+                continue  # a sandbox's number is dropped only by a restart of the bot
             who = None if last is None else (last.user_id, last.number)
             builds.append(self.alerts.flip_alert(name, change, reason, who))
             told.append((name, change))

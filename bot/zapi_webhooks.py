@@ -91,6 +91,9 @@ async def set_zapi_webhooks(settings: Settings) -> int:
         timeout=settings.zapi_timeout_seconds,
     ) as zapi:
         for instance in settings.instances:
+            if instance.sandbox:
+                print(f"{instance.name}: sandbox, no webhooks needed")
+                continue
             for event, endpoint in EVENTS.items():
                 url = zapi_webhook_url(settings, event)
                 try:

@@ -4,4 +4,4 @@ HEAD names the newest revision so that the bot can see, without loading Alembic,
 is already up to date (tests/test_storage.py checks it against Alembic's own head).
 """
 
-HEAD = "0010"
+HEAD = "0011"

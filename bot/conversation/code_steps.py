@@ -320,7 +320,10 @@ class CodeSteps(FlowCore):
 
     async def _connected(self, reg: FlowRecord, move: Transition) -> Outcome:
         texts = self.texts(reg)
-        message = texts.connected.format(instance=reg.instance, number=self._number(reg))
+        instance = reg.instance or ""
+        if instance in self.settings.sandboxes:
+            instance = texts.sandbox.instance.format(instance=instance)
+        message = texts.connected.format(instance=instance, number=self._number(reg))
         offer = f"{message}\n\n{texts.setup.connected_setup_offer}"
         try:
             return await self._end(

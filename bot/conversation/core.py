@@ -274,7 +274,12 @@ class FlowCore:
         position = order.index(group) + 1 if group in order else 1
         texts = self.texts(reg)
         template = texts.setup.setup_indicator if setup else texts.step_indicator
-        return template.format(n=position, total=len(order), name=texts.step_names[step.value])
+        header = template.format(n=position, total=len(order), name=texts.step_names[step.value])
+        return (
+            f"{texts.sandbox.mark} · {header}"
+            if reg.instance in self.settings.sandboxes
+            else header
+        )
 
     def _question(self, reg: FlowRecord, body: str, keyboard: Keyboard | None = None) -> Reply:
         return Reply(f"{self._indicator(reg, Step(reg.step))}\n{body}", keyboard, headed=True)
@@ -297,7 +302,7 @@ class FlowCore:
         taken = [name for name, chat in held.items() if chat != reg.chat_id]
         names = [instance.name for instance in self.settings.instances]
         connected = [name for name in names if self.runs_a_number(name)]
-        keyboard = self._keyboards(reg).instances(names, taken, connected)
+        keyboard = self._keyboards(reg).instances(names, taken, connected, self.settings.sandboxes)
         return [self._question(reg, self.texts(reg).ask_instance, keyboard)]
 
     async def ask_replace(self, reg: FlowRecord) -> list[Reply]:

@@ -61,18 +61,24 @@ class Keyboards:
         return [*row, self._button(self.texts.button_cancel, Action.CANCEL)]
 
     def instances(
-        self, names: Iterable[str], busy: Iterable[str], connected: Iterable[str] = ()
+        self,
+        names: Iterable[str],
+        busy: Iterable[str],
+        connected: Iterable[str] = (),
+        sandboxes: Iterable[str] = (),
     ) -> Keyboard:
         """Buttons carry the instance's position, not its name (Telegram's callback data is
-        64 bytes); a busy instance says so, and one that runs a number."""
-        busy_names, connected_names = set(busy), set(connected)
+        64 bytes); a busy instance says so, one that runs a number, and a sandbox."""
+        busy_names, connected_names, sandbox_names = set(busy), set(connected), set(sandboxes)
 
         def label(name: str) -> str:
+            shown = self.texts.sandbox.instance.format(instance=name)
+            shown = shown if name in sandbox_names else name
             if name in busy_names:
-                return self.texts.button_busy.format(name=name)
+                return self.texts.button_busy.format(name=shown)
             if name in connected_names:
-                return self.texts.button_connected.format(name=name)
-            return name
+                return self.texts.button_connected.format(name=shown)
+            return shown
 
         rows = [
             [self._button(label(name), Action.INSTANCE, str(position))]

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_DAYS",
     "MAX_LIMIT",
     "OUTCOMES",
+    "SANDBOX_WORDS",
     "STATS_OUTCOMES",
     "HistoryFilter",
     "Registration",
@@ -72,6 +73,8 @@ _OUTCOME_WORDS = {
     "timeout": "timed_out",
     "liberado": "released",
 }
+# `/stats [days] sandbox`: the sandbox's registrations counted in the total too.
+SANDBOX_WORDS = frozenset({"sandbox", "teste"})
 _NAME = re.compile(r"@?[\w.\-]{1,64}")
 _INSTANCE = re.compile(r"[\w.\-]{1,32}")
 
@@ -145,6 +148,7 @@ class Registration:
     outcomes: frozenset[str]  # keys of OUTCOMES reached
     method: str | None = None  # the delivery method of its code
     connected_at: datetime | None = None
+    sandbox: bool = False  # a rehearsal on a sandbox instance
 
 
 @dataclass(slots=True)
@@ -170,11 +174,14 @@ STATS_OUTCOMES = (
 )
 
 
-def stats(registrations: Sequence[Registration]) -> dict[str, StatsRow]:
-    """Per instance and in total ("" key): started, each outcome, times to connected."""
-    rows: dict[str, StatsRow] = {}
+def stats(
+    registrations: Sequence[Registration], *, with_sandbox: bool = False
+) -> dict[str, StatsRow]:
+    """Per instance and in total ("" key): started, each outcome, times to connected. The
+    total leaves sandbox registrations out unless `with_sandbox`."""
+    rows: dict[str, StatsRow] = {"": StatsRow()}
     for reg in registrations:
-        for key in (reg.instance, ""):
+        for key in (reg.instance, "") if with_sandbox or not reg.sandbox else (reg.instance,):
             row = rows.setdefault(key, StatsRow())
             row.started += 1
             for outcome in reg.outcomes:

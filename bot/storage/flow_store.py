@@ -58,9 +58,11 @@ class FlowStore(Writer):
         scheduler: TimerScheduler,
         clock: Clock,
         write_retry_delays: Sequence[float] = WRITE_RETRY_DELAYS,
+        sandboxes: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(database, clock=clock, write_retry_delays=write_retry_delays)
         self.idle_timeout = idle_timeout
+        self.sandboxes = sandboxes  # instances whose events are rehearsals
         self.scheduler = scheduler
         # Committed state of open flows. Every change to a flow is made by this process (one bot
         # process per database), so the copy saves a read per update; the database stays the
@@ -157,7 +159,13 @@ class FlowStore(Writer):
                         ready_at=ready_at,
                     )
                 if change.audit is not None:
-                    await audit(session, new, *change.audit, now=new.updated_at)
+                    await audit(
+                        session,
+                        new,
+                        *change.audit,
+                        now=new.updated_at,
+                        sandbox=new.instance in self.sandboxes,
+                    )
                 await repo.insert_outbox(session, rows)
                 return Saved(new, lease, timers)
 
@@ -235,7 +243,15 @@ class FlowStore(Writer):
                     raise FlowGone(reg.chat_id)
                 await repo.release_leases(session, reg.chat_id)
                 await repo.delete_announced_timers(session, reg.chat_id)
-                await audit(session, reg, action, outcome, by=by, now=self.clock.now())
+                await audit(
+                    session,
+                    reg,
+                    action,
+                    outcome,
+                    by=by,
+                    now=self.clock.now(),
+                    sandbox=reg.instance in self.sandboxes,
+                )
                 await repo.insert_outbox(session, rows)
 
             return write

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -224,6 +225,8 @@ class AuditEvent(Base):
     # the time from /register to connected); none on events from before they were kept.
     flow_id: Mapped[str | None] = mapped_column(String(16), default=None)
     flow_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # On a sandbox instance (a rehearsal): marked, and left out of the totals.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class LiveKeyboard(Base):

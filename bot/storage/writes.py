@@ -186,8 +186,10 @@ async def audit(
     *,
     now: datetime,
     by: int | None = None,
+    sandbox: bool = False,
 ) -> None:
-    """Record who did what with which number (`by`: the admin, when one did it)."""
+    """Record who did what with which number (`by`: the admin, when one did it; `sandbox`: on
+    a sandbox instance)."""
     number = f"{reg.ddi}{reg.phone}" if reg.ddi and reg.phone else None
     await repo.record_event(
         session,
@@ -200,6 +202,7 @@ async def audit(
         now=now,
         flow_id=reg.flow_id,
         flow_started_at=reg.created_at,
+        sandbox=sandbox,
     )
 
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import re
-import ssl
 import time
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -41,6 +39,7 @@ from bot.zapi.models import (
     decode_captcha,
     read_flag,
 )
+from bot.zapi.sandbox import SandboxRouter, SandboxZapi
 from bot.zapi.transport import AiohttpTransport
 
 __all__ = ["ZapiClient"]
@@ -103,15 +102,10 @@ def _require_secret_digits(name: str, value: str, *, length: int | None = None) 
     return value
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context per process: loading the CA bundle costs about 30 ms of CPU each time."""
-    return httpx.create_ssl_context()
-
-
 class ZapiClient:
     """One pooled HTTP client per process; every call is bounded by `timeout` seconds. Requests
-    travel on aiohttp (`bot/zapi/transport.py`) unless another httpx `transport` is given.
+    travel on aiohttp (`bot/zapi/transport.py`) unless another httpx `transport` is given; the
+    `sandbox`'s instances' go to it (`bot/zapi/sandbox.py`).
 
     request-registration-code and the confirm calls are never retried: a timeout may already have
     sent the code. Any call may be retried once after a connect error, when nothing was sent.
@@ -125,6 +119,7 @@ class ZapiClient:
         timeout: float = 30.0,
         max_connections: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
+        sandbox: SandboxZapi | None = None,
     ) -> None:
         self._client_token = client_token.get_secret_value()
         self._timeout = timeout
@@ -132,8 +127,9 @@ class ZapiClient:
             base_url=base_url.rstrip("/"),
             headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
             timeout=httpx.Timeout(timeout),
-            transport=transport
-            or AiohttpTransport(max_connections=max_connections, ssl_context=_tls_context()),
+            transport=SandboxRouter(sandbox, transport or AiohttpTransport(max_connections))
+            if sandbox is not None
+            else transport or AiohttpTransport(max_connections),
             follow_redirects=False,
         )
 

@@ -25,6 +25,7 @@ Z-API URL carries the instance's token.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from typing import Final
 
@@ -52,14 +53,22 @@ def _httpx_error(error: BaseException) -> type[httpx.TransportError] | None:
     return None
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context per process: loading the CA bundle costs about 30 ms of CPU each time."""
+    return httpx.create_ssl_context()
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """One aiohttp session (opened at the first request, in the running loop) with at most
     `max_connections` connections. Proxies come from the environment (`HTTPS_PROXY`,
     `NO_PROXY`…), as httpx's own transport would take them."""
 
-    def __init__(self, *, max_connections: int = 100, ssl_context: ssl.SSLContext) -> None:
+    def __init__(
+        self, max_connections: int = 100, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self._max_connections = max_connections
-        self._ssl = ssl_context
+        self._ssl = ssl_context or _tls_context()
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:

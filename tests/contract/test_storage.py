@@ -36,6 +36,7 @@ AUDIT_COLUMNS = {
     "outcome",
     "flow_id",  # the registration's random id
     "flow_started_at",
+    "sandbox",  # on a sandbox instance
 }
 # A timezone that is not UTC, so round-trips prove values are converted, not just labelled.
 BRASILIA = timezone(timedelta(hours=-3))

@@ -1,10 +1,20 @@
 """User-facing texts: one catalog per language, picked from Telegram's language_code."""
 
+from collections.abc import Container
+
 from bot.conversation.texts.catalog import Catalog
 from bot.conversation.texts.en import ENGLISH
 from bot.conversation.texts.pt import PORTUGUESE
 
-__all__ = ["CATALOGS", "ENGLISH", "PORTUGUESE", "Catalog", "catalog_for", "language_of"]
+__all__ = [
+    "CATALOGS",
+    "ENGLISH",
+    "PORTUGUESE",
+    "Catalog",
+    "catalog_for",
+    "instance_label",
+    "language_of",
+]
 
 CATALOGS: dict[str, Catalog] = {"en": ENGLISH, "pt": PORTUGUESE}
 
@@ -16,3 +26,8 @@ def language_of(language_code: str | None) -> str:
 
 def catalog_for(language: str | None) -> Catalog:
     return CATALOGS.get(language_of(language), ENGLISH)
+
+
+def instance_label(texts: Catalog, name: str, sandboxes: Container[str]) -> str:
+    """An instance's name as shown: a sandbox's with its mark."""
+    return texts.sandbox.instance.format(instance=name) if name in sandboxes else name

@@ -200,6 +200,7 @@ class Catalog:
     admin: AdminTexts  # the board, alerts and feed (their own file per language)
     access: AccessTexts  # requests, invites, members (their own file per language)
     history: HistoryTexts  # /history, /export, /stats (their own file per language)
+    sandbox: SandboxTexts  # sandbox instances: their mark, what the simulated phone gets
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -337,3 +338,17 @@ class HistoryTexts:
     stats_total: str
     stats_median_by_method: str
     stats_none: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SandboxTexts:
+    """Sandbox instances (bot/zapi/sandbox.py): how they are marked, and what WhatsApp would
+    have sent the phone, shown in the chat instead."""
+
+    mark: str  # opens the header of every question of a registration on a sandbox
+    instance: str  # a sandbox instance's name wherever it is shown
+    code: dict[str, str]  # by delivery method
+    pin_reset: str
+    device_prompt: str
+    email_code: str
+    totals_note: str  # under totals that leave the sandbox out

@@ -4,6 +4,7 @@ from bot.conversation.texts.catalog import Catalog
 from bot.conversation.texts.en_access import ENGLISH_ACCESS
 from bot.conversation.texts.en_admin import ENGLISH_ADMIN
 from bot.conversation.texts.en_history import ENGLISH_HISTORY
+from bot.conversation.texts.en_sandbox import ENGLISH_SANDBOX
 from bot.conversation.texts.en_setup import ENGLISH_SETUP
 
 ENGLISH = Catalog(
@@ -363,4 +364,5 @@ ENGLISH = Catalog(
     admin=ENGLISH_ADMIN,
     access=ENGLISH_ACCESS,
     history=ENGLISH_HISTORY,
+    sandbox=ENGLISH_SANDBOX,
 )

@@ -33,7 +33,10 @@ ENGLISH_HISTORY = HistoryTexts(
     export_caption="History: {count} events ({numbers}). Columns are described in the README.",
     export_masked="numbers masked",
     export_full="full numbers",
-    stats_usage="Usage: /stats [days] with days from 1 to 3660 (default 30).",
+    stats_usage=(
+        "Usage: /stats [days] [sandbox] with days from 1 to 3660 (default 30); sandbox counts "
+        "the sandbox's rehearsals in the total too."
+    ),
     stats_header="Registrations begun in the last {days} days:",
     stats_columns=(
         "instance",

@@ -4,6 +4,7 @@ from bot.conversation.texts.catalog import Catalog
 from bot.conversation.texts.pt_access import PORTUGUESE_ACCESS
 from bot.conversation.texts.pt_admin import PORTUGUESE_ADMIN
 from bot.conversation.texts.pt_history import PORTUGUESE_HISTORY
+from bot.conversation.texts.pt_sandbox import PORTUGUESE_SANDBOX
 from bot.conversation.texts.pt_setup import PORTUGUESE_SETUP
 
 PORTUGUESE = Catalog(
@@ -377,4 +378,5 @@ PORTUGUESE = Catalog(
     admin=PORTUGUESE_ADMIN,
     access=PORTUGUESE_ACCESS,
     history=PORTUGUESE_HISTORY,
+    sandbox=PORTUGUESE_SANDBOX,
 )

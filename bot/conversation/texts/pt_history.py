@@ -35,7 +35,10 @@ PORTUGUESE_HISTORY = HistoryTexts(
     ),
     export_masked="números mascarados",
     export_full="números completos",
-    stats_usage="Uso: /stats [dias] com dias de 1 a 3660 (padrão 30).",
+    stats_usage=(
+        "Uso: /stats [dias] [teste] com dias de 1 a 3660 (padrão 30); com teste, os cadastros "
+        "de teste também entram no total."
+    ),
     stats_header="Registros começados nos últimos {days} dias:",
     stats_columns=(
         "instância",

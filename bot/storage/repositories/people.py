@@ -76,8 +76,10 @@ async def record_event(
     now: datetime | None = None,
     flow_id: str | None = None,
     flow_started_at: datetime | None = None,
+    sandbox: bool = False,
 ) -> None:
     event = {
+        "sandbox": sandbox,
         "flow_id": flow_id,
         "flow_started_at": flow_started_at,
         "user_id": user_id,

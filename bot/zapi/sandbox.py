@@ -1,0 +1,400 @@
+"""Sandbox instances: Z-API's mobile endpoints simulated inside the bot, for rehearsals.
+
+An instance written `NAME=sandbox` in `ZAPI_INSTANCES` is served by `SandboxZapi`, an httpx
+transport: the Z-API client reads its answers as it reads Z-API's. It follows
+`shared/zapi-mobile-api.md`, by the number's last two digits (`SCENARIOS`, in sandbox_state.py
+and the README). What WhatsApp would send the phone (the code, a PIN reset, an e-mail code)
+goes to `deliver`, which shows it in the member's chat. It lives in memory: a restart forgets
+registrations under way on a sandbox (a new code is requested) and its connected numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import Any, Final
+
+import httpx
+
+from bot.domain.clock import Clock
+from bot.zapi.sandbox_captcha import captcha_png
+from bot.zapi.sandbox_state import (
+    METHODS,
+    SLOW_SECONDS,
+    WAIT_SECONDS,
+    Deliver,
+    InstanceState,
+    NumberState,
+    SandboxMessage,
+    Scenario,
+    appeal_token,
+    captcha_answer,
+    digits_from,
+    registration_code,
+    scenario_of,
+    two_step_pin,
+    wait_field_of,
+)
+
+__all__ = ["SandboxRouter", "SandboxZapi"]
+
+
+_NOT_FOUND = {"error": "NOT_FOUND", "message": "Unable to find matching target resource method"}
+Answer = tuple[int, Mapping[str, Any]]
+
+
+class SandboxZapi(httpx.AsyncBaseTransport):
+    """Z-API for the instances in `instances` (instance id → name); `deliver` receives what
+    the phone would (instance name, message)."""
+
+    def __init__(
+        self, instances: Mapping[str, str], clock: Clock, deliver: Deliver | None = None
+    ) -> None:
+        self._instances = {iid: InstanceState(name) for iid, name in instances.items()}
+        self._numbers: dict[tuple[str, str], NumberState] = {}
+        self._clock = clock
+        self.deliver = deliver
+
+    def serves(self, path: str) -> bool:
+        parts = path.split("/")
+        return len(parts) > 2 and parts[1] == "instances" and parts[2] in self._instances
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        parts = request.url.path.split("/", 5)
+        # /instances/{id}/token/{token}/{endpoint}
+        instance = self._instances.get(parts[2]) if len(parts) == 6 else None
+        if instance is None:
+            return _response(request, 200, _NOT_FOUND)
+        endpoint = parts[5]
+        route = _ROUTES.get((request.method, endpoint))
+        if route is None:
+            known = any(path == endpoint for _, path in _ROUTES)
+            if known:
+                return _response(request, 405, {"error": "Method Not Allowed"})
+            return _response(request, 200, _NOT_FOUND)
+        handler, fields = route
+        body: dict[str, str] = {}
+        if fields:
+            if "application/json" not in request.headers.get("content-type", ""):
+                return _response(request, 415, {"error": "Unsupported Media Type"})
+            parsed = _json_object(await request.aread())
+            if parsed is None or any(not isinstance(parsed.get(name), str) for name in fields):
+                return _response(request, 400, {"error": f"expected {', '.join(fields)}"})
+            body = {name: parsed[name] for name in fields}
+        number = self._number(*instance.checked) if instance.checked else None
+        if "phone" in body and re.fullmatch(r"\d{1,15}", body["phone"]):
+            number = self._number(body.get("ddi", ""), body["phone"])
+        if number is not None and number.scenario is Scenario.SLOW:
+            await self._clock.sleep(SLOW_SECONDS)
+        status, answer = await handler(self, instance, body)
+        return _response(request, status, answer)
+
+    # -- registration ------------------------------------------------------------------------
+
+    def _number(self, ddi: str, phone: str) -> NumberState:
+        scenario = scenario_of(phone)
+        banned = scenario in (Scenario.BANNED_IN_REVIEW, Scenario.BANNED_UNBANNED)
+        return self._numbers.setdefault((ddi, phone), NumberState(scenario, banned))
+
+    def _waits(self, number: NumberState) -> dict[str, int]:
+        now = self._clock.now()
+        waits = {
+            method: max(0, math.ceil((number.ready_at[method] - now).total_seconds()))
+            if method in number.ready_at
+            else 0
+            for method in METHODS
+        }
+        if number.scenario is Scenario.NO_POPUP:
+            waits["wa_old"] = -1
+        return {wait_field_of(method): wait for method, wait in waits.items()}
+
+    async def _available(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        ddi, phone = body["ddi"], body["phone"]
+        if not (re.fullmatch(r"\d{1,4}", ddi) and re.fullmatch(r"\d{6,15}", phone)):
+            return 400, {"error": "invalid ddi or phone"}
+        number = self._number(ddi, phone)
+        if number.scenario is Scenario.SERVER_ERROR:
+            return 503, {"error": "Service Unavailable"}
+        instance.checked, instance.code_sent, instance.captcha = (ddi, phone), False, None
+        instance.awaiting = None
+        if number.banned:
+            return 200, {
+                "available": False,
+                "blocked": True,
+                "appealToken": appeal_token(ddi, phone),
+            }
+        return 200, {
+            "available": True,
+            "blocked": False,
+            "waOldEligible": number.scenario is not Scenario.NO_POPUP,
+            **self._waits(number),
+        }
+
+    async def _request_code(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        ddi, phone, method = body["ddi"], body["phone"], body["method"]
+        if method not in METHODS:
+            return 400, {"error": "method must be sms, voice or wa_old"}
+        if instance.checked != (ddi, phone):
+            return 400, {"error": "check the number with registration-available first"}
+        number = self._number(ddi, phone)
+        if number.banned or number.scenario is Scenario.HIDDEN_BAN:
+            return 200, {"success": False, "blocked": True}
+        waits = self._waits(number)
+        if method == "wa_old" and number.scenario is Scenario.NO_POPUP:
+            return 200, {"success": False, "reason": "no_routes", **waits}
+        left = waits[wait_field_of(method)]
+        if left > 0:
+            return 200, {"success": False, "retryAfter": left, **waits}
+        instance.method = method
+        if number.scenario is Scenario.CAPTCHA and not number.captcha_solved:
+            instance.captcha = captcha_answer(ddi, phone)
+            image = base64.b64encode(captcha_png(instance.captcha)).decode()
+            return 200, {"success": False, "captcha": f"data:image/png;base64,{image}"}
+        wait = await self._send_code(instance, number, ddi, phone)
+        return 200, {"success": True, "retryAfter": wait, "method": method, **self._waits(number)}
+
+    async def _send_code(
+        self, instance: InstanceState, number: NumberState, ddi: str, phone: str
+    ) -> int:
+        number.requests += 1
+        wait = WAIT_SECONDS
+        if number.scenario is Scenario.GROWING_WAITS:
+            wait = 60 * 2 ** (number.requests - 1)
+        until = self._clock.now() + timedelta(seconds=wait)
+        number.ready_at = dict.fromkeys(METHODS, until)
+        instance.code_sent = True
+        code = registration_code(ddi, phone)
+        await self._tell(instance, SandboxMessage("code", code=code, method=instance.method))
+        return wait
+
+    async def _respond_captcha(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.captcha is None or instance.checked is None:
+            return 400, {"error": "no captcha to answer"}
+        if body["captcha"].strip() != instance.captcha:
+            return 200, {"success": False}
+        number = self._number(*instance.checked)
+        number.captcha_solved, instance.captcha = True, None
+        await self._send_code(instance, number, *instance.checked)
+        return 200, {"success": True}
+
+    async def _confirm_code(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if not instance.code_sent or instance.checked is None:
+            return 400, {"error": "no registration code was requested"}
+        ddi, phone = instance.checked
+        if body["code"] != registration_code(ddi, phone):
+            return 200, {"success": False}
+        scenario = self._number(ddi, phone).scenario
+        if scenario is Scenario.TWO_STEP_PIN:
+            instance.awaiting = "pin"
+            return 200, {"success": False, "confirmSecurityCode": True}
+        if scenario is Scenario.DEVICE_TRANSFER:
+            instance.awaiting, instance.device_checks = "device", 0
+            await self._tell(instance, SandboxMessage("device_prompt"))
+            return 200, {"success": False, "deviceConfirm": True}
+        return self._connect(instance)
+
+    async def _confirm_pin(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.awaiting != "pin" or instance.checked is None:
+            return 400, {"error": "no two-step PIN is awaited"}
+        if body["code"] != two_step_pin(instance.checked[1]):
+            return 200, {"success": False}
+        return self._connect(instance)
+
+    async def _recover_pin(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.awaiting != "pin" or instance.checked is None:
+            return 400, {"error": "no two-step PIN is awaited"}
+        pin = two_step_pin(instance.checked[1])
+        await self._tell(instance, SandboxMessage("pin_reset", code=pin))
+        return 200, {"success": True}
+
+    async def _device_confirmed(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.awaiting != "device":
+            return 400, {"error": "no device transfer is awaited"}
+        instance.device_checks += 1
+        if instance.device_checks == 1:  # the first look: not accepted on the old phone yet
+            return 400, {"error": "the transfer was not confirmed on the device"}
+        return self._connect(instance)
+
+    async def _unban(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.checked is None or body["appealToken"] != appeal_token(*instance.checked):
+            return 400, {"error": "invalid appeal token"}
+        number = self._number(*instance.checked)
+        if number.scenario is Scenario.BANNED_UNBANNED:
+            number.banned = False
+            return 200, {"success": True, "status": "UNBANNED"}
+        return 200, {"success": True, "status": "IN_REVIEW"}
+
+    def _connect(self, instance: InstanceState) -> Answer:
+        assert instance.checked is not None
+        ddi, phone = instance.checked
+        scenario = self._number(ddi, phone).scenario
+        instance.connected, instance.awaiting, instance.code_sent = (ddi, phone), None, False
+        instance.pin = two_step_pin(phone) if scenario is Scenario.TWO_STEP_PIN else None
+        instance.profile, instance.email, instance.email_verified = {}, None, False
+        return 200, {"success": True}
+
+    async def _tell(self, instance: InstanceState, message: SandboxMessage) -> None:
+        if self.deliver is not None:
+            await self.deliver(instance.name, message)
+
+    # -- the instance and its number ---------------------------------------------------------
+
+    async def _status(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        connected = instance.connected is not None
+        said = "You are already connected." if connected else "You are not connected."
+        return 200, {"connected": connected, "error": said, "smartphoneConnected": connected}
+
+    async def _device(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.connected is None:
+            return 400, {"error": "You are not connected."}
+        return 200, {
+            "phone": "".join(instance.connected),
+            "name": instance.profile.get("profile-name", ""),
+            "about": instance.profile.get("profile-description", ""),
+            "imgUrl": instance.profile.get("profile-picture", ""),
+            "isBusiness": False,
+            "originalDevice": "android",
+            "sessionId": 1,
+            "device": {"sessionName": "Z-API sandbox", "device_model": "sandbox"},
+        }
+
+    async def _me(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        connected = instance.connected is not None
+        return 200, {"name": instance.name, "connected": connected, "paymentStatus": "SANDBOX"}
+
+    async def _disconnect(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        instance.connected = None
+        return 200, {"value": True}
+
+    async def _restart(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        return 200, {"value": True}
+
+    async def _set_value(self, instance: InstanceState, body: dict[str, str], key: str) -> Answer:
+        if key.startswith("profile-"):
+            if instance.connected is None:
+                return 200, {"value": False}
+            instance.profile[key] = body["value"]
+        return 200, {"value": True}
+
+    async def _two_fa(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.connected is None:
+            return 400, {"error": "You are not connected."}
+        if not body:
+            return 200, {"success": True, "hasCode": instance.pin is not None}
+        if not re.fullmatch(r"\d{6}", body["code"]):
+            return 400, {"error": "the PIN must be 6 digits"}
+        instance.pin = body["code"]
+        return 200, {"success": True}
+
+    async def _two_fa_remove(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        instance.pin = None
+        return 200, {"success": True}
+
+    async def _email(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.connected is None:
+            return 400, {"error": "You are not connected."}
+        if not body:
+            return 200, {
+                "success": True,
+                "hasEmail": instance.email is not None,
+                "email": instance.email or "",
+                "verified": instance.email_verified,
+            }
+        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", body["email"]):
+            return 400, {"error": "invalid e-mail"}
+        instance.email, instance.email_verified = body["email"], False
+        instance.email_code = digits_from(f"email:{body['email']}", 6)
+        await self._tell(instance, SandboxMessage("email_code", code=instance.email_code))
+        return 200, {"success": True, "message": "VERIFY_EMAIL"}
+
+    async def _verify_email(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        if instance.email_code is None:
+            return 400, {"error": "no e-mail to verify"}
+        if body["verificationCode"] != instance.email_code:
+            return 200, {"success": False}
+        instance.email_verified, instance.email_code = True, None
+        return 200, {"success": True}
+
+    async def _email_remove(self, instance: InstanceState, body: dict[str, str]) -> Answer:
+        instance.email, instance.email_verified = None, False
+        return 200, {"success": True, "message": "REMOVED"}
+
+
+Handler = Callable[[SandboxZapi, InstanceState, dict[str, str]], Awaitable[Answer]]
+
+
+def _value(key: str) -> Handler:
+    async def handle(sandbox: SandboxZapi, instance: InstanceState, body: dict[str, str]) -> Answer:
+        return await sandbox._set_value(instance, body, key)
+
+    return handle
+
+
+# (HTTP method, endpoint) → (handler, the body's fields)
+_ROUTES: Final[dict[tuple[str, str], tuple[Handler, Sequence[str]]]] = {
+    ("POST", "mobile/registration-available"): (SandboxZapi._available, ("ddi", "phone")),
+    ("POST", "mobile/request-registration-code"): (
+        SandboxZapi._request_code,
+        ("ddi", "phone", "method"),
+    ),
+    ("POST", "mobile/respond-captcha"): (SandboxZapi._respond_captcha, ("captcha",)),
+    ("POST", "mobile/confirm-registration-code"): (SandboxZapi._confirm_code, ("code",)),
+    ("POST", "mobile/confirm-pin-code"): (SandboxZapi._confirm_pin, ("code",)),
+    ("POST", "mobile/recovery-pin-code"): (SandboxZapi._recover_pin, ()),
+    ("GET", "mobile/device-transfer-confirmed"): (SandboxZapi._device_confirmed, ()),
+    ("POST", "mobile/request-unbanning"): (SandboxZapi._unban, ("appealToken", "description")),
+    ("GET", "status"): (SandboxZapi._status, ()),
+    ("GET", "device"): (SandboxZapi._device, ()),
+    ("GET", "me"): (SandboxZapi._me, ()),
+    ("GET", "disconnect"): (SandboxZapi._disconnect, ()),
+    ("GET", "restart"): (SandboxZapi._restart, ()),
+    ("GET", "restore-session"): (SandboxZapi._restart, ()),
+    **{
+        ("PUT", key): (_value(key), ("value",))
+        for key in (
+            "profile-name",
+            "profile-description",
+            "profile-picture",
+            "update-webhook-connected",
+            "update-webhook-disconnected",
+        )
+    },
+    ("GET", "security/two-fa-code"): (SandboxZapi._two_fa, ()),
+    ("POST", "security/two-fa-code"): (SandboxZapi._two_fa, ("code",)),
+    ("POST", "security/two-fa-code/remove"): (SandboxZapi._two_fa_remove, ()),
+    ("GET", "security/email"): (SandboxZapi._email, ()),
+    ("POST", "security/email"): (SandboxZapi._email, ("email",)),
+    ("POST", "security/email/remove"): (SandboxZapi._email_remove, ()),
+    ("POST", "security/verify-email"): (SandboxZapi._verify_email, ("verificationCode",)),
+}
+
+
+class SandboxRouter(httpx.AsyncBaseTransport):
+    """The sandbox's instances' requests to the sandbox, every other one to Z-API."""
+
+    def __init__(self, sandbox: SandboxZapi, real: httpx.AsyncBaseTransport) -> None:
+        self.sandbox, self._real = sandbox, real
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.sandbox.serves(request.url.path):
+            return await self.sandbox.handle_async_request(request)
+        return await self._real.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._real.aclose()
+
+
+def _json_object(content: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _response(request: httpx.Request, status: int, body: Mapping[str, Any]) -> httpx.Response:
+    return httpx.Response(status, json=body, request=request)
