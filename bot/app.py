@@ -245,6 +245,11 @@ async def _on_start(application: BotApplication) -> None:
     services.idle_sweep.start()
     for repeating in services.repeating:
         repeating.start()
+    if services.settings.open_rehearsal:
+        logger.warning(
+            "Only sandbox instances and no ALLOWED_USER_IDS or ADMIN_USER_IDS: anyone who finds "
+            "the bot can rehearse on it"
+        )
     logger.info(
         "Started version %s: %d instance(s), %d wait timer(s) restored, %d interrupted call(s), "
         "%d message(s) owed",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,11 +131,12 @@ def _placeholders(settings: Settings) -> list[str]:
     """The settings still holding .env.example's values."""
     if not EXAMPLE.exists():
         return []
-    example: dict[str, str] = {}
+    # Commented-out examples count too: uncommented unedited, they are placeholders as well.
+    example: dict[str, set[str]] = {}
     for line in EXAMPLE.read_text(encoding="utf-8").splitlines():
-        key, equals, value = line.partition("=")
-        if equals and not line.lstrip().startswith("#"):
-            example[key.strip().upper()] = value.strip()
+        key, equals, value = line.lstrip("# ").partition("=")
+        if equals and re.fullmatch(r"[A-Z_]+", key.strip()):
+            example.setdefault(key.strip(), set()).add(value.strip())
     current = {
         "TELEGRAM_BOT_TOKEN": settings.telegram_bot_token.get_secret_value(),
         "ZAPI_CLIENT_TOKEN": settings.zapi_client_token.get_secret_value(),
@@ -142,7 +144,9 @@ def _placeholders(settings: Settings) -> list[str]:
         "ALLOWED_USER_IDS": ",".join(str(n) for n in sorted(settings.allowed_user_ids)),
         "ADMIN_USER_IDS": ",".join(str(n) for n in sorted(settings.admin_user_ids)),
     }
-    return [key for key, value in current.items() if value and example.get(key) == value]
+    if settings.sandboxes == {item.name for item in settings.instances}:
+        del current["ZAPI_INSTANCES"]  # sandboxes are no placeholder: they work as they are
+    return [key for key, value in current.items() if value and value in example.get(key, ())]
 
 
 def _warnings(settings: Settings) -> list[CheckResult]:

@@ -328,6 +328,11 @@ class Settings(DatabaseSettings):
         return frozenset(item.name for item in self.instances if item.sandbox)
 
     @property
+    def open_rehearsal(self) -> bool:
+        """Only sandbox instances and nobody listed: anyone may rehearse (nothing is real)."""
+        return len(self.sandboxes) == len(self.instances) and not self.members
+
+    @property
     def members(self) -> frozenset[int]:
         """Members from the environment (admins are members too)."""
         return self.allowed_user_ids | self.admin_user_ids

@@ -17,7 +17,7 @@ from bot.conversation.core import (
 )
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import ReportedWaits, StorageUnavailable
-from bot.conversation.texts import CATALOGS
+from bot.conversation.texts import CATALOGS, instance_label
 from bot.domain.parsing import (
     parse_code,
     parse_pin,
@@ -320,9 +320,7 @@ class CodeSteps(FlowCore):
 
     async def _connected(self, reg: FlowRecord, move: Transition) -> Outcome:
         texts = self.texts(reg)
-        instance = reg.instance or ""
-        if instance in self.settings.sandboxes:
-            instance = texts.sandbox.instance.format(instance=instance)
+        instance = instance_label(texts, reg.instance or "", self.settings.sandboxes)
         message = texts.connected.format(instance=instance, number=self._number(reg))
         offer = f"{message}\n\n{texts.setup.connected_setup_offer}"
         try:

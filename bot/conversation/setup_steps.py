@@ -15,7 +15,7 @@ from bot.config import InstanceConfig
 from bot.conversation.core import Outcome, Reply, WorkingSignal
 from bot.conversation.number_steps import NumberSteps
 from bot.conversation.replies import Keyboard
-from bot.conversation.texts import catalog_for
+from bot.conversation.texts import catalog_for, instance_label
 from bot.domain.parsing import (
     PROFILE_ABOUT_LENGTH,
     PROFILE_NAME_LENGTH,
@@ -234,8 +234,9 @@ class SetupSteps(NumberSteps):
             f"{texts.setup.setup_part_states[parts[part].value if part in parts else '']}"
             for part in Part
         ]
+        instance = instance_label(texts, reg.instance or "", self.settings.sandboxes)
         body = texts.setup.setup_summary.format(
-            number=self._number(reg), instance=reg.instance, parts="\n".join(lines)
+            number=self._number(reg), instance=instance, parts="\n".join(lines)
         )
         text = f"{body}\n\n{texts.setup.setup_again}"
         outcome = "done" if any(s is not PartState.SKIPPED for s in parts.values()) else "skipped"

@@ -474,3 +474,40 @@ def test_default_database_is_created_under_data(tmp_path: Path) -> None:
     assert any(path.suffix in {".sqlite3", ".sqlite", ".db"} for path in files), files
     for secret in (BOT_TOKEN, CLIENT_TOKEN, TOKEN_A):
         assert secret not in result.stderr
+
+
+# -- sandbox instances ------------------------------------------------------------------------
+
+
+def test_sandbox_instances_need_no_client_token(setenv: SetEnv) -> None:
+    setenv(TELEGRAM_BOT_TOKEN=BOT_TOKEN, ZAPI_INSTANCES="Try=sandbox, Shop 2 = SANDBOX,sandbox")
+    settings = load()
+    assert [(item.name, item.sandbox) for item in settings.instances] == [
+        ("Try", True),
+        ("Shop 2", True),
+        ("sandbox", True),
+    ]
+    ids = [item.instance_id for item in settings.instances]
+    assert len(set(ids)) == 3 and all(re.fullmatch(r"sandbox-[0-9a-f]{12}", i) for i in ids)
+    assert settings.sandboxes == {"Try", "Shop 2", "sandbox"}
+    assert settings.open_rehearsal  # nobody listed: anyone may rehearse
+    again = load()
+    assert [item.instance_id for item in again.instances] == ids  # stable across restarts
+
+
+def test_a_real_instance_next_to_a_sandbox_needs_the_client_token(setenv: SetEnv) -> None:
+    setenv(TELEGRAM_BOT_TOKEN=BOT_TOKEN, ZAPI_INSTANCES=f"Try=sandbox,main=inst-a:{TOKEN_A}")
+    with pytest.raises(SettingsError) as caught:
+        load()
+    (problem,) = caught.value.problems
+    assert problem.startswith("ZAPI_CLIENT_TOKEN: is required") and "Security" in problem
+    setenv(ZAPI_CLIENT_TOKEN=CLIENT_TOKEN, ALLOWED_USER_IDS="1001")
+    settings = load()
+    assert settings.sandboxes == {"Try"} and not settings.open_rehearsal
+    main = settings.instance("main")
+    assert main is not None and not main.sandbox
+
+
+def test_members_listed_close_a_sandbox_only_bot(setenv: SetEnv) -> None:
+    setenv(TELEGRAM_BOT_TOKEN=BOT_TOKEN, ZAPI_INSTANCES="Try=sandbox", ADMIN_USER_IDS="1001")
+    assert not load().open_rehearsal

@@ -55,9 +55,12 @@ async def code_message(telegram: TelegramDouble, user: TgUser = MEMBER) -> ApiCa
     )
 
 
-async def reply_saying(telegram: TelegramDouble, needle: str, user: TgUser = MEMBER) -> ApiCall:
-    """The next reply that says `needle` (the "SMS" comes in between the bot's own)."""
-    while needle not in (reply := await telegram.next_reply(user.id)).text:
+async def reply_saying(
+    telegram: TelegramDouble, needle: str, user: TgUser | int = MEMBER
+) -> ApiCall:
+    """The next reply in the chat that says `needle` (the "SMS" comes among the bot's own)."""
+    chat = user if isinstance(user, int) else user.id
+    while needle not in (reply := await telegram.next_reply(chat)).text:
         pass
     return reply
 
@@ -292,3 +295,111 @@ async def test_sandbox_and_real_instances_side_by_side(start_bot, telegram, zapi
     await bot.say(MEMBER, "55")
     await bot.say(MEMBER, number("00")[0])
     assert zapi.requests == []
+
+
+# -- the admins' side: marked, and out of the totals -------------------------------------------
+
+GROUP = -1001234567890
+REAL = "inst-a=inst-a:tok-aaaaaaaaaaaaaaaaaaaa"
+
+
+async def rehearse(bot: Any, user: TgUser, ending: str = "00") -> None:
+    """/register on the sandbox "Rehearsal", by SMS, to "Connected"."""
+    await bot.say(user, "/register")
+    await bot.tap(user, "Rehearsal")
+    await bot.say(user, "55")
+    await bot.say(user, number(ending)[0])
+    await tap(bot, "SMS", "Code sent by SMS", user)
+    await say(bot, sandbox_code((await code_message(bot.telegram, user)).text), CONNECTED, user)
+
+
+async def test_history_stats_export_board_and_feed_mark_the_sandbox(
+    start_bot, telegram, zapi, migrated_url
+):
+    import csv
+    import io
+
+    from tests.conftest import ADMIN, OTHER_MEMBER
+
+    bot = await start_bot(
+        migrated_url,
+        zapi_instances=f"{REAL},Rehearsal=sandbox",
+        alert_chat_id=str(GROUP),
+        alert_feed="1",
+    )
+    # A real registration on inst-a (the Z-API double), a rehearsal on the sandbox.
+    await bot.say(MEMBER, "/register")
+    await bot.tap(MEMBER, "inst-a")
+    await bot.say(MEMBER, "55")
+    await bot.say(MEMBER, "44 99999-1234")
+    await bot.tap(MEMBER, "SMS")
+    assert CONNECTED in (await bot.say(MEMBER, "123456")).text
+    await rehearse(bot, OTHER_MEMBER)
+
+    real_feed = await reply_saying(telegram, "connected", GROUP)
+    assert real_feed.text.startswith("🟢") and "inst-a" in real_feed.text
+    feed = await reply_saying(telegram, "connected", GROUP)
+    assert feed.text.startswith(f"{MARK} · 🟢") and "Rehearsal" in feed.text, feed.text
+
+    stats = (await bot.say(ADMIN, "/stats")).text
+    rows = {line.split()[0]: line.split() for line in stats.splitlines()[1:5]}
+    assert rows["inst-a"][1:3] == ["1", "1"]
+    assert rows["🧪"][1:4] == ["Rehearsal", "1", "1"]  # listed apart…
+    assert rows["total"][1:3] == ["1", "1"]  # …and left out of the total
+    assert "🧪 Sandbox registrations left out: 1" in stats
+    counted = (await bot.say(ADMIN, "/stats 30 sandbox")).text
+    total = next(line.split() for line in counted.splitlines() if line.startswith("total"))
+    assert total[1:3] == ["2", "2"] and "left out" not in counted
+
+    history = (await bot.say(ADMIN, "/history")).text
+    marked = [line for line in history.splitlines() if "Rehearsal" in line]
+    assert marked and all("🧪 Rehearsal" in line for line in marked)
+    assert all("🧪" not in line for line in history.splitlines() if "inst-a" in line)
+
+    await bot.say(ADMIN, "/export")
+    [(_, document)] = telegram.documents
+    exported = list(csv.DictReader(io.StringIO(document.decode("utf-8"))))
+    assert {row["instance"]: row["sandbox"] for row in exported} == {
+        "inst-a": "0",
+        "Rehearsal": "1",
+    }
+
+    board = (await bot.say(ADMIN, "/instances")).text
+    assert "🧪 Rehearsal: connected" in board and "🧪 inst-a" not in board
+
+
+async def test_the_set_up_of_a_sandbox_number_shows_the_e_mail_code(start_bot, telegram):
+    bot = await sandbox_bot(start_bot, zapi_instances="Rehearsal=sandbox,Other=sandbox")
+    await rehearse(bot, MEMBER)
+    await tap(bot, "Set up", "What name should people see")
+    await say(bot, "Rehearsal shop", "description")
+    await say(bot, "Open 9-18", "two-step PIN")
+    await say(bot, "135790", "once more")
+    await say(bot, "135790", "e-mail address")
+    await say(bot, "ana@example.com", "mailed a code")
+    mail = await telegram.wait_for(
+        "sendMessage",
+        chat_id=MEMBER.id,
+        predicate=lambda c: (c.text or "").startswith("🧪 Sandbox e-mail"),
+    )
+    code = sandbox_code(mail.text)
+    await say(bot, "000000" if code != "000000" else "111111", "That code was not accepted")
+    summary = await say(bot, code, "Set-up of")
+    assert "🧪 Rehearsal" in summary.text, summary.text
+    assert summary.text.count("✅ set") == 4, summary.text
+
+
+async def test_anyone_may_rehearse_on_a_sandbox_only_bot_nobody_on_a_listed_one(
+    start_bot, telegram
+):
+    from tests.doubles.telegram_api import TgUser as User
+
+    stranger = User(id=4242, first_name="Zé", language_code="pt-BR")
+    open_bot = await sandbox_bot(start_bot, allowed_user_ids="", admin_user_ids="")
+    reply = await open_bot.say(stranger, "/register")
+    assert "código do país" in reply.text.lower(), reply.text
+    await open_bot.stop()
+
+    closed = await sandbox_bot(start_bot)  # ALLOWED_USER_IDS and ADMIN_USER_IDS listed
+    reply = await closed.say(stranger, "/register")
+    assert "código do país" not in reply.text.lower()
