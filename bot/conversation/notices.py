@@ -40,8 +40,10 @@ class Notices(SetupSteps):
                 text = texts.setup.setup_idle_timeout.format(
                     duration=duration, number=self._number(reg)
                 )
-                return "setup", [Reply(text)]
-            return "timeout", [Reply(texts.idle_timeout.format(duration=duration))]
+                return "setup", [Reply(self._marked(reg, text))]
+            return "timeout", [
+                Reply(self._marked(reg, texts.idle_timeout.format(duration=duration)))
+            ]
 
         ended = await self.store.end_if_idle(chat_id, say)
         return ended[1] if ended is not None else []
@@ -52,7 +54,13 @@ class Notices(SetupSteps):
         text = self.texts(reg).instance_lost.format(instance=instance)
         if Step(reg.step) in SETUP_STEPS:
             text = self._setup_interrupted(reg)
-        return await self._end(reg, "lease", "lost", text)
+        return await self._end(reg, "lease", "lost", self._marked(reg, text))
+
+    def _marked(self, reg: FlowRecord, text: str) -> str:
+        """A notice of a flow on a sandbox, marked as its questions are."""
+        if reg.instance not in self.settings.sandboxes:
+            return text
+        return f"{self.texts(reg).sandbox.mark} · {text}"
 
     def _setup_interrupted(self, reg: FlowRecord) -> str:
         self._new_pins.pop(reg.flow_id, None)
@@ -164,7 +172,8 @@ class Notices(SetupSteps):
             texts = self.texts(reg)
             names = " / ".join(texts.method_names[m.value] for m in usable)
             reply = Reply(
-                texts.wait_over.format(methods=names), self._keyboards(reg).methods(states)
+                self._marked(reg, texts.wait_over.format(methods=names)),
+                self._keyboards(reg).methods(states),
             )
             notices.append((chat_id, reply))
         return notices

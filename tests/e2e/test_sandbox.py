@@ -247,7 +247,8 @@ async def test_08_waits_grow_with_each_request(start_bot, telegram, clock):
         reply = await tap(bot, "Didn't get it", ASK_METHOD)
         waits.append(wait_on(reply, "SMS"))
         await clock.advance(waits[-1] + 1)
-        await reply_saying(telegram, "You can request the code by")
+        notice = await reply_saying(telegram, "You can request the code by")
+        assert notice.text.startswith(f"{MARK} · ⏰")
     assert waits[0] >= 55 and waits[1] >= 2 * waits[0] - 5 and waits[2] >= 2 * waits[1] - 5, waits
 
 
@@ -403,3 +404,11 @@ async def test_anyone_may_rehearse_on_a_sandbox_only_bot_nobody_on_a_listed_one(
     closed = await sandbox_bot(start_bot)  # ALLOWED_USER_IDS and ADMIN_USER_IDS listed
     reply = await closed.say(stranger, "/register")
     assert "código do país" not in reply.text.lower()
+
+
+async def test_an_idle_rehearsal_times_out_marked(start_bot, telegram, clock):
+    bot = await sandbox_bot(start_bot)
+    await to_method(bot, "00")
+    await clock.advance(901)
+    notice = await reply_saying(telegram, "ended")
+    assert notice.text.startswith(f"{MARK} · "), notice.text

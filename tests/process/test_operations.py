@@ -156,3 +156,49 @@ async def test_json_log_lines_carry_chat_instance_step_endpoint_and_outcome(
         "endpoint": "mobile/registration-available",
         "outcome": "ZapiServerError",
     }
+
+
+async def test_the_quick_start_registers_on_a_sandbox_with_only_a_bot_token(
+    processes: Processes, telegram: Any, zapi: Any
+) -> None:
+    """The README's quick start: `.env.example` copied, only the token changed (here: the
+    double's URL too). A stranger's phone goes from /register to "Connected"; nothing reaches
+    Z-API; `check` is clean."""
+    import re
+
+    from tests.conftest import BOT_TOKEN
+    from tests.doubles.telegram_api import TgUser
+    from tests.process_helpers import Chat
+
+    example = (REPO_ROOT / ".env.example").read_text(encoding="utf-8")
+    dotenv = re.sub(r"(?m)^TELEGRAM_BOT_TOKEN=.*$", f"TELEGRAM_BOT_TOKEN={BOT_TOKEN}", example)
+    (processes.cwd / ".env").write_text(dotenv, encoding="utf-8")
+    env = bare_env(TELEGRAM_BASE_URL=telegram.base_url, PYTHONUNBUFFERED="1")
+
+    checked = await processes.run(env, "check")
+    assert checked.returncode == 0, checked.describe()
+    assert "sandbox: simulated inside the bot" in checked.stdout
+    assert "Placeholders" not in checked.stdout, checked.stdout
+
+    before = len(telegram.calls_to("deleteWebhook"))
+    process = await processes.spawn(env)
+    await process.wait_until(lambda: len(telegram.calls_to("deleteWebhook")) > before, "polling")
+    phone = Chat(telegram, TgUser(id=777001, first_name="Newcomer", language_code="en"))
+    await phone.say("/register")
+    await phone.say("55")
+    assert "How should WhatsApp send the code" in (await phone.say("11 91234-5600")).text
+    await phone.tap("SMS")
+    sms = await telegram.wait_for(
+        "sendMessage", chat_id=777001, predicate=lambda c: "Sandbox SMS" in (c.text or "")
+    )
+    found = re.search(r"(\d{3})-(\d{3})", sms.text or "")
+    assert found is not None
+    telegram.send_text(phone.user, found.group(0))
+    await telegram.wait_for(
+        "sendMessage", chat_id=777001, predicate=lambda c: "Connected!" in (c.text or "")
+    )
+    assert zapi.requests == []
+    process.terminate()
+    assert await process.wait() == 0, process.describe()
+    assert "anyone who finds the bot can rehearse" in process.output
+    assert "Traceback" not in process.output
