@@ -37,7 +37,7 @@ from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
 from bot.monitor import InstanceMonitor
 from bot.people import People
-from bot.sandbox_phone import SandboxPhone
+from bot.sandbox import SandboxMemoryStore, SandboxPhone
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.telegram_request import AiohttpRequest
@@ -83,7 +83,11 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
     )
     sandboxes = {item.instance_id: item.name for item in settings.instances if item.sandbox}
-    sandbox = SandboxZapi(sandboxes, clock) if sandboxes else None
+    sandbox = (
+        SandboxZapi(sandboxes, clock, memory=SandboxMemoryStore(database, clock))
+        if sandboxes
+        else None
+    )
     zapi = ZapiClient(
         str(settings.zapi_base_url),
         settings.zapi_client_token,

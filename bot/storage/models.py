@@ -33,6 +33,7 @@ __all__ = [
     "OutboxMessage",
     "Person",
     "Registration",
+    "SandboxStateRow",
     "UTCDateTime",
     "WaitTimer",
     "utcnow",
@@ -143,6 +144,18 @@ class InstanceStateRow(Base):
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SandboxStateRow(Base):
+    """What a sandbox instance (bot/zapi/sandbox.py) remembers, by key ("instance:ID",
+    "number:DDI:PHONE"), as JSON: it outlives a restart, as Z-API's state does. Never a code,
+    PIN or captcha answer (the sandbox derives those)."""
+
+    __tablename__ = "sandbox_states"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Member(Base):

@@ -4,17 +4,20 @@ An instance written `NAME=sandbox` in `ZAPI_INSTANCES` is served by `SandboxZapi
 transport: the Z-API client reads its answers as it reads Z-API's. It follows
 `shared/zapi-mobile-api.md`, by the number's last two digits (`SCENARIOS`, in sandbox_state.py
 and the README). What WhatsApp would send the phone (the code, a PIN reset, an e-mail code)
-goes to `deliver`, which shows it in the member's chat. It lives in memory: a restart forgets
-registrations under way on a sandbox (a new code is requested) and its connected numbers.
+goes to `deliver`, which shows it in the member's chat. What it remembers is written to
+`memory` (the bot's database) after each call, so a restart forgets nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Final
 
@@ -22,6 +25,7 @@ import httpx
 
 from bot.domain.clock import Clock
 from bot.zapi.sandbox_captcha import captcha_png
+from bot.zapi.sandbox_number import ConnectedNumber
 from bot.zapi.sandbox_state import (
     METHODS,
     SLOW_SECONDS,
@@ -29,11 +33,15 @@ from bot.zapi.sandbox_state import (
     Deliver,
     InstanceState,
     NumberState,
+    SandboxMemory,
     SandboxMessage,
     Scenario,
     appeal_token,
     captcha_answer,
-    digits_from,
+    dump_instance,
+    dump_number,
+    load_instance,
+    load_number,
     registration_code,
     scenario_of,
     two_step_pin,
@@ -42,22 +50,42 @@ from bot.zapi.sandbox_state import (
 
 __all__ = ["SandboxRouter", "SandboxZapi"]
 
+logger = logging.getLogger(__name__)
 
+
+# What leaves the sandbox as it was (the rest is written down after each call).
+_READS = frozenset(
+    {
+        ("GET", "status"),
+        ("GET", "device"),
+        ("GET", "me"),
+        ("GET", "restart"),
+        ("GET", "restore-session"),
+        ("GET", "security/two-fa-code"),
+        ("GET", "security/email"),
+    }
+)
 _NOT_FOUND = {"error": "NOT_FOUND", "message": "Unable to find matching target resource method"}
 Answer = tuple[int, Mapping[str, Any]]
 
 
-class SandboxZapi(httpx.AsyncBaseTransport):
+class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
     """Z-API for the instances in `instances` (instance id → name); `deliver` receives what
     the phone would (instance name, message)."""
 
     def __init__(
-        self, instances: Mapping[str, str], clock: Clock, deliver: Deliver | None = None
+        self,
+        instances: Mapping[str, str],
+        clock: Clock,
+        deliver: Deliver | None = None,
+        memory: SandboxMemory | None = None,
     ) -> None:
         self._instances = {iid: InstanceState(name) for iid, name in instances.items()}
         self._numbers: dict[tuple[str, str], NumberState] = {}
         self._clock = clock
         self.deliver = deliver
+        self.memory = memory
+        self._recalled = asyncio.Lock() if memory is not None else None
 
     def serves(self, path: str) -> bool:
         parts = path.split("/")
@@ -66,6 +94,8 @@ class SandboxZapi(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         parts = request.url.path.split("/", 5)
         # /instances/{id}/token/{token}/{endpoint}
+        if self._recalled is not None:
+            await self._recall()
         instance = self._instances.get(parts[2]) if len(parts) == 6 else None
         if instance is None:
             return _response(request, 200, _NOT_FOUND)
@@ -91,7 +121,40 @@ class SandboxZapi(httpx.AsyncBaseTransport):
         if number is not None and number.scenario is Scenario.SLOW:
             await self._clock.sleep(SLOW_SECONDS)
         status, answer = await handler(self, instance, body)
+        if self.memory is not None and (request.method, endpoint) not in _READS:
+            await self._keep(parts[2], instance)
         return _response(request, status, answer)
+
+    async def _recall(self) -> None:
+        assert self._recalled is not None and self.memory is not None
+        async with self._recalled:
+            if self._recalled is None:
+                return
+            try:
+                kept = await self.memory.recall()
+            except Exception as error:  # a fresh start then, like a sandbox never used
+                logger.warning("Sandbox state not read: %s", type(error).__name__)
+                kept = {}
+            for key, text in kept.items():
+                kind, _, rest = key.partition(":")
+                if kind == "instance" and rest in self._instances:
+                    name = self._instances[rest].name  # as configured now
+                    self._instances[rest] = replace(load_instance(text), name=name)
+                elif kind == "number":
+                    ddi, _, phone = rest.partition(":")
+                    self._numbers[(ddi, phone)] = load_number(text)
+        self._recalled = None
+
+    async def _keep(self, instance_id: str, instance: InstanceState) -> None:
+        assert self.memory is not None
+        states = {f"instance:{instance_id}": dump_instance(instance)}
+        number = self._numbers.get(instance.checked) if instance.checked else None
+        if instance.checked and number is not None:
+            states["number:{}:{}".format(*instance.checked)] = dump_number(number)
+        try:
+            await self.memory.keep(states)
+        except Exception as error:  # the answer stands; only a restart would forget it
+            logger.warning("Sandbox state not written: %s", type(error).__name__)
 
     # -- registration ------------------------------------------------------------------------
 
@@ -119,7 +182,7 @@ class SandboxZapi(httpx.AsyncBaseTransport):
         number = self._number(ddi, phone)
         if number.scenario is Scenario.SERVER_ERROR:
             return 503, {"error": "Service Unavailable"}
-        instance.checked, instance.code_sent, instance.captcha = (ddi, phone), False, None
+        instance.checked, instance.code_sent, instance.captcha = (ddi, phone), False, False
         instance.awaiting = None
         if number.banned:
             return 200, {
@@ -151,8 +214,8 @@ class SandboxZapi(httpx.AsyncBaseTransport):
             return 200, {"success": False, "retryAfter": left, **waits}
         instance.method = method
         if number.scenario is Scenario.CAPTCHA and not number.captcha_solved:
-            instance.captcha = captcha_answer(ddi, phone)
-            image = base64.b64encode(captcha_png(instance.captcha)).decode()
+            instance.captcha = True
+            image = base64.b64encode(captcha_png(captcha_answer(ddi, phone))).decode()
             return 200, {"success": False, "captcha": f"data:image/png;base64,{image}"}
         wait = await self._send_code(instance, number, ddi, phone)
         return 200, {"success": True, "retryAfter": wait, "method": method, **self._waits(number)}
@@ -172,12 +235,12 @@ class SandboxZapi(httpx.AsyncBaseTransport):
         return wait
 
     async def _respond_captcha(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        if instance.captcha is None or instance.checked is None:
+        if not instance.captcha or instance.checked is None:
             return 400, {"error": "no captcha to answer"}
-        if body["captcha"].strip() != instance.captcha:
+        if body["captcha"].strip() != captcha_answer(*instance.checked):
             return 200, {"success": False}
         number = self._number(*instance.checked)
-        number.captcha_solved, instance.captcha = True, None
+        number.captcha_solved, instance.captcha = True, False
         await self._send_code(instance, number, *instance.checked)
         return 200, {"success": True}
 
@@ -233,95 +296,13 @@ class SandboxZapi(httpx.AsyncBaseTransport):
         ddi, phone = instance.checked
         scenario = self._number(ddi, phone).scenario
         instance.connected, instance.awaiting, instance.code_sent = (ddi, phone), None, False
-        instance.pin = two_step_pin(phone) if scenario is Scenario.TWO_STEP_PIN else None
+        instance.has_pin = scenario is Scenario.TWO_STEP_PIN
         instance.profile, instance.email, instance.email_verified = {}, None, False
         return 200, {"success": True}
 
     async def _tell(self, instance: InstanceState, message: SandboxMessage) -> None:
         if self.deliver is not None:
             await self.deliver(instance.name, message)
-
-    # -- the instance and its number ---------------------------------------------------------
-
-    async def _status(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        connected = instance.connected is not None
-        said = "You are already connected." if connected else "You are not connected."
-        return 200, {"connected": connected, "error": said, "smartphoneConnected": connected}
-
-    async def _device(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        if instance.connected is None:
-            return 400, {"error": "You are not connected."}
-        return 200, {
-            "phone": "".join(instance.connected),
-            "name": instance.profile.get("profile-name", ""),
-            "about": instance.profile.get("profile-description", ""),
-            "imgUrl": instance.profile.get("profile-picture", ""),
-            "isBusiness": False,
-            "originalDevice": "android",
-            "sessionId": 1,
-            "device": {"sessionName": "Z-API sandbox", "device_model": "sandbox"},
-        }
-
-    async def _me(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        connected = instance.connected is not None
-        return 200, {"name": instance.name, "connected": connected, "paymentStatus": "SANDBOX"}
-
-    async def _disconnect(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        instance.connected = None
-        return 200, {"value": True}
-
-    async def _restart(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        return 200, {"value": True}
-
-    async def _set_value(self, instance: InstanceState, body: dict[str, str], key: str) -> Answer:
-        if key.startswith("profile-"):
-            if instance.connected is None:
-                return 200, {"value": False}
-            instance.profile[key] = body["value"]
-        return 200, {"value": True}
-
-    async def _two_fa(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        if instance.connected is None:
-            return 400, {"error": "You are not connected."}
-        if not body:
-            return 200, {"success": True, "hasCode": instance.pin is not None}
-        if not re.fullmatch(r"\d{6}", body["code"]):
-            return 400, {"error": "the PIN must be 6 digits"}
-        instance.pin = body["code"]
-        return 200, {"success": True}
-
-    async def _two_fa_remove(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        instance.pin = None
-        return 200, {"success": True}
-
-    async def _email(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        if instance.connected is None:
-            return 400, {"error": "You are not connected."}
-        if not body:
-            return 200, {
-                "success": True,
-                "hasEmail": instance.email is not None,
-                "email": instance.email or "",
-                "verified": instance.email_verified,
-            }
-        if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", body["email"]):
-            return 400, {"error": "invalid e-mail"}
-        instance.email, instance.email_verified = body["email"], False
-        instance.email_code = digits_from(f"email:{body['email']}", 6)
-        await self._tell(instance, SandboxMessage("email_code", code=instance.email_code))
-        return 200, {"success": True, "message": "VERIFY_EMAIL"}
-
-    async def _verify_email(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        if instance.email_code is None:
-            return 400, {"error": "no e-mail to verify"}
-        if body["verificationCode"] != instance.email_code:
-            return 200, {"success": False}
-        instance.email_verified, instance.email_code = True, None
-        return 200, {"success": True}
-
-    async def _email_remove(self, instance: InstanceState, body: dict[str, str]) -> Answer:
-        instance.email, instance.email_verified = None, False
-        return 200, {"success": True, "message": "REMOVED"}
 
 
 Handler = Callable[[SandboxZapi, InstanceState, dict[str, str]], Awaitable[Answer]]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Final, Literal
+from typing import Final, Literal, Protocol
 
 __all__ = [
     "METHODS",
@@ -18,11 +19,16 @@ __all__ = [
     "Deliver",
     "InstanceState",
     "NumberState",
+    "SandboxMemory",
     "SandboxMessage",
     "Scenario",
     "appeal_token",
     "captcha_answer",
     "digits_from",
+    "dump_instance",
+    "dump_number",
+    "load_instance",
+    "load_number",
     "registration_code",
     "scenario_of",
     "two_step_pin",
@@ -112,16 +118,50 @@ class InstanceState:
     name: str
     checked: tuple[str, str] | None = None
     code_sent: bool = False
-    captcha: str | None = None  # the answer awaited
+    captcha: bool = False  # a captcha awaits its answer
     method: str = "sms"
     awaiting: Literal["pin", "device"] | None = None
     device_checks: int = 0
     connected: tuple[str, str] | None = None
     profile: dict[str, str] = field(default_factory=dict)
-    pin: str | None = None
+    has_pin: bool = False  # (never the PIN itself: what this keeps is written down)
     email: str | None = None
     email_verified: bool = False
-    email_code: str | None = None
+    email_code_sent: bool = False
+
+
+class SandboxMemory(Protocol):
+    """Where the sandbox keeps what it remembers (key → JSON), so that a restart of the bot
+    forgets no registration under way, as Z-API's own state outlives it."""
+
+    async def recall(self) -> Mapping[str, str]: ...
+
+    async def keep(self, states: Mapping[str, str]) -> None: ...
+
+
+def dump_instance(state: InstanceState) -> str:
+    return json.dumps(asdict(state))
+
+
+def load_instance(text: str) -> InstanceState:
+    values = json.loads(text)
+    for pair in ("checked", "connected"):
+        values[pair] = tuple(values[pair]) if values[pair] else None
+    return InstanceState(**values)
+
+
+def dump_number(state: NumberState) -> str:
+    values = asdict(state)
+    values["scenario"] = state.scenario.value
+    values["ready_at"] = {method: when.isoformat() for method, when in state.ready_at.items()}
+    return json.dumps(values)
+
+
+def load_number(text: str) -> NumberState:
+    values = json.loads(text)
+    values["scenario"] = Scenario(values["scenario"])
+    values["ready_at"] = {m: datetime.fromisoformat(w) for m, w in values["ready_at"].items()}
+    return NumberState(**values)
 
 
 def wait_field_of(method: str) -> str:

@@ -30,8 +30,8 @@ def has_button(call: ApiCall, label: str) -> bool:
     return any(label.lower() in text.lower() for text in labels(call))
 
 
-async def sandbox_bot(start_bot: Any, **overrides: Any) -> Any:
-    return await start_bot(**{**SANDBOX_ONLY, **overrides})
+async def sandbox_bot(start_bot: Any, database_url: str | None = None, **overrides: Any) -> Any:
+    return await start_bot(database_url, **{**SANDBOX_ONLY, **overrides})
 
 
 async def to_method(bot: Any, ending: str, user: TgUser = MEMBER) -> ApiCall:
@@ -412,3 +412,28 @@ async def test_an_idle_rehearsal_times_out_marked(start_bot, telegram, clock):
     await clock.advance(901)
     notice = await reply_saying(telegram, "ended")
     assert notice.text.startswith(f"{MARK} · "), notice.text
+
+
+@pytest.mark.parametrize("ending", ["00", "02"])
+async def test_a_restart_forgets_nothing_and_writes_down_no_secret(
+    start_bot, telegram, migrated_url, ending
+):
+    """Stopped at the code (or the PIN), restarted on the same database: the code the chat
+    showed (the PIN) is still taken. The sandbox's memory does not hold the code."""
+    from sqlalchemy import select
+
+    from bot.storage.models import SandboxStateRow
+
+    bot = await sandbox_bot(start_bot, migrated_url)
+    await to_method(bot, ending)
+    await tap(bot, "SMS", "Code sent by SMS")
+    code = sandbox_code((await code_message(telegram)).text)
+    if ending == "02":
+        await say(bot, code, "two-step verification")
+    async with bot.services.database.session() as session:
+        kept = " ".join((await session.scalars(select(SandboxStateRow.state))).all())
+    assert kept and code not in kept  # (the PIN is the number's own last digits)
+    await bot.stop()
+
+    bot = await sandbox_bot(start_bot, migrated_url)
+    await say(bot, "345602" if ending == "02" else code, CONNECTED)

@@ -20,7 +20,12 @@ from bot.storage.repositories.flows import (
     update_flow,
 )
 from bot.storage.repositories.history import filtered_events, flow_events
-from bot.storage.repositories.instances import instance_states, save_instance_states
+from bot.storage.repositories.instances import (
+    instance_states,
+    sandbox_states,
+    save_instance_states,
+    save_sandbox_states,
+)
 from bot.storage.repositories.leases import (
     acquire_lease,
     held_leases,
@@ -93,8 +98,10 @@ __all__ = [
     "record_request",
     "refresh_lease",
     "release_leases",
+    "sandbox_states",
     "save_instance_states",
     "save_people",
+    "save_sandbox_states",
     "set_live_keyboards",
     "set_member",
     "timers_for_number",

@@ -1,17 +1,17 @@
-"""Instance states: each instance as the monitor last saw it."""
+"""Instance states: each instance as the monitor last saw it; what sandboxes remember."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.instances import InstanceState
-from bot.storage.models import InstanceStateRow
+from bot.storage.models import InstanceStateRow, SandboxStateRow
 
-__all__ = ["instance_states", "save_instance_states"]
+__all__ = ["instance_states", "sandbox_states", "save_instance_states", "save_sandbox_states"]
 
 
 async def instance_states(session: AsyncSession) -> dict[str, InstanceState]:
@@ -43,4 +43,20 @@ async def save_instance_states(
             }
             for state in states
         ],
+    )
+
+
+async def sandbox_states(session: AsyncSession) -> dict[str, str]:
+    rows = (await session.execute(select(SandboxStateRow.key, SandboxStateRow.state))).all()
+    return {key: state for key, state in rows}
+
+
+async def save_sandbox_states(
+    session: AsyncSession, states: Mapping[str, str], *, now: datetime
+) -> None:
+    """Replace these keys' rows (one or two per call: a delete and an insert)."""
+    await session.execute(delete(SandboxStateRow).where(SandboxStateRow.key.in_(list(states))))
+    await session.execute(
+        insert(SandboxStateRow),
+        [{"key": key, "state": state, "updated_at": now} for key, state in states.items()],
     )

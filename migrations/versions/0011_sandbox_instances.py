@@ -1,4 +1,4 @@
-"""audit_events: whether the event was on a sandbox instance
+"""sandbox instances: audit_events.sandbox, and sandbox_states (what a sandbox remembers)
 
 Revision ID: 0011
 Revises: 0010
@@ -21,8 +21,15 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("sandbox", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    op.create_table(
+        "sandbox_states",
+        sa.Column("key", sa.String(length=64), primary_key=True),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sandbox_states")
     with op.batch_alter_table("audit_events") as batch:
         batch.drop_column("sandbox")

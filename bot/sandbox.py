@@ -1,18 +1,23 @@
-"""The member's phone on a sandbox instance: what the simulated WhatsApp sends it (the code by
-SMS, call or pop-up, a PIN reset, an e-mail code) is shown in the chat of the member whose flow
-holds the instance, through the outbox like any reply."""
+"""The sandbox's edges (bot/zapi/sandbox.py): the member's phone, where what the simulated
+WhatsApp sends (the code by SMS, call or pop-up, a PIN reset, an e-mail code) is shown in the
+chat of the member whose flow holds the instance, through the outbox like any reply; and its
+memory, in the bot's database."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bot.conversation.replies import Reply
 from bot.conversation.texts import catalog_for
 from bot.delivery import Courier
+from bot.domain.clock import Clock
+from bot.storage import repositories as repo
+from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.zapi.sandbox_state import SandboxMessage
 
-__all__ = ["SandboxPhone"]
+__all__ = ["SandboxMemoryStore", "SandboxPhone"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +54,19 @@ class SandboxPhone:
             logger.warning("Sandbox %s: not shown (%s)", instance, type(error).__name__)
             return
         self.courier.post(owed)
+
+
+class SandboxMemoryStore:
+    """`SandboxMemory` in the sandbox_states table."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
+        self.clock = clock
+
+    async def recall(self) -> Mapping[str, str]:
+        async with self.database.reader() as session:
+            return await repo.sandbox_states(session)
+
+    async def keep(self, states: Mapping[str, str]) -> None:
+        async with self.database.session() as session:
+            await repo.save_sandbox_states(session, states, now=self.clock.now())
