@@ -1,5 +1,6 @@
 """Webhook mode: Telegram posts updates to WEBHOOK_URL, Z-API its connection events
-(bot/zapi_webhooks.py); `/healthz` reports on the bot's health."""
+(bot/zapi_webhooks.py); `/healthz` reports on the bot's health and `/metrics` serves its
+Prometheus metrics (bot/metrics.py). In polling mode HEALTH_PORT serves those two."""
 
 from __future__ import annotations
 
@@ -77,6 +78,17 @@ class _Health(tornado.web.RequestHandler):
         self.finish(json.dumps({"ok": healthy, "version": __version__}))
 
 
+class _Metrics(tornado.web.RequestHandler):
+    def initialize(self, bot_application: BotApplication) -> None:
+        self.bot_application = bot_application
+
+    async def get(self) -> None:
+        metrics = services_of(self.bot_application).metrics
+        body, content_type = await metrics.scrape(self.request.headers.get("Accept", ""))
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
+
+
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     """Tornado's access log, without the secret a Z-API webhook's path carries."""
     path = re.sub(r"^/zapi/[^/]+", "/zapi/…", handler.request.path)
@@ -86,8 +98,12 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def start_health_server(application: BotApplication, port: int) -> tornado.httpserver.HTTPServer:
-    """`GET /healthz` on `port` (polling mode: nothing else listens); stop() it at the end."""
-    routes: list[Any] = [("/healthz", _Health, {"bot_application": application})]
+    """`GET /healthz` and `/metrics` on `port` (polling mode: nothing else listens); stop() it
+    at the end."""
+    routes: list[Any] = [
+        ("/healthz", _Health, {"bot_application": application}),
+        ("/metrics", _Metrics, {"bot_application": application}),
+    ]
     server = tornado.httpserver.HTTPServer(
         tornado.web.Application(routes, log_function=_log_request)
     )
@@ -111,6 +127,7 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
             routes: list[Any] = [
                 (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
                 ("/healthz", _Health, {"bot_application": application}),
+                ("/metrics", _Metrics, {"bot_application": application}),
                 (
                     ZAPI_WEBHOOK_ROUTE,
                     ZapiWebhookReceiver,
