@@ -35,7 +35,7 @@ from bot.error_reporting import ErrorReporter
 from bot.history import HistoryCommands
 from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
-from bot.metrics import Metrics
+from bot.metrics import Holdings, Metrics
 from bot.monitor import InstanceMonitor
 from bot.people import People
 from bot.storage.database import Database
@@ -79,7 +79,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     """The bot, wired. `clock`: where it reads the time (the machine's unless a test brings its
     own)."""
     clock = clock or SystemClock()
-    metrics = Metrics(instance.name for instance in settings.instances)
+    metrics = Metrics.of(settings.instances)
     database = Database(
         settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
     )
@@ -141,7 +141,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     flow.alerts = alerts
     store.on_event = alerts.flow_event
     store.on_open, store.on_end = metrics.flow_opened, metrics.flow_ended
-    metrics.watch(database, store.held_instances, courier.backlog_size)
+    metrics.holdings = Holdings(database, store.held_instances, courier.backlog_size)
     monitor = InstanceMonitor(settings, zapi, database, alerts, clock)
     flow.runs_a_number = monitor.runs_a_number
     handlers = RegistrationHandlers(flow, courier, languages)

@@ -1,11 +1,12 @@
-"""Prometheus metrics, served at `GET /metrics` next to `/healthz` (bot/webhook.py).
+"""What the bot counts for its Prometheus metrics, as it happens (bot/metrics_export.py turns it
+into the exposition that `GET /metrics` serves).
 
-What the bot did is counted as it happens: updates and their latency, registrations started and
-finished, Z-API calls and Bot API calls. Each of those costs an increment of a label child bound
-once (the first time its labels are seen): no database, no lock of ours. What the bot holds
-(instance leases, pending waits, owed messages) is read only when scraped: leases and the retry
-backlog from memory, pending waits and the outbox with one COUNT each, left out of that scrape
-when the database does not answer within `SCRAPE_DATABASE_TIMEOUT`.
+Updates and their latency, registrations started and finished, Z-API calls and Bot API calls
+are counted here in plain dicts and lists: an update costs a few dict increments and a bisect,
+no lock and no database (everything runs on the event loop's thread). What the bot holds
+(instance leases, pending waits, owed messages) is not counted at all: it is read when scraped
+(`Holdings`). prometheus_client itself is loaded only where /metrics is served (HEALTH_PORT or
+webhook mode), as tornado is.
 
 Every label value comes from a small fixed set or from settings (instance names): never a chat,
 a user, a number or a token. A value that does not fit is counted as "other".
@@ -14,34 +15,21 @@ a user, a number or a token. A value that does not fit is counted as "other".
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    GCCollector,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-    disable_created_metrics,
-)
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.registry import Collector
 from telegram import Update
 
-from bot import __version__
 from bot.config import InstanceConfig
 from bot.domain.history import OUTCOMES
 from bot.domain.methods import DeliveryMethod
 from bot.domain.record import FlowRecord
 from bot.domain.steps import SETUP_STEPS
-from bot.storage import repositories as repo
+from bot.storage.database import Database
 from bot.zapi import (
     ZapiAuthError,
     ZapiBadResponse,
@@ -53,26 +41,14 @@ from bot.zapi import (
     ZapiTimeout,
 )
 
-if TYPE_CHECKING:
-    from prometheus_client.metrics_core import Metric
+__all__ = ["FLOW_KINDS", "UPDATE_KINDS", "Histogram", "Holdings", "Metrics"]
 
-    from bot.storage.database import Database
-
-__all__ = ["PREFIX", "SCRAPE_DATABASE_TIMEOUT", "Metrics"]
-
-logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
-
-PREFIX = "zapi_bot_"
-# How long a scrape waits for each COUNT before leaving that gauge out.
-SCRAPE_DATABASE_TIMEOUT = 2.0
-
-_UPDATE_KINDS = ("message", "edited_message", "callback_query")
+UPDATE_KINDS = ("message", "edited_message", "callback_query", "other")
+FLOW_KINDS = ("registration", "setup")
 # From the bot taking an update in to its handlers being done: tens of milliseconds for a step
 # without Z-API, up to ZAPI_TIMEOUT_SECONDS (30 s) for one waiting on it.
-_UPDATE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-_ZAPI_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+UPDATE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ZAPI_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
 
 # The most specific class first: a timeout is also a transport error.
 _ZAPI_RESULTS: tuple[tuple[type[ZapiError], str], ...] = (
@@ -124,26 +100,25 @@ def zapi_result(error: BaseException | None) -> str:
 
 
 def bot_api_error(answer: int | str) -> str:
-    """The `error` label of a Bot API call: its HTTP status, or "timeout" / "network"."""
+    """The `error` label of a Bot API call: its HTTP status's name, or "timeout" / "network"."""
     if isinstance(answer, str):
         return answer
     return _BOT_API_ERRORS.get(answer) or ("server_error" if answer >= 500 else "http_error")
 
 
-class _Children:
-    """A labelled counter's children, each bound the first time its label values are seen."""
+class Histogram:
+    """Observations counted per bucket (`bounds`, then +Inf), not cumulative, and their sum."""
 
-    __slots__ = ("_bound", "_counter")
+    __slots__ = ("bounds", "counts", "sum")
 
-    def __init__(self, counter: Counter) -> None:
-        self._counter = counter
-        self._bound: dict[tuple[str, ...], Counter] = {}
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
 
-    def __call__(self, *values: str) -> Counter:
-        child = self._bound.get(values)
-        if child is None:
-            child = self._bound[values] = self._counter.labels(*values)
-        return child
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
 
 
 class _ZapiCall:
@@ -172,120 +147,58 @@ class _ZapiCall:
         self._metrics.zapi_call_ended(self._instance, self._endpoint, zapi_result(error), seconds)
 
 
+@dataclass
+class Holdings:
+    """Where what the bot holds is read when scraped: the database (pending waits, the
+    outbox), the held leases (instance → chat) and the courier's retry backlog."""
+
+    database: Database
+    leases: Callable[[], Awaitable[Mapping[str, int]]]
+    backlog: Callable[[], int]
+
+
+@dataclass
 class Metrics:
-    """One registry per application (tests run several bots in one process)."""
+    """The counts of one application; `instances`: the instance names of its settings."""
 
-    def __init__(self, instances: Iterable[str]) -> None:
-        self.instances = tuple(instances)
-        self._instance_names = frozenset(self.instances)
-        # A `_created` series beside each counter and histogram would double what a scrape
-        # carries, for a start time Prometheus does not use (process-wide, and the same for any
-        # bot in the process).
-        disable_created_metrics()  # type: ignore[no-untyped-call]
-        self.registry = CollectorRegistry()
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
-        registry = self.registry
-        self._updates = Counter(
-            PREFIX + "updates",
-            "Telegram updates handled, by kind.",
-            ["kind"],
-            registry=registry,
-        )
-        self._updates_by_kind = {kind: self._updates.labels(kind) for kind in _UPDATE_KINDS}
-        self._other_update = self._updates.labels("other")
-        self._update_seconds = Histogram(
-            PREFIX + "update_duration_seconds",
-            "From taking an update in (its chat's turn included) to its handlers being done.",
-            buckets=_UPDATE_BUCKETS,
-            registry=registry,
-        )
-        self._started = _Children(
-            Counter(
-                PREFIX + "registrations_started",
-                "Flows opened, by kind (registration, or the set-up of a connected number).",
-                ["kind"],
-                registry=registry,
-            )
-        )
-        self._finished = _Children(
-            Counter(
-                PREFIX + "registrations_finished",
-                "Flows ended, by kind, outcome and the delivery method of their code (none: "
-                "none was chosen).",
-                ["kind", "outcome", "method"],
-                registry=registry,
-            )
-        )
-        self._zapi_calls = _Children(
-            Counter(
-                PREFIX + "zapi_calls",
-                "Z-API calls, by instance, endpoint and result.",
-                ["instance", "endpoint", "result"],
-                registry=registry,
-            )
-        )
-        self._zapi_seconds = Histogram(
-            PREFIX + "zapi_call_duration_seconds",
-            "How long Z-API calls took (the retry after a failed connection included).",
-            ["endpoint"],
-            buckets=_ZAPI_BUCKETS,
-            registry=registry,
-        )
-        self._bot_api_calls = Counter(
-            PREFIX + "telegram_requests",
-            "Bot API requests, by method.",
-            ["method"],
-            registry=registry,
-        )
-        self._bot_api_errors = _Children(
-            Counter(
-                PREFIX + "telegram_errors",
-                "Bot API requests that failed, by method and error (the HTTP status's name, "
-                "timeout or network).",
-                ["method", "error"],
-                registry=registry,
-            )
-        )
-        self._zapi_timers: dict[str, Histogram] = {}
-        self._bot_api_bound: dict[str, tuple[str, Counter]] = {}
-        self._held = _Holdings(self.instances)
-        registry.register(self._held)
+    instances: tuple[str, ...]
+    updates: dict[str, int] = field(default_factory=lambda: dict.fromkeys(UPDATE_KINDS, 0))
+    update_seconds: Histogram = field(default_factory=lambda: Histogram(UPDATE_BUCKETS))
+    started: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FLOW_KINDS, 0))
+    # (kind, outcome, method) → flows ended so
+    finished: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    # (instance, endpoint, result) → calls
+    zapi_calls: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    zapi_seconds: dict[str, Histogram] = field(default_factory=dict)
+    bot_api_calls: dict[str, int] = field(default_factory=dict)
+    # (method, error) → failed calls
+    bot_api_errors: dict[tuple[str, str], int] = field(default_factory=dict)
+    holdings: Holdings | None = None
 
-    def watch(
-        self,
-        database: Database,
-        leases: Callable[[], Awaitable[Mapping[str, int]]],
-        backlog: Callable[[], int],
-    ) -> None:
-        """Where the gauges are read at scrape time: the database (pending waits, the outbox),
-        the held leases (instance → chat) and the courier's retry backlog."""
-        self._held.database = database
-        self._held.leases = leases
-        self._held.backlog = backlog
-
-    # -- counted as it happens ---------------------------------------------------------------
+    @classmethod
+    def of(cls, instances: Iterable[InstanceConfig]) -> Metrics:
+        return cls(tuple(instance.name for instance in instances))
 
     def update_handled(self, update: object, seconds: float) -> None:
-        child = self._other_update
+        kind = "other"
         if isinstance(update, Update):
             if update.message is not None:
-                child = self._updates_by_kind["message"]
+                kind = "message"
             elif update.callback_query is not None:
-                child = self._updates_by_kind["callback_query"]
+                kind = "callback_query"
             elif update.edited_message is not None:
-                child = self._updates_by_kind["edited_message"]
-        child.inc()
-        self._update_seconds.observe(seconds)
+                kind = "edited_message"
+        self.updates[kind] += 1
+        self.update_seconds.observe(seconds)
 
     def flow_opened(self, reg: FlowRecord) -> None:
-        self._started(_flow_kind(reg)).inc()
+        self.started[_flow_kind(reg)] += 1
 
     def flow_ended(self, reg: FlowRecord, action: str, outcome: str) -> None:
         ending = _ENDINGS.get((action, outcome), "other")
-        method = reg.method if reg.method in _METHODS else "none"
-        self._finished(_flow_kind(reg), ending, method).inc()
+        method = reg.method if reg.method is not None and reg.method in _METHODS else "none"
+        key = (_flow_kind(reg), ending, method)
+        self.finished[key] = self.finished.get(key, 0) + 1
 
     def tally(self, instance: InstanceConfig, endpoint: str) -> _ZapiCall:
         """The context of one Z-API call (`ZapiClient.tally`)."""
@@ -294,107 +207,22 @@ class Metrics:
     def zapi_call_ended(self, instance: str, endpoint: str, result: str, seconds: float) -> None:
         if not _ENDPOINT.fullmatch(endpoint):
             endpoint = "other"
-        if instance not in self._instance_names:
+        if instance not in self.instances:
             instance = "other"
-        self._zapi_calls(instance, endpoint, result).inc()
-        timer = self._zapi_timers.get(endpoint)
+        key = (instance, endpoint, result)
+        self.zapi_calls[key] = self.zapi_calls.get(key, 0) + 1
+        timer = self.zapi_seconds.get(endpoint)
         if timer is None:
-            timer = self._zapi_timers[endpoint] = self._zapi_seconds.labels(endpoint)
+            timer = self.zapi_seconds[endpoint] = Histogram(ZAPI_BUCKETS)
         timer.observe(seconds)
 
     def bot_api_answered(self, url: str, answer: int | str) -> None:
         """A Bot API request to `url` was answered with the HTTP status `answer`, or failed
         ("timeout", "network")."""
-        method, calls = self._bot_api_method(url.rpartition("/")[2])
-        calls.inc()
+        method = url.rpartition("/")[2]
+        if method not in self.bot_api_calls and not _BOT_API_METHOD.fullmatch(method):
+            method = "other"
+        self.bot_api_calls[method] = self.bot_api_calls.get(method, 0) + 1
         if isinstance(answer, str) or not 200 <= answer < 300:
-            self._bot_api_errors(method, bot_api_error(answer)).inc()
-
-    def _bot_api_method(self, name: str) -> tuple[str, Counter]:
-        bound = self._bot_api_bound.get(name)
-        if bound is None:
-            method = name if _BOT_API_METHOD.fullmatch(name) else "other"
-            bound = (method, self._bot_api_calls.labels(method))
-            if method != "other":
-                self._bot_api_bound[name] = bound
-        return bound
-
-    # -- read when scraped -------------------------------------------------------------------
-
-    async def scrape(self, accept: str = "") -> tuple[bytes, str]:
-        """Every metric (the gauges read now) and its content type, in the format the scraper's
-        `Accept` header asks for: Prometheus' text format unless it asks for OpenMetrics."""
-        await self._held.read()
-        encode, content_type = choose_encoder(accept)
-        return encode(self.registry), content_type
-
-
-class _Holdings(Collector):
-    """The gauges of what the bot holds, as last read (None: not readable then, left out)."""
-
-    def __init__(self, instances: tuple[str, ...]) -> None:
-        self.instances = instances
-        self.database: Database | None = None
-        self.leases: Callable[[], Awaitable[Mapping[str, int]]] | None = None
-        self.backlog: Callable[[], int] | None = None
-        self.held: Mapping[str, int] | None = None
-        self.pending: int | None = None
-        self.owed: int | None = None
-
-    async def read(self) -> None:
-        held = pending = owed = None
-        if self.leases is not None:
-            held = await _within(self.leases(), "leases")
-        if self.database is not None:
-            pending = await _within(_count(self.database, repo.count_pending_timers), "waits")
-            owed = await _within(_count(self.database, repo.count_outbox), "outbox")
-        self.held, self.pending, self.owed = held, pending, owed
-
-    def collect(self) -> Iterator[Metric]:
-        info = GaugeMetricFamily(
-            PREFIX + "build_info", "The running version (always 1).", labels=["version"]
-        )
-        info.add_metric([__version__], 1)
-        yield info
-        if self.held is not None:
-            leases = GaugeMetricFamily(
-                PREFIX + "leases_held",
-                "Whether the instance is held by a flow (1) or free (0).",
-                labels=["instance"],
-            )
-            for instance in self.instances:
-                leases.add_metric([instance], 1 if instance in self.held else 0)
-            yield leases
-        if self.pending is not None:
-            yield GaugeMetricFamily(
-                PREFIX + "pending_waits",
-                "Z-API waits whose end is not announced yet.",
-                value=self.pending,
-            )
-        if self.owed is not None:
-            yield GaugeMetricFamily(
-                PREFIX + "outbox_owed_messages",
-                "Messages committed to the outbox and not yet confirmed by Telegram.",
-                value=self.owed,
-            )
-        if self.backlog is not None:
-            yield GaugeMetricFamily(
-                PREFIX + "outbox_backlog_messages",
-                "Messages Telegram could not take yet, waiting in their chats' backlogs for a "
-                "retry.",
-                value=self.backlog(),
-            )
-
-
-async def _count(database: Database, query: Callable[..., Awaitable[int]]) -> int:
-    async with database.reader() as session:
-        return await query(session)
-
-
-async def _within(work: Awaitable[_T], what: str) -> _T | None:
-    try:
-        async with asyncio.timeout(SCRAPE_DATABASE_TIMEOUT):
-            return await work
-    except Exception as error:  # the scrape goes on without that gauge
-        logger.debug("Metrics: %s not read (%s)", what, type(error).__name__)
-        return None
+            key = (method, bot_api_error(answer))
+            self.bot_api_errors[key] = self.bot_api_errors.get(key, 0) + 1

@@ -22,6 +22,7 @@ from bot import __version__
 from bot.app import BotApplication, services_of
 from bot.config import Settings
 from bot.conversation.updates import ALLOWED_UPDATES
+from bot.metrics_export import Exporter
 from bot.zapi_webhooks import ZAPI_WEBHOOK_ROUTE, ZapiWebhookReceiver
 
 __all__ = ["WEBHOOK_PATH", "serve_webhook", "start_health_server", "webhook_secret"]
@@ -79,12 +80,11 @@ class _Health(tornado.web.RequestHandler):
 
 
 class _Metrics(tornado.web.RequestHandler):
-    def initialize(self, bot_application: BotApplication) -> None:
-        self.bot_application = bot_application
+    def initialize(self, exporter: Exporter) -> None:
+        self.exporter = exporter
 
     async def get(self) -> None:
-        metrics = services_of(self.bot_application).metrics
-        body, content_type = await metrics.scrape(self.request.headers.get("Accept", ""))
+        body, content_type = await self.exporter.scrape(self.request.headers.get("Accept", ""))
         self.set_header("Content-Type", content_type)
         self.finish(body)
 
@@ -102,7 +102,7 @@ def start_health_server(application: BotApplication, port: int) -> tornado.https
     at the end."""
     routes: list[Any] = [
         ("/healthz", _Health, {"bot_application": application}),
-        ("/metrics", _Metrics, {"bot_application": application}),
+        ("/metrics", _Metrics, {"exporter": Exporter(services_of(application).metrics)}),
     ]
     server = tornado.httpserver.HTTPServer(
         tornado.web.Application(routes, log_function=_log_request)
@@ -127,7 +127,7 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
             routes: list[Any] = [
                 (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
                 ("/healthz", _Health, {"bot_application": application}),
-                ("/metrics", _Metrics, {"bot_application": application}),
+                ("/metrics", _Metrics, {"exporter": Exporter(services_of(application).metrics)}),
                 (
                     ZAPI_WEBHOOK_ROUTE,
                     ZapiWebhookReceiver,
