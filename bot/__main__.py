@@ -179,7 +179,9 @@ def run(settings: Settings) -> int:
                     from bot.webhook import start_health_server
 
                     health = start_health_server(application, settings.health_port)
-                    logger.info("Health check on port %s (GET /healthz)", settings.health_port)
+                    logger.info(
+                        "Health check on port %s (GET /healthz, /metrics)", settings.health_port
+                    )
                 logger.info("Long polling")
                 try:
                     application.run_polling(

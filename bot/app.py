@@ -35,6 +35,7 @@ from bot.error_reporting import ErrorReporter
 from bot.history import HistoryCommands
 from bot.languages import LanguageChoices
 from bot.menu import publish as publish_menus
+from bot.metrics import Holdings, Metrics
 from bot.monitor import InstanceMonitor
 from bot.people import People
 from bot.sandbox import SandboxMemoryStore, SandboxPhone
@@ -72,6 +73,7 @@ class BotServices:
     alerts: AdminAlerts
     monitor: InstanceMonitor
     repeating: list[RepeatingTask]
+    metrics: Metrics
     background: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -79,6 +81,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     """The bot, wired. `clock`: where it reads the time (the machine's unless a test brings its
     own)."""
     clock = clock or SystemClock()
+    metrics = Metrics.of(settings.instances)
     database = Database(
         settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
     )
@@ -94,11 +97,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         timeout=settings.zapi_timeout_seconds,
         sandbox=sandbox,
     )
+    zapi.tally = metrics.tally
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_base_url)
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(PerChatUpdateProcessor(on_handled=metrics.update_handled))
         .request(
             AiohttpRequest(
                 connection_pool_size=256,
@@ -106,9 +110,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
                 read_timeout=settings.telegram_timeout_seconds,
                 write_timeout=settings.telegram_timeout_seconds,
                 connect_timeout=settings.telegram_timeout_seconds,
+                on_answer=metrics.bot_api_answered,
             )
         )
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .get_updates_request(
+            AiohttpRequest(connection_pool_size=1, on_answer=metrics.bot_api_answered)
+        )
         .post_init(_on_start)
         .post_shutdown(_on_stop)
     )
@@ -145,6 +152,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     )
     flow.alerts = alerts
     store.on_event = alerts.flow_event
+    store.on_open, store.on_end = metrics.flow_opened, metrics.flow_ended
+    metrics.holdings = Holdings(database, store.held_instances, courier.backlog_size)
     monitor = InstanceMonitor(settings, zapi, database, alerts, clock)
     flow.runs_a_number = monitor.runs_a_number
     handlers = RegistrationHandlers(flow, courier, languages)
@@ -181,6 +190,7 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         alerts,
         monitor,
         repeating,
+        metrics,
     )
     application.bot_data["services"] = services
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -42,10 +43,17 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     """
 
     def __init__(
-        self, max_running: int = MAX_CONCURRENT_UPDATES, *, max_queued: int = MAX_QUEUED_UPDATES
+        self,
+        max_running: int = MAX_CONCURRENT_UPDATES,
+        *,
+        max_queued: int = MAX_QUEUED_UPDATES,
+        on_handled: Callable[[object, float], None] | None = None,
     ) -> None:
+        """`on_handled(update, seconds)`: told of each update once its handlers are done, with
+        the seconds since it came in (its chat's turn included)."""
         super().__init__(max(max_queued, max_running))
         self.max_running = max_running
+        self.on_handled = on_handled
         self._running = asyncio.BoundedSemaphore(max_running)
         self._chats: dict[int, _ChatQueue] = {}
 
@@ -58,14 +66,19 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         return update.effective_user.id if update.effective_user is not None else None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
-        key = self._key(update)
-        if key is None:
-            async with self._running:
-                await coroutine
-            return
-        async with self.turn(key), self._running:
-            with log_context(chat=key):
-                await coroutine
+        started = time.perf_counter()
+        try:
+            key = self._key(update)
+            if key is None:
+                async with self._running:
+                    await coroutine
+                return
+            async with self.turn(key), self._running:
+                with log_context(chat=key):
+                    await coroutine
+        finally:
+            if self.on_handled is not None:
+                self.on_handled(update, time.perf_counter() - started)
 
     @asynccontextmanager
     async def turn(self, chat_id: int) -> AsyncIterator[None]:

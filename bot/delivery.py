@@ -163,6 +163,10 @@ class Courier:
             )
         )
 
+    def backlog_size(self) -> int:
+        """How many messages wait in chats' backlogs for Telegram to take them."""
+        return sum(len(backlog) for backlog in self._backlogs.values())
+
     def post(self, owed: Sequence[OwedMessage]) -> None:
         """Deliver in the background (for callers that must not wait on Telegram)."""
         if owed:

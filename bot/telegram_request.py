@@ -9,6 +9,7 @@ httpx and 0.5 ms with aiohttp. The Z-API client's requests travel on aiohttp too
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -39,7 +40,11 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        on_answer: Callable[[str, int | str], None] | None = None,
     ) -> None:
+        """`on_answer(url, answer)`: told of each request's HTTP status, or of "timeout" or
+        "network" when it got none (the URL carries the bot token: only its method is kept)."""
+        self._on_answer = on_answer
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -117,8 +122,16 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(
                 method, url, data=data, timeout=timeout, proxy=proxy
             ) as response:
-                return response.status, await response.read()
+                answer = response.status, await response.read()
         except TimeoutError as error:
+            self._answered(url, "timeout")
             raise TimedOut from error
         except aiohttp.ClientError as error:
+            self._answered(url, "network")
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        self._answered(url, answer[0])
+        return answer
+
+    def _answered(self, url: str, answer: int | str) -> None:
+        if self._on_answer is not None:
+            self._on_answer(url, answer)

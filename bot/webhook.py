@@ -1,5 +1,6 @@
 """Webhook mode: Telegram posts updates to WEBHOOK_URL, Z-API its connection events
-(bot/zapi_webhooks.py); `/healthz` reports on the bot's health."""
+(bot/zapi_webhooks.py); `/healthz` reports on the bot's health and `/metrics` serves its
+Prometheus metrics (bot/metrics.py). In polling mode HEALTH_PORT serves those two."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from bot import __version__
 from bot.app import BotApplication, services_of
 from bot.config import Settings
 from bot.conversation.updates import ALLOWED_UPDATES
+from bot.metrics_export import Exporter
 from bot.zapi_webhooks import ZAPI_WEBHOOK_ROUTE, ZapiWebhookReceiver
 
 __all__ = ["WEBHOOK_PATH", "serve_webhook", "start_health_server", "webhook_secret"]
@@ -77,6 +79,16 @@ class _Health(tornado.web.RequestHandler):
         self.finish(json.dumps({"ok": healthy, "version": __version__}))
 
 
+class _Metrics(tornado.web.RequestHandler):
+    def initialize(self, exporter: Exporter) -> None:
+        self.exporter = exporter
+
+    async def get(self) -> None:
+        body, content_type = await self.exporter.scrape(self.request.headers.get("Accept", ""))
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
+
+
 def _log_request(handler: tornado.web.RequestHandler) -> None:
     """Tornado's access log, without the secret a Z-API webhook's path carries."""
     path = re.sub(r"^/zapi/[^/]+", "/zapi/…", handler.request.path)
@@ -86,8 +98,12 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def start_health_server(application: BotApplication, port: int) -> tornado.httpserver.HTTPServer:
-    """`GET /healthz` on `port` (polling mode: nothing else listens); stop() it at the end."""
-    routes: list[Any] = [("/healthz", _Health, {"bot_application": application})]
+    """`GET /healthz` and `/metrics` on `port` (polling mode: nothing else listens); stop() it
+    at the end."""
+    routes: list[Any] = [
+        ("/healthz", _Health, {"bot_application": application}),
+        ("/metrics", _Metrics, {"exporter": Exporter(services_of(application).metrics)}),
+    ]
     server = tornado.httpserver.HTTPServer(
         tornado.web.Application(routes, log_function=_log_request)
     )
@@ -111,6 +127,7 @@ async def serve_webhook(application: BotApplication, settings: Settings) -> None
             routes: list[Any] = [
                 (WEBHOOK_PATH, _UpdateReceiver, {"bot_application": application, "secret": secret}),
                 ("/healthz", _Health, {"bot_application": application}),
+                ("/metrics", _Metrics, {"exporter": Exporter(services_of(application).metrics)}),
                 (
                     ZAPI_WEBHOOK_ROUTE,
                     ZapiWebhookReceiver,

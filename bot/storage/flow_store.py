@@ -78,6 +78,9 @@ class FlowStore(Writer):
         self._loading_leases = asyncio.Lock()
         # Told of every audit event once it is committed (the team feed, bot/alerts.py).
         self.on_event: Callable[[FlowRecord, str, str], None] | None = None
+        # Told of each flow opened, and of each ended with its event (bot/metrics.py).
+        self.on_open: Callable[[FlowRecord], None] | None = None
+        self.on_end: Callable[[FlowRecord, str, str], None] | None = None
 
     async def load(self, chat_id: int) -> FlowRecord | None:
         cached = self._open.get(chat_id)
@@ -258,6 +261,8 @@ class FlowStore(Writer):
 
         with contextlib.suppress(AlreadyCommitted):
             await self._write(build)
+        if self.on_end is not None:
+            self.on_end(reg, action, outcome)
         if by is None:
             self._told(reg, action, outcome)
         return owed
@@ -329,6 +334,8 @@ class FlowStore(Writer):
                 return None
         if inserted:
             self._committed(new, lease)
+            if self.on_open is not None:
+                self.on_open(new)
             return OpenedFlow(new.copy(), resumed=False), owed
         existing = await self.load(new.chat_id)  # started before this process did
         if existing is None:  # and ended since: start afresh

@@ -40,10 +40,10 @@ from bot.zapi.models import (
     read_flag,
 )
 from bot.zapi.sandbox import SandboxRouter, SandboxZapi
+from bot.zapi.tally import Tally, untallied
 from bot.zapi.transport import AiohttpTransport
 
 __all__ = ["ZapiClient"]
-
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class ZapiClient:
     ) -> None:
         self._client_token = client_token.get_secret_value()
         self._timeout = timeout
+        self.tally: Tally = untallied  # the context every call runs in (bot/metrics.py)
         self._client = httpx.AsyncClient(
             base_url=base_url.rstrip("/"),
             headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
@@ -288,25 +289,25 @@ class ZapiClient:
     ) -> Mapping[str, Any]:
         path = f"/instances/{instance.instance_id}/token/{instance.token.get_secret_value()}/"
         started = time.perf_counter()
-        with log_context(instance=instance.name, endpoint=endpoint):
+        with log_context(instance=instance.name, endpoint=endpoint), self.tally(instance, endpoint):
             response = await self._send(method, path + endpoint, endpoint, payload)
-        logger.debug(
-            "Z-API %s on %s: HTTP %s in %.0f ms",
-            endpoint,
-            instance.name,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        # Every value of the body (POST or PUT) is masked where Z-API's words quote it.
-        sent = [value for value in (payload or {}).values() if len(value) >= _MIN_ECHOED]
-        hidden = (instance.token.get_secret_value(), self._client_token, *sent)
-        return self._read(
-            response,
-            endpoint,
-            hidden,
-            error_is_failure=error_is_failure,
-            keep_words=method == "GET" or endpoint not in _MEMBER_TYPED,
-        )
+            logger.debug(
+                "Z-API %s on %s: HTTP %s in %.0f ms",
+                endpoint,
+                instance.name,
+                response.status_code,
+                (time.perf_counter() - started) * 1000,
+            )
+            # Every value of the body (POST or PUT) is masked where Z-API's words quote it.
+            sent = [value for value in (payload or {}).values() if len(value) >= _MIN_ECHOED]
+            hidden = (instance.token.get_secret_value(), self._client_token, *sent)
+            return self._read(
+                response,
+                endpoint,
+                hidden,
+                error_is_failure=error_is_failure,
+                keep_words=method == "GET" or endpoint not in _MEMBER_TYPED,
+            )
 
     async def _send(
         self, method: str, url: str, endpoint: str, payload: Mapping[str, str] | None

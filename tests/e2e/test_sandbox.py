@@ -437,3 +437,24 @@ async def test_a_restart_forgets_nothing_and_writes_down_no_secret(
 
     bot = await sandbox_bot(start_bot, migrated_url)
     await say(bot, "345602" if ending == "02" else code, CONNECTED)
+
+
+async def test_metrics_count_rehearsals_apart(start_bot, telegram, zapi):
+    from tests.conftest import OTHER_MEMBER
+    from tests.e2e.test_metrics import scraped, value
+
+    bot = await start_bot(zapi_instances=f"{REAL},Rehearsal=sandbox")
+    await rehearse(bot, OTHER_MEMBER)
+    samples = await scraped(bot)
+    connected = {"outcome": "connected", "method": "sms"}
+    assert value(samples, "zapi_bot_registrations_finished_total", kind="sandbox", **connected)
+    assert not value(
+        samples, "zapi_bot_registrations_finished_total", kind="registration", **connected
+    )
+    assert value(
+        samples,
+        "zapi_bot_zapi_calls_total",
+        instance="Rehearsal",
+        endpoint="mobile/confirm-registration-code",
+        result="ok",
+    )

@@ -34,6 +34,7 @@ from bot.storage.repositories.leases import (
     release_leases,
 )
 from bot.storage.repositories.outbox import (
+    count_outbox,
     delete_outbox,
     insert_outbox,
     live_keyboards,
@@ -57,6 +58,7 @@ from bot.storage.repositories.timers import (
     WaitSet,
     apply_waits,
     claim_due_timers,
+    count_pending_timers,
     delete_announced_timers,
     pending_timers,
     timers_for_number,
@@ -70,6 +72,8 @@ __all__ = [
     "choose_language",
     "chosen_languages",
     "claim_due_timers",
+    "count_outbox",
+    "count_pending_timers",
     "create_invite",
     "delete_announced_timers",
     "delete_outbox",

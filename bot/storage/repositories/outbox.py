@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -14,6 +14,7 @@ from bot.storage.models import (
 )
 
 __all__ = [
+    "count_outbox",
     "delete_outbox",
     "insert_outbox",
     "live_keyboards",
@@ -35,6 +36,11 @@ async def delete_outbox(session: AsyncSession, ids: Sequence[int]) -> None:
     """Messages Telegram confirmed (or that can never be delivered)."""
     if ids:
         await session.execute(delete(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids))))
+
+
+async def count_outbox(session: AsyncSession) -> int:
+    """How many messages are owed (committed, not yet confirmed by Telegram)."""
+    return int(await session.scalar(select(func.count()).select_from(_OUTBOX)) or 0)
 
 
 async def outbox_messages(session: AsyncSession) -> list[tuple[int, int, str]]:

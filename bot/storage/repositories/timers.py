@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.storage.models import (
@@ -21,6 +21,7 @@ __all__ = [
     "WaitSet",
     "apply_waits",
     "claim_due_timers",
+    "count_pending_timers",
     "delete_announced_timers",
     "pending_timers",
     "timers_for_number",
@@ -104,6 +105,14 @@ async def pending_timers(session: AsyncSession) -> Sequence[WaitTimer]:
             select(WaitTimer).where(WaitTimer.notified.is_(False)).order_by(WaitTimer.ready_at)
         )
     ).all()
+
+
+async def count_pending_timers(session: AsyncSession) -> int:
+    """How many waits are not announced yet (ended or not)."""
+    count = await session.scalar(
+        select(func.count()).select_from(_TIMERS).where(_TIMERS.c.notified.is_(False))
+    )
+    return int(count or 0)
 
 
 async def claim_due_timers(session: AsyncSession, *, now: datetime) -> Sequence[WaitTimer]:
