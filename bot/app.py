@@ -6,7 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from telegram import Update
 from telegram.ext import (
@@ -38,12 +38,13 @@ from bot.menu import publish as publish_menus
 from bot.metrics import Holdings, Metrics
 from bot.monitor import InstanceMonitor
 from bot.people import People
-from bot.sandbox import SandboxMemoryStore, SandboxPhone
 from bot.storage.database import Database
 from bot.storage.flow_store import FlowStore
 from bot.telegram_request import AiohttpRequest
 from bot.zapi import ZapiClient
-from bot.zapi.sandbox import SandboxZapi
+
+if TYPE_CHECKING:
+    from bot.zapi.sandbox import SandboxZapi
 
 __all__ = ["BotServices", "build_application"]
 
@@ -86,11 +87,12 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
         settings.database_url, busy_timeout_ms=round(settings.sqlite_busy_timeout_seconds * 1000)
     )
     sandboxes = {item.instance_id: item.name for item in settings.instances if item.sandbox}
-    sandbox = (
-        SandboxZapi(sandboxes, clock, memory=SandboxMemoryStore(database, clock))
-        if sandboxes
-        else None
-    )
+    sandbox: SandboxZapi | None = None
+    if sandboxes:  # (its modules are loaded only then)
+        from bot.sandbox import SandboxMemoryStore
+        from bot.zapi.sandbox import SandboxZapi
+
+        sandbox = SandboxZapi(sandboxes, clock, memory=SandboxMemoryStore(database, clock))
     zapi = ZapiClient(
         str(settings.zapi_base_url),
         settings.zapi_client_token,
@@ -138,6 +140,8 @@ def build_application(settings: Settings, *, clock: Clock | None = None) -> BotA
     courier = Courier(application.bot, store, clock=clock)
     flow.courier = courier
     if sandbox is not None:
+        from bot.sandbox import SandboxPhone
+
         sandbox.deliver = SandboxPhone(store, courier).receive
     languages = LanguageChoices(database)
     people = People(database, clock)

@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import httpx
 from pydantic import SecretStr
@@ -39,9 +39,11 @@ from bot.zapi.models import (
     decode_captcha,
     read_flag,
 )
-from bot.zapi.sandbox import SandboxRouter, SandboxZapi
 from bot.zapi.tally import Tally, untallied
 from bot.zapi.transport import AiohttpTransport
+
+if TYPE_CHECKING:  # loaded only where a sandbox is configured
+    from bot.zapi.sandbox import SandboxZapi
 
 __all__ = ["ZapiClient"]
 
@@ -128,7 +130,7 @@ class ZapiClient:
             base_url=base_url.rstrip("/"),
             headers={"Client-Token": client_token.get_secret_value(), "Accept": "application/json"},
             timeout=httpx.Timeout(timeout),
-            transport=SandboxRouter(sandbox, transport or AiohttpTransport(max_connections))
+            transport=sandbox.in_front_of(transport or AiohttpTransport(max_connections))
             if sandbox is not None
             else transport or AiohttpTransport(max_connections),
             follow_redirects=False,

@@ -87,6 +87,10 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
         self.memory = memory
         self._recalled = asyncio.Lock() if memory is not None else None
 
+    def in_front_of(self, real: httpx.AsyncBaseTransport) -> SandboxRouter:
+        """A transport for every instance: this sandbox's, and `real` for the others."""
+        return SandboxRouter(self, real)
+
     def serves(self, path: str) -> bool:
         parts = path.split("/")
         return len(parts) > 2 and parts[1] == "instances" and parts[2] in self._instances
