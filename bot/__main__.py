@@ -13,6 +13,8 @@ import sys
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from sqlalchemy.engine import make_url
+
 from bot import __version__
 from bot.config import (
     DatabaseSettings,
@@ -50,6 +52,15 @@ def _migrate(settings: DatabaseSettings) -> bool:
     """Upgrade the database; on failure, one line saying why (not a traceback) and False."""
     try:
         asyncio.run(migrate_database(settings))
+    except OSError as error:  # refused, no route, unknown host, timed out
+        url = make_url(settings.database_url)
+        where = f"{url.host}:{url.port or 5432}" if url.host else str(url.database)
+        logger.error(
+            "Could not migrate the database: %s is unreachable (%s); check DATABASE_URL",
+            where,
+            type(error).__name__,
+        )
+        return False
     except Exception as error:
         logger.error("Could not migrate the database: %s", _first_line(error))
         return False

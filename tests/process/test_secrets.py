@@ -259,4 +259,5 @@ async def test_failed_migration_is_one_line(processes: Processes) -> None:
         process = await processes.run(env, *args)
         line = failed_start(process)
         assert DB_PASSWORD not in process.output
-        assert "Could not migrate the database" in line, args
+        assert "Could not migrate the database: 127.0.0.1:" in line, args
+        assert f"{closed} is unreachable (ConnectionRefusedError); check DATABASE_URL" in line
