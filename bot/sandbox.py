@@ -33,6 +33,12 @@ class SandboxPhone:
         self.courier = courier
 
     async def receive(self, instance: str, message: SandboxMessage) -> None:
+        try:
+            await self._show(instance, message)
+        except Exception as error:  # like an SMS that never came: the member asks again
+            logger.warning("Sandbox %s: not shown (%s)", instance, type(error).__name__)
+
+    async def _show(self, instance: str, message: SandboxMessage) -> None:
         chat = (await self.store.held_instances()).get(instance)
         if chat is None:  # nobody's flow holds the instance: no phone to show it on
             logger.info("Sandbox %s: a %s with nobody to show it to", instance, message.kind)
@@ -48,11 +54,7 @@ class SandboxPhone:
             text = texts.email_code.format(code=code)
         else:
             text = texts.device_prompt
-        try:
-            owed = await self.store.commit_messages([(chat, Reply(text, aside=True))])
-        except Exception as error:  # like an SMS that never came: the member asks again
-            logger.warning("Sandbox %s: not shown (%s)", instance, type(error).__name__)
-            return
+        owed = await self.store.commit_messages([(chat, Reply(text, aside=True))])
         self.courier.post(owed)
 
 

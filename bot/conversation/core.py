@@ -22,7 +22,7 @@ from bot.conversation.keyboards import Keyboards
 from bot.conversation.ports import Change, FlowGone, FlowStorage, OwedMessage, ReportedWaits
 from bot.conversation.replies import Keyboard, Reply
 from bot.conversation.steps import STEPS, progress_order
-from bot.conversation.texts import CATALOGS, Catalog, catalog_for
+from bot.conversation.texts import CATALOGS, Catalog, catalog_for, marked
 from bot.domain.clock import Clock
 from bot.domain.parsing import format_number, masked_number
 from bot.domain.record import FlowRecord
@@ -195,8 +195,8 @@ class FlowCore:
         by: int | None = None,
         keyboard: Keyboard | None = None,
     ) -> Outcome:
-        owed = await self.store.end(reg, action, outcome, [Reply(text, keyboard)], by=by)
-        return Outcome(owed)
+        said = marked(self.texts(reg), text, reg.instance, self.settings.sandboxes)
+        return Outcome(await self.store.end(reg, action, outcome, [Reply(said, keyboard)], by=by))
 
     async def _call(
         self,
@@ -208,7 +208,6 @@ class FlowCore:
     ) -> R:
         """Make a Z-API call for the flow: first commit that it is under way (with `changes`)
         and a lease that outlasts it, then call. `reg` is the flow as committed before the call.
-
         Raises LeaseLost (the instance was taken: nothing is sent), StorageUnavailable (nothing
         is sent either) or the call's ZapiError."""
         instance = self._instance(reg)
@@ -227,7 +226,9 @@ class FlowCore:
         **changes: Any,
     ) -> Outcome:
         """A Z-API call failed: the member keeps their place (and the attempt is activity)."""
-        text = self._error(reg, error)
+        text = marked(
+            self.texts(reg), self._error(reg, error), reg.instance, self.settings.sandboxes
+        )
         outcome = await self._step(reg, lambda new: [Reply(text, keyboard(new))], **changes)
         outcome.delete_message = delete_message
         return outcome

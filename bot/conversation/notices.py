@@ -16,6 +16,7 @@ from bot.conversation.core import (
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import EndedWait, FlowGone, LeaseLost, OwedMessage
 from bot.conversation.setup_steps import SetupSteps
+from bot.conversation.texts import marked
 from bot.domain.record import FlowRecord
 from bot.domain.steps import SETUP_STEPS, Step
 from bot.zapi import (
@@ -58,9 +59,7 @@ class Notices(SetupSteps):
 
     def _marked(self, reg: FlowRecord, text: str) -> str:
         """A notice of a flow on a sandbox, marked as its questions are."""
-        if reg.instance not in self.settings.sandboxes:
-            return text
-        return f"{self.texts(reg).sandbox.mark} · {text}"
+        return marked(self.texts(reg), text, reg.instance, self.settings.sandboxes)
 
     def _setup_interrupted(self, reg: FlowRecord) -> str:
         self._new_pins.pop(reg.flow_id, None)

@@ -162,13 +162,8 @@ class FlowStore(Writer):
                         ready_at=ready_at,
                     )
                 if change.audit is not None:
-                    await audit(
-                        session,
-                        new,
-                        *change.audit,
-                        now=new.updated_at,
-                        sandbox=new.instance in self.sandboxes,
-                    )
+                    rehearsal = new.instance in self.sandboxes
+                    await audit(session, new, *change.audit, now=new.updated_at, sandbox=rehearsal)
                 await repo.insert_outbox(session, rows)
                 return Saved(new, lease, timers)
 
@@ -246,15 +241,8 @@ class FlowStore(Writer):
                     raise FlowGone(reg.chat_id)
                 await repo.release_leases(session, reg.chat_id)
                 await repo.delete_announced_timers(session, reg.chat_id)
-                await audit(
-                    session,
-                    reg,
-                    action,
-                    outcome,
-                    by=by,
-                    now=self.clock.now(),
-                    sandbox=reg.instance in self.sandboxes,
-                )
+                now, rehearsal = self.clock.now(), reg.instance in self.sandboxes
+                await audit(session, reg, action, outcome, by=by, now=now, sandbox=rehearsal)
                 await repo.insert_outbox(session, rows)
 
             return write

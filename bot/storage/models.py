@@ -147,9 +147,9 @@ class InstanceStateRow(Base):
 
 
 class SandboxStateRow(Base):
-    """What a sandbox instance (bot/zapi/sandbox.py) remembers, by key ("instance:ID",
-    "number:DDI:PHONE"), as JSON: it outlives a restart, as Z-API's state does. Never a code,
-    PIN or captcha answer (the sandbox derives those)."""
+    """What a sandbox instance (bot/zapi/sandbox.py) remembers, by instance id, as JSON: it
+    outlives a restart, as Z-API's state does. Never a code, PIN or captcha answer (the sandbox
+    derives those)."""
 
     __tablename__ = "sandbox_states"
 

@@ -39,9 +39,7 @@ from bot.zapi.sandbox_state import (
     appeal_token,
     captcha_answer,
     dump_instance,
-    dump_number,
     load_instance,
-    load_number,
     registration_code,
     scenario_of,
     two_step_pin,
@@ -65,6 +63,8 @@ _READS = frozenset(
         ("GET", "security/email"),
     }
 )
+_PATH = re.compile(r"/instances/([^/]+)/token/[^/]+/(.+)$")
+FORGOTTEN_AFTER = timedelta(hours=1)
 _NOT_FOUND = {"error": "NOT_FOUND", "message": "Unable to find matching target resource method"}
 Answer = tuple[int, Mapping[str, Any]]
 
@@ -81,7 +81,6 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
         memory: SandboxMemory | None = None,
     ) -> None:
         self._instances = {iid: InstanceState(name) for iid, name in instances.items()}
-        self._numbers: dict[tuple[str, str], NumberState] = {}
         self._clock = clock
         self.deliver = deliver
         self.memory = memory
@@ -92,18 +91,17 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
         return SandboxRouter(self, real)
 
     def serves(self, path: str) -> bool:
-        parts = path.split("/")
-        return len(parts) > 2 and parts[1] == "instances" and parts[2] in self._instances
+        found = _PATH.search(path)
+        return found is not None and found.group(1) in self._instances
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        parts = request.url.path.split("/", 5)
-        # /instances/{id}/token/{token}/{endpoint}
-        if self._recalled is not None:
-            await self._recall()
-        instance = self._instances.get(parts[2]) if len(parts) == 6 else None
-        if instance is None:
+        if not await self._recall():  # its memory could not be read: nothing is changed
+            return _response(request, 503, {"error": "Sandbox unavailable"})
+        found = _PATH.search(request.url.path)  # …/instances/{id}/token/{token}/{endpoint}
+        instance = self._instances.get(found.group(1)) if found else None
+        if found is None or instance is None:
             return _response(request, 200, _NOT_FOUND)
-        endpoint = parts[5]
+        endpoint = found.group(2)
         route = _ROUTES.get((request.method, endpoint))
         if route is None:
             known = any(path == endpoint for _, path in _ROUTES)
@@ -119,53 +117,70 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
             if parsed is None or any(not isinstance(parsed.get(name), str) for name in fields):
                 return _response(request, 400, {"error": f"expected {', '.join(fields)}"})
             body = {name: parsed[name] for name in fields}
-        number = self._number(*instance.checked) if instance.checked else None
-        if "phone" in body and re.fullmatch(r"\d{1,15}", body["phone"]):
-            number = self._number(body.get("ddi", ""), body["phone"])
-        if number is not None and number.scenario is Scenario.SLOW:
+        checked = instance.checked
+        slow = endpoint.startswith("mobile/") and (
+            scenario_of(body.get("phone") or (checked[1] if checked else "")) is Scenario.SLOW
+        )
+        if slow:
             await self._clock.sleep(SLOW_SECONDS)
-        status, answer = await handler(self, instance, body)
+        try:
+            status, answer = await handler(self, instance, body)
+        except Exception as error:  # Z-API failing as it may: the bot hears a 500
+            logger.warning(
+                "Sandbox %s failed on %s: %s", instance.name, endpoint, type(error).__name__
+            )
+            status, answer = 500, {"error": "Internal Server Error"}
         if self.memory is not None and (request.method, endpoint) not in _READS:
-            await self._keep(parts[2], instance)
+            await self._keep(found.group(1), instance)
         return _response(request, status, answer)
 
-    async def _recall(self) -> None:
-        assert self._recalled is not None and self.memory is not None
+    async def _recall(self) -> bool:
+        """Whether what the sandbox remembers is loaded (read once, at its first call)."""
+        if self._recalled is None or self.memory is None:
+            return True
         async with self._recalled:
             if self._recalled is None:
-                return
+                return True
             try:
                 kept = await self.memory.recall()
-            except Exception as error:  # a fresh start then, like a sandbox never used
+            except Exception as error:  # asked again at the next call
                 logger.warning("Sandbox state not read: %s", type(error).__name__)
-                kept = {}
-            for key, text in kept.items():
-                kind, _, rest = key.partition(":")
-                if kind == "instance" and rest in self._instances:
-                    name = self._instances[rest].name  # as configured now
-                    self._instances[rest] = replace(load_instance(text), name=name)
-                elif kind == "number":
-                    ddi, _, phone = rest.partition(":")
-                    self._numbers[(ddi, phone)] = load_number(text)
-        self._recalled = None
+                return False
+            for instance_id, text in kept.items():
+                if instance_id not in self._instances:
+                    continue  # a sandbox no longer configured
+                try:
+                    state = load_instance(text)
+                except (ValueError, KeyError, TypeError, AssertionError):
+                    logger.warning("Sandbox state of %s unreadable: started afresh", instance_id)
+                    continue
+                name = self._instances[instance_id].name
+                self._instances[instance_id] = replace(state, name=name)
+            self._recalled = None
+        return True
 
     async def _keep(self, instance_id: str, instance: InstanceState) -> None:
         assert self.memory is not None
-        states = {f"instance:{instance_id}": dump_instance(instance)}
-        number = self._numbers.get(instance.checked) if instance.checked else None
-        if instance.checked and number is not None:
-            states["number:{}:{}".format(*instance.checked)] = dump_number(number)
         try:
-            await self.memory.keep(states)
+            await self.memory.keep({instance_id: dump_instance(instance)})
         except Exception as error:  # the answer stands; only a restart would forget it
             logger.warning("Sandbox state not written: %s", type(error).__name__)
 
     # -- registration ------------------------------------------------------------------------
 
-    def _number(self, ddi: str, phone: str) -> NumberState:
-        scenario = scenario_of(phone)
-        banned = scenario in (Scenario.BANNED_IN_REVIEW, Scenario.BANNED_UNBANNED)
-        return self._numbers.setdefault((ddi, phone), NumberState(scenario, banned))
+    def _number(self, instance: InstanceState, ddi: str, phone: str) -> NumberState:
+        """What WhatsApp remembers of the number on this instance: afresh once it connected
+        (see `_connect`) or an hour after its last code request."""
+        key = f"{ddi}:{phone}"
+        number = instance.numbers.get(key)
+        now = self._clock.now()
+        if number is None or (
+            number.ready_at and max(number.ready_at.values()) < now - FORGOTTEN_AFTER
+        ):
+            scenario = scenario_of(phone)
+            banned = scenario in (Scenario.BANNED_IN_REVIEW, Scenario.BANNED_UNBANNED)
+            number = instance.numbers[key] = NumberState(scenario, banned)
+        return number
 
     def _waits(self, number: NumberState) -> dict[str, int]:
         now = self._clock.now()
@@ -183,7 +198,7 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
         ddi, phone = body["ddi"], body["phone"]
         if not (re.fullmatch(r"\d{1,4}", ddi) and re.fullmatch(r"\d{6,15}", phone)):
             return 400, {"error": "invalid ddi or phone"}
-        number = self._number(ddi, phone)
+        number = self._number(instance, ddi, phone)
         if number.scenario is Scenario.SERVER_ERROR:
             return 503, {"error": "Service Unavailable"}
         instance.checked, instance.code_sent, instance.captcha = (ddi, phone), False, False
@@ -207,7 +222,7 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
             return 400, {"error": "method must be sms, voice or wa_old"}
         if instance.checked != (ddi, phone):
             return 400, {"error": "check the number with registration-available first"}
-        number = self._number(ddi, phone)
+        number = self._number(instance, ddi, phone)
         if number.banned or number.scenario is Scenario.HIDDEN_BAN:
             return 200, {"success": False, "blocked": True}
         waits = self._waits(number)
@@ -243,7 +258,7 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
             return 400, {"error": "no captcha to answer"}
         if body["captcha"].strip() != captcha_answer(*instance.checked):
             return 200, {"success": False}
-        number = self._number(*instance.checked)
+        number = self._number(instance, *instance.checked)
         number.captcha_solved, instance.captcha = True, False
         await self._send_code(instance, number, *instance.checked)
         return 200, {"success": True}
@@ -254,7 +269,7 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
         ddi, phone = instance.checked
         if body["code"] != registration_code(ddi, phone):
             return 200, {"success": False}
-        scenario = self._number(ddi, phone).scenario
+        scenario = self._number(instance, ddi, phone).scenario
         if scenario is Scenario.TWO_STEP_PIN:
             instance.awaiting = "pin"
             return 200, {"success": False, "confirmSecurityCode": True}
@@ -289,7 +304,7 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
     async def _unban(self, instance: InstanceState, body: dict[str, str]) -> Answer:
         if instance.checked is None or body["appealToken"] != appeal_token(*instance.checked):
             return 400, {"error": "invalid appeal token"}
-        number = self._number(*instance.checked)
+        number = self._number(instance, *instance.checked)
         if number.scenario is Scenario.BANNED_UNBANNED:
             number.banned = False
             return 200, {"success": True, "status": "UNBANNED"}
@@ -298,7 +313,8 @@ class SandboxZapi(ConnectedNumber, httpx.AsyncBaseTransport):
     def _connect(self, instance: InstanceState) -> Answer:
         assert instance.checked is not None
         ddi, phone = instance.checked
-        scenario = self._number(ddi, phone).scenario
+        instance.numbers.pop(f"{ddi}:{phone}", None)  # the next registration starts afresh
+        scenario = scenario_of(phone)
         instance.connected, instance.awaiting, instance.code_sent = (ddi, phone), None, False
         instance.has_pin = scenario is Scenario.TWO_STEP_PIN
         instance.profile, instance.email, instance.email_verified = {}, None, False

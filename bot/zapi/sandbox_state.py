@@ -26,9 +26,7 @@ __all__ = [
     "captcha_answer",
     "digits_from",
     "dump_instance",
-    "dump_number",
     "load_instance",
-    "load_number",
     "registration_code",
     "scenario_of",
     "two_step_pin",
@@ -128,11 +126,13 @@ class InstanceState:
     email: str | None = None
     email_verified: bool = False
     email_code_sent: bool = False
+    # "DDI:PHONE" → what WhatsApp remembers of a number, on this instance
+    numbers: dict[str, NumberState] = field(default_factory=dict)
 
 
 class SandboxMemory(Protocol):
-    """Where the sandbox keeps what it remembers (key → JSON), so that a restart of the bot
-    forgets no registration under way, as Z-API's own state outlives it."""
+    """Where the sandbox keeps what it remembers (instance id → JSON), so that a restart of the
+    bot forgets no registration under way, as Z-API's own state outlives it."""
 
     async def recall(self) -> Mapping[str, str]: ...
 
@@ -140,28 +140,33 @@ class SandboxMemory(Protocol):
 
 
 def dump_instance(state: InstanceState) -> str:
-    return json.dumps(asdict(state))
-
-
-def load_instance(text: str) -> InstanceState:
-    values = json.loads(text)
-    for pair in ("checked", "connected"):
-        values[pair] = tuple(values[pair]) if values[pair] else None
-    return InstanceState(**values)
-
-
-def dump_number(state: NumberState) -> str:
     values = asdict(state)
-    values["scenario"] = state.scenario.value
-    values["ready_at"] = {method: when.isoformat() for method, when in state.ready_at.items()}
+    values["numbers"] = {key: _number_values(number) for key, number in state.numbers.items()}
     return json.dumps(values)
 
 
-def load_number(text: str) -> NumberState:
+def load_instance(text: str) -> InstanceState:
+    """Raises ValueError (or KeyError, TypeError) for a text that is not `dump_instance`'s."""
     values = json.loads(text)
+    for pair in ("checked", "connected"):
+        values[pair] = tuple(values[pair]) if values[pair] else None
+    values["numbers"] = {key: _load_number(number) for key, number in values["numbers"].items()}
+    return InstanceState(**values)
+
+
+def _number_values(state: NumberState) -> dict[str, object]:
+    values = asdict(state)
+    values["scenario"] = state.scenario.value
+    values["ready_at"] = {method: when.isoformat() for method, when in state.ready_at.items()}
+    return values
+
+
+def _load_number(values: dict[str, object]) -> NumberState:
+    ready_at = values["ready_at"]
+    assert isinstance(ready_at, dict)
     values["scenario"] = Scenario(values["scenario"])
-    values["ready_at"] = {m: datetime.fromisoformat(w) for m, w in values["ready_at"].items()}
-    return NumberState(**values)
+    values["ready_at"] = {m: datetime.fromisoformat(w) for m, w in ready_at.items()}
+    return NumberState(**values)  # type: ignore[arg-type]
 
 
 def wait_field_of(method: str) -> str:

@@ -14,6 +14,7 @@ __all__ = [
     "catalog_for",
     "instance_label",
     "language_of",
+    "marked",
 ]
 
 CATALOGS: dict[str, Catalog] = {"en": ENGLISH, "pt": PORTUGUESE}
@@ -31,3 +32,8 @@ def catalog_for(language: str | None) -> Catalog:
 def instance_label(texts: Catalog, name: str, sandboxes: Container[str]) -> str:
     """An instance's name as shown: a sandbox's with its mark."""
     return texts.sandbox.instance.format(instance=name) if name in sandboxes else name
+
+
+def marked(texts: Catalog, text: str, instance: str | None, sandboxes: Container[str]) -> str:
+    """`text` about a flow on `instance`: opened by the sandbox's mark when it is one."""
+    return f"{texts.sandbox.mark} · {text}" if instance in sandboxes else text

@@ -54,9 +54,17 @@ async def sandbox_states(session: AsyncSession) -> dict[str, str]:
 async def save_sandbox_states(
     session: AsyncSession, states: Mapping[str, str], *, now: datetime
 ) -> None:
-    """Replace these keys' rows (one or two per call: a delete and an insert)."""
-    await session.execute(delete(SandboxStateRow).where(SandboxStateRow.key.in_(list(states))))
+    """Write these keys' states, whoever wrote them last (an upsert: two writers at once
+    never collide on a key)."""
+    if session.get_bind().dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    else:
+        from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
+    rows = [{"key": key, "state": state, "updated_at": now} for key, state in states.items()]
+    statement = upsert(SandboxStateRow).values(rows)
     await session.execute(
-        insert(SandboxStateRow),
-        [{"key": key, "state": state, "updated_at": now} for key, state in states.items()],
+        statement.on_conflict_do_update(
+            index_elements=[SandboxStateRow.key],
+            set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
+        )
     )
