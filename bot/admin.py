@@ -18,7 +18,7 @@ from bot.access import AccessGate
 from bot.concurrency import PerChatUpdateProcessor
 from bot.conversation.flow import RegistrationFlow
 from bot.conversation.jobs import FlowJobs
-from bot.conversation.texts import Catalog, catalog_for
+from bot.conversation.texts import Catalog, catalog_for, instance_label
 from bot.domain.clock import local_time
 from bot.domain.record import FlowRecord
 from bot.languages import LanguageChoices
@@ -223,7 +223,8 @@ class AdminCommands:
             return
         step = self._step_name(texts, ended)
         if ended.instance:
-            details = texts.admin_flow_details.format(step=step, instance=ended.instance)
+            shown = instance_label(texts, ended.instance, self.gate.settings.sandboxes)
+            details = texts.admin_flow_details.format(step=step, instance=shown)
         else:
             details = texts.admin_flow_details_no_instance.format(step=step)
         await self._reply(
@@ -235,6 +236,7 @@ class AdminCommands:
     ) -> None:
         assert update.effective_user is not None
         ended = await self.jobs.free_instance(instance, by=update.effective_user.id)
+        instance = instance_label(texts, instance, self.gate.settings.sandboxes)
         if ended is None:
             await self._reply(update, context, texts.release_free.format(instance=instance))
             return

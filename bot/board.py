@@ -112,7 +112,8 @@ class InstanceBoard:
             await answer_quietly(query)
             raise ApplicationHandlerStop
         name = instances[int(position) - 1].name
-        await answer_quietly(query, texts.admin.board_releasing.format(instance=name))
+        shown = instance_label(texts, name, self.settings.sandboxes)
+        await answer_quietly(query, texts.admin.board_releasing.format(instance=shown))
         # The holder's flow ends in its chat's turn, which may wait on a slow Z-API call: not
         # in the admin's own turn (see FlowJobs.free_instance).
         admin = update.effective_user.id
@@ -127,7 +128,8 @@ class InstanceBoard:
         try:
             ended = await self.jobs.free_instance(name, by=admin)
             template = texts.admin.board_released if ended else texts.admin.board_release_free
-            await self._redraw(update, context, texts, note=template.format(instance=name))
+            shown = instance_label(texts, name, self.settings.sandboxes)
+            await self._redraw(update, context, texts, note=template.format(instance=shown))
         except Exception:
             logger.exception("Releasing %s from the board failed", name)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -256,10 +257,12 @@ class HistoryCommands:
                     _duration(median),
                 ]
             )
-        widths = [max(len(line[n]) for line in table) for n in range(len(columns))]
+        widths = [max(_width(line[n]) for line in table) for n in range(len(columns))]
         lines = [
             "  ".join(
-                cell.ljust(widths[n]) if n == 0 else cell.rjust(widths[n])
+                cell + " " * (widths[n] - _width(cell))
+                if n == 0
+                else " " * (widths[n] - _width(cell)) + cell
                 for n, cell in enumerate(line)
             )
             for line in table
@@ -279,6 +282,11 @@ class HistoryCommands:
         if left_out and not with_sandbox:
             parts.append(html.escape(texts.sandbox.totals_note.format(count=left_out)))
         return "\n".join(parts)
+
+
+def _width(cell: str) -> int:
+    """Columns `cell` takes in a monospace font (🧪 takes two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in cell)
 
 
 def _duration(seconds: float | None) -> str:

@@ -19,6 +19,7 @@ import re
 import time
 from bisect import bisect_left
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -44,7 +45,8 @@ from bot.zapi import (
 __all__ = ["FLOW_KINDS", "UPDATE_KINDS", "Histogram", "Holdings", "Metrics"]
 
 UPDATE_KINDS = ("message", "edited_message", "callback_query", "other")
-FLOW_KINDS = ("registration", "setup", "sandbox")  # sandbox: either, on a sandbox instance
+# Flows begin as these kinds; they end as these or "sandbox" (either, on a sandbox instance).
+FLOW_KINDS = ("registration", "setup")
 # From the bot taking an update in to its handlers being done: tens of milliseconds for a step
 # without Z-API, up to ZAPI_TIMEOUT_SECONDS (30 s) for one waiting on it.
 UPDATE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -196,7 +198,8 @@ class Metrics:
         self.update_seconds.observe(seconds)
 
     def flow_opened(self, reg: FlowRecord) -> None:
-        self.started[self._flow_kind(reg)] += 1
+        # Not "sandbox": with several instances, none is chosen yet when a flow begins.
+        self.started["setup" if reg.step in SETUP_STEPS else "registration"] += 1
 
     def flow_ended(self, reg: FlowRecord, action: str, outcome: str) -> None:
         ending = _ENDINGS.get((action, outcome), "other")
@@ -204,9 +207,9 @@ class Metrics:
         key = (self._flow_kind(reg), ending, method)
         self.finished[key] = self.finished.get(key, 0) + 1
 
-    def tally(self, instance: InstanceConfig, endpoint: str) -> _ZapiCall:
-        """The context of one Z-API call (`ZapiClient.tally`)."""
-        return _ZapiCall(self, instance.name, endpoint)
+    def tally(self, instance: InstanceConfig, endpoint: str) -> AbstractContextManager[object]:
+        """The context of one Z-API call (`ZapiClient.tally`); a sandbox's are no Z-API calls."""
+        return nullcontext() if instance.sandbox else _ZapiCall(self, instance.name, endpoint)
 
     def zapi_call_ended(self, instance: str, endpoint: str, result: str, seconds: float) -> None:
         if not _ENDPOINT.fullmatch(endpoint):

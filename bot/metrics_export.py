@@ -97,8 +97,8 @@ class Exporter(Collector):
         )
         yield _counter(
             "registrations_finished",
-            "Flows ended, by kind, outcome and the delivery method of their code (none: none "
-            "was chosen).",
+            "Flows ended, by kind (sandbox: on a sandbox instance), outcome and the delivery "
+            "method of their code (none: none was chosen).",
             ["kind", "outcome", "method"],
             metrics.finished.items(),
         )

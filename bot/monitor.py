@@ -138,7 +138,7 @@ class InstanceMonitor:
             ):
                 continue  # a registration connected it: the feed told of it
             if name in self.settings.sandboxes:
-                continue  # a sandbox's number is dropped only by a restart of the bot
+                continue  # a sandbox's number never drops: its rehearsals are no team news
             who = None if last is None else (last.user_id, last.number)
             builds.append(self.alerts.flip_alert(name, change, reason, who))
             told.append((name, change))

@@ -20,7 +20,7 @@ from bot.conversation.core import (
 from bot.conversation.keyboards import format_wait
 from bot.conversation.ports import InstanceBusy, ReportedWaits
 from bot.conversation.steps import STEPS, back_from
-from bot.conversation.texts import Catalog, catalog_for
+from bot.conversation.texts import Catalog, catalog_for, instance_label
 from bot.domain.parsing import (
     PhoneProblem,
     parse_ddi,
@@ -72,7 +72,9 @@ class NumberSteps(FlowCore):
         opened = await self.store.open(new, await self.prompt(new))
         if opened is None:
             if self.several_instances and chosen is not None:
-                busy = texts.instance_busy_now.format(instance=chosen.name)
+                busy = texts.instance_busy_now.format(
+                    instance=instance_label(texts, chosen.name, self.settings.sandboxes)
+                )
                 return Outcome(replies=[Reply(busy)])
             return Outcome(replies=[Reply(texts.all_instances_busy)])
         flow, owed = opened
@@ -138,7 +140,7 @@ class NumberSteps(FlowCore):
         wait_text = (not in_setup and await self.pending_waits(reg)) or texts.status_waits_none
         body = texts.status.format(
             step=self._indicator(reg, Step(reg.step)),
-            instance=reg.instance or "—",
+            instance=instance_label(texts, reg.instance or "—", self.settings.sandboxes),
             number=self._number(reg) if reg.phone else (f"+{reg.ddi}" if reg.ddi else "—"),
             waits=wait_text,
         )
@@ -176,7 +178,12 @@ class NumberSteps(FlowCore):
             return await self._step(reg, step=step.value, instance=instance.name)
         except InstanceBusy:
             question = await self.prompt(reg)
-            taken = Reply(texts.instance_busy.format(instance=instance.name), question[0].keyboard)
+            taken = Reply(
+                texts.instance_busy.format(
+                    instance=instance_label(texts, instance.name, self.settings.sandboxes)
+                ),
+                question[0].keyboard,
+            )
             return Outcome(replies=[taken])
 
     async def confirm_replace(self, reg: FlowRecord) -> Outcome:

@@ -91,19 +91,20 @@ class SetupSteps(NumberSteps):
             return Outcome(replies=[Reply(body, aside=True)])
         number = shown
         instance = self.settings.instance(name)
+        label = instance_label(texts, name, self.settings.sandboxes)
         if instance is None:
-            body = texts.setup.setup_instance_gone.format(instance=name, number=number)
+            body = texts.setup.setup_instance_gone.format(instance=label, number=number)
             return Outcome(replies=[Reply(body)])
         try:
             device = await self.zapi.device(instance)
         except ZapiRejected:  # "You are not connected."
-            body = texts.setup.setup_not_connected.format(number=number, instance=name)
+            body = texts.setup.setup_not_connected.format(number=number, instance=label)
             return Outcome(replies=[Reply(body)])
         except ZapiError as error:
             lead = self._lead(error, texts, name)
             return Outcome(replies=[Reply(f"{lead}\n{texts.setup.setup_check_failed}")])
         if not same_number(device.phone or "", digits):
-            body = texts.setup.setup_not_connected.format(number=number, instance=name)
+            body = texts.setup.setup_not_connected.format(number=number, instance=label)
             return Outcome(replies=[Reply(body)])
         new = FlowRecord(
             chat_id=chat_id,
@@ -117,7 +118,7 @@ class SetupSteps(NumberSteps):
         )
         opened = await self.store.open(new, await self.prompt(new))
         if opened is None:
-            return Outcome(replies=[Reply(texts.setup.setup_busy.format(instance=name))])
+            return Outcome(replies=[Reply(texts.setup.setup_busy.format(instance=label))])
         flow, owed = opened
         if flow.resumed:  # a flow opened meanwhile, by another update of this chat
             return Outcome(replies=await self.prompt(flow.registration))

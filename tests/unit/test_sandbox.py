@@ -4,7 +4,7 @@ malformed calls (tests/e2e/test_sandbox.py drives it through the bot)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import httpx
@@ -60,3 +60,52 @@ async def test_a_code_needs_the_number_checked_first(sandbox: httpx.AsyncClient)
     assert refused.status_code == 400 and "registration-available" in refused.json()["error"]
     confirm = await sandbox.post(BASE + "mobile/confirm-registration-code", json={"code": "1"})
     assert confirm.status_code == 400
+
+
+class Memory:
+    """A `SandboxMemory` in a dict, failing its first `failures` reads."""
+
+    def __init__(self, kept: dict[str, str], failures: int = 0) -> None:
+        self.kept, self.failures = kept, failures
+
+    async def recall(self) -> Mapping[str, str]:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("database down")
+        return dict(self.kept)
+
+    async def keep(self, states: Mapping[str, str]) -> None:
+        self.kept.update(states)
+
+
+CHECK = {"ddi": "55", "phone": "11912345600"}
+
+
+async def test_a_memory_that_cannot_be_read_changes_nothing_until_it_can() -> None:
+    first = Memory({})
+    async with httpx.AsyncClient(
+        transport=SandboxZapi({"sandbox-1": "Try"}, SystemClock(), memory=first)
+    ) as client:
+        await client.post(BASE + "mobile/registration-available", json=CHECK)
+    kept = dict(first.kept)
+    down = Memory(kept, failures=1)
+    async with httpx.AsyncClient(
+        transport=SandboxZapi({"sandbox-1": "Try"}, SystemClock(), memory=down)
+    ) as client:
+        body = {**CHECK, "method": "sms"}
+        refused = await client.post(BASE + "mobile/request-registration-code", json=body)
+        assert refused.status_code == 503 and down.kept == kept  # nothing overwritten
+        sent = await client.post(BASE + "mobile/request-registration-code", json=body)
+        assert sent.status_code == 200 and sent.json()["success"] is True  # the check recalled
+
+
+async def test_an_unreadable_row_starts_that_sandbox_afresh() -> None:
+    memory = Memory({"sandbox-1": '{"name": "Try", "from": "an older bot"}', "gone": "{}"})
+    async with httpx.AsyncClient(
+        transport=SandboxZapi({"sandbox-1": "Try"}, SystemClock(), memory=memory)
+    ) as client:
+        status = await client.get(BASE + "status")
+        assert status.status_code == 200 and status.json()["connected"] is False
+        checked = await client.post(BASE + "mobile/registration-available", json=CHECK)
+        assert checked.json()["available"] is True
+    assert "gone" in memory.kept and '"checked": ["55"' in memory.kept["sandbox-1"]
