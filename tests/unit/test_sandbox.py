@@ -109,3 +109,15 @@ async def test_an_unreadable_row_starts_that_sandbox_afresh() -> None:
         checked = await client.post(BASE + "mobile/registration-available", json=CHECK)
         assert checked.json()["available"] is True
     assert "gone" in memory.kept and '"checked": ["55"' in memory.kept["sandbox-1"]
+
+
+async def test_a_failure_inside_the_sandbox_is_z_apis_500_not_an_exception() -> None:
+    async def broken_phone(instance: str, message: object) -> None:
+        raise RuntimeError("the phone is off")
+
+    transport = SandboxZapi({"sandbox-1": "Try"}, SystemClock(), deliver=broken_phone)
+    async with httpx.AsyncClient(transport=transport) as client:
+        await client.post(BASE + "mobile/registration-available", json=CHECK)
+        body = {**CHECK, "method": "sms"}
+        failed = await client.post(BASE + "mobile/request-registration-code", json=body)
+    assert failed.status_code == 500 and "error" in failed.json()
